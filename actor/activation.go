@@ -1,0 +1,204 @@
+package actor
+
+import (
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/cluster"
+	"google.golang.org/protobuf/proto"
+)
+
+// Request is a Call or Cast delivered to an activation within one node.
+type Request struct {
+	Payload proto.Message
+	// Deadline is the caller's deadline; zero means none. An activation
+	// drops a request whose deadline has passed: its caller is gone.
+	Deadline time.Time
+	Cast     bool
+}
+
+// Response answers a Request that is not a Cast.
+type Response struct {
+	Payload proto.Message
+	Err     error
+}
+
+type initMsg struct {
+	capability, id string
+	entry          *entry
+	factory        Factory
+}
+
+type stopMsg struct {
+	reason   StopReason
+	newOwner string
+}
+
+// activation is the protoactor actor that hosts one Process.
+type activation struct {
+	t       *Table
+	e       *entry
+	factory Factory
+	proc    Process
+	ctx     Context
+	// gone is set once the activation has been told to stop; from then on
+	// it redirects every message until it is removed.
+	gone bool
+}
+
+func (a *activation) Receive(c pa.Context) {
+	switch m := c.Message().(type) {
+	case *Request:
+		a.onRequest(c, m)
+	case *cluster.Envelope:
+		a.onEnvelope(c, m)
+	case *initMsg:
+		a.e, a.factory = m.entry, m.factory
+		a.ctx.capability, a.ctx.id = m.capability, m.id
+	case *stopMsg:
+		a.stop(c, m)
+	case *pa.ReceiveTimeout:
+		c.Stop(c.Self())
+	case *pa.Stopped:
+		if a.e != nil && !a.gone {
+			// Stopped from outside (node shutdown): forget it.
+			a.t.remove(a.ctx.capability, a.ctx.id, a.e)
+		}
+	}
+}
+
+func (a *activation) onRequest(c pa.Context, r *Request) {
+	if !r.Deadline.IsZero() && time.Now().After(r.Deadline) {
+		return
+	}
+	if a.gone {
+		if r.Cast {
+			a.recast(r.Payload)
+		} else if c.Sender() != nil {
+			c.Respond(&Response{Err: ErrMoved})
+		}
+		return
+	}
+	reply, err := a.handle(r.Payload, r.Deadline, r.Cast)
+	if !r.Cast && c.Sender() != nil {
+		c.Respond(&Response{Payload: reply, Err: err})
+	}
+}
+
+func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
+	var deadline time.Time
+	if env.Deadline != 0 {
+		deadline = time.Unix(0, env.Deadline)
+		if time.Now().After(deadline) {
+			return
+		}
+	}
+	payload, err := cluster.Unpack(env.Payload)
+	if err != nil {
+		a.t.cfg.Logger.Warn("undecodable payload", "capability", a.ctx.capability, "id", a.ctx.id, "sender", c.Sender(), "err", err)
+		a.reply(c, env, &cluster.Reply{Failure: &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
+		return
+	}
+	owner, version := a.t.cfg.Owner(env.Capability, env.Shard)
+	if a.gone || owner != a.t.cfg.Self {
+		if env.Cast {
+			a.recast(payload)
+			return
+		}
+		a.reply(c, env, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+		return
+	}
+	reply, err := a.handle(payload, deadline, env.Cast)
+	if env.Cast {
+		return
+	}
+	rep := &cluster.Reply{}
+	if err == nil {
+		rep.Payload, err = cluster.Pack(reply)
+	}
+	if err != nil {
+		rep.Failure = failureOf(err)
+	}
+	if env.WantPid {
+		rep.PidAddress, rep.PidId = c.Self().Address, c.Self().Id
+	}
+	a.reply(c, env, rep)
+}
+
+func (a *activation) reply(c pa.Context, env *cluster.Envelope, rep *cluster.Reply) {
+	if !env.Cast && c.Sender() != nil {
+		c.Respond(rep)
+	}
+}
+
+// failureOf turns an error of Handle into its wire form.
+func failureOf(err error) *cluster.Failure {
+	switch e := err.(type) {
+	case *ProcessError:
+		return &cluster.Failure{Code: cluster.Code_CODE_APPLICATION, Message: e.Msg}
+	}
+	if isProcessFailed(err) {
+		return &cluster.Failure{Code: cluster.Code_CODE_PROCESS_FAILED, Message: err.Error()}
+	}
+	return &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}
+}
+
+// handle runs the process on one message, making the process first if
+// needed, and turns a panic into ErrProcessFailed.
+func (a *activation) handle(msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
+	a.e.lastUsed.Store(time.Now().UnixNano())
+	a.ctx.deadline, a.ctx.cast = deadline, cast
+	defer func() {
+		if r := recover(); r != nil {
+			a.proc = nil
+			reply, err = nil, fmt.Errorf("%w: %s/%s panicked: %v", ErrProcessFailed, a.ctx.capability, a.ctx.id, r)
+			a.t.cfg.Logger.Warn("process panicked; it will be made again on its next message",
+				"capability", a.ctx.capability, "id", a.ctx.id, "panic", fmt.Sprint(r))
+			a.t.cfg.Logger.Debug("panic stack", "stack", string(debug.Stack()))
+		}
+	}()
+	if a.proc == nil {
+		if a.proc = a.factory(a.ctx.id); a.proc == nil {
+			return nil, fmt.Errorf("%w: %s/%s: factory returned nil", ErrProcessFailed, a.ctx.capability, a.ctx.id)
+		}
+	}
+	reply, err = a.proc.Handle(&a.ctx, msg)
+	if err != nil {
+		return nil, &ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: err.Error(), Err: err}
+	}
+	if reply == nil && !cast {
+		return nil, &ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: "nil reply"}
+	}
+	return reply, nil
+}
+
+func (a *activation) stop(c pa.Context, m *stopMsg) {
+	if a.gone {
+		return
+	}
+	a.gone = true
+	if s, ok := a.proc.(Stopper); ok {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					a.t.cfg.Logger.Warn("process panicked in Stop", "capability", a.ctx.capability, "id", a.ctx.id, "panic", fmt.Sprint(r))
+				}
+			}()
+			s.Stop(&a.ctx, m.reason, m.newOwner)
+		}()
+	}
+	a.proc = nil
+	if m.reason == StopClosing {
+		c.Stop(c.Self())
+		return
+	}
+	c.SetReceiveTimeout(a.t.cfg.Linger)
+}
+
+func (a *activation) recast(payload proto.Message) {
+	if a.t.cfg.Recast != nil {
+		a.t.cfg.Recast(a.ctx.capability, a.ctx.id, payload)
+	}
+}

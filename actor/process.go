@@ -1,0 +1,79 @@
+package actor
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Process is the behaviour and state of one virtual actor: the process
+// behind one (capability, ID).
+//
+// Handle is called from the activation's own goroutine, one message at a
+// time, never concurrently, so a Process needs no locks for its own state.
+// It returns the reply to a Call (ignored for a Cast) or an error, which
+// the caller receives as a *ProcessError. A panic in Handle fails that one
+// message with ErrProcessFailed; the Process value is then dropped and a
+// new one is made by the factory for the next message.
+type Process interface {
+	Handle(ctx *Context, msg proto.Message) (proto.Message, error)
+}
+
+// Factory makes the Process for id. It is called from the new
+// activation's goroutine on its first message, and again after a panic.
+type Factory func(id string) Process
+
+// Context describes the message being handled. It is valid only during the
+// Handle call that received it.
+type Context struct {
+	capability string
+	id         string
+	deadline   time.Time
+	cast       bool
+}
+
+// Capability returns the capability of the process.
+func (c *Context) Capability() string { return c.capability }
+
+// ID returns the ID of the process.
+func (c *Context) ID() string { return c.id }
+
+// Deadline returns the caller's deadline, if it has one. Work past it is
+// wasted: the caller has given up.
+func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+// Cast reports whether the message is a Cast, whose reply nobody reads.
+func (c *Context) Cast() bool { return c.cast }
+
+// StopReason says why an activation stopped.
+type StopReason int
+
+const (
+	// StopMoved means the process's shard moved to another node, which
+	// will activate it on its next message.
+	StopMoved StopReason = iota + 1
+	// StopUnregistered means this node stopped offering the capability.
+	StopUnregistered
+	// StopClosing means the node is shutting down.
+	StopClosing
+)
+
+func (r StopReason) String() string {
+	switch r {
+	case StopMoved:
+		return "moved"
+	case StopUnregistered:
+		return "unregistered"
+	case StopClosing:
+		return "closing"
+	}
+	return "unknown"
+}
+
+// Stopper is implemented by a Process that wants to act before its
+// activation stops: flush state, or hand it over to the new owner named in
+// the stop. Stop is called from the activation's goroutine after the last
+// message it handles; it should return promptly.
+type Stopper interface {
+	Stop(ctx *Context, reason StopReason, newOwner string)
+}

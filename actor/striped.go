@@ -1,0 +1,153 @@
+package actor
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// stripes is the number of locks a striped map spreads its keys over.
+const stripes = 64
+
+// striped is a map from ID to V split into independently locked stripes,
+// chosen by the ID's shard, so that callers of different IDs rarely meet on
+// a lock.
+type striped[V any] struct {
+	s [stripes]struct {
+		mu sync.RWMutex // guards m
+		m  map[string]V
+	}
+}
+
+func (m *striped[V]) get(id string, shard uint32) (V, bool) {
+	s := &m.s[shard%stripes]
+	s.mu.RLock()
+	v, ok := s.m[id]
+	s.mu.RUnlock()
+	return v, ok
+}
+
+// getOrCreate returns the value of id, calling create under the stripe's
+// lock when there is none, so that create runs at most once per missing ID.
+func (m *striped[V]) getOrCreate(id string, shard uint32, create func() (V, error)) (V, error) {
+	if v, ok := m.get(id, shard); ok {
+		return v, nil
+	}
+	s := &m.s[shard%stripes]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[id]; ok {
+		return v, nil
+	}
+	v, err := create()
+	if err != nil {
+		return v, err
+	}
+	if s.m == nil {
+		s.m = make(map[string]V)
+	}
+	s.m[id] = v
+	return v, nil
+}
+
+// put stores v under id, evicting an arbitrary entry of the stripe when it
+// already holds max entries (max <= 0 means no bound).
+func (m *striped[V]) put(id string, shard uint32, v V, max int) {
+	s := &m.s[shard%stripes]
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[string]V)
+	}
+	if _, ok := s.m[id]; !ok && max > 0 && len(s.m) >= max {
+		for k := range s.m {
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[id] = v
+	s.mu.Unlock()
+}
+
+// deleteIf removes id if keep reports false for its value.
+func (m *striped[V]) deleteIf(id string, shard uint32, drop func(V) bool) bool {
+	s := &m.s[shard%stripes]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[id]; ok && drop(v) {
+		delete(s.m, id)
+		return true
+	}
+	return false
+}
+
+// extract removes and returns every entry for which drop reports true.
+func (m *striped[V]) extract(drop func(id string, v V) bool) []V {
+	var out []V
+	for i := range m.s {
+		s := &m.s[i]
+		s.mu.Lock()
+		for id, v := range s.m {
+			if drop(id, v) {
+				out = append(out, v)
+				delete(s.m, id)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// each calls f for every entry, holding one stripe's read lock at a time.
+func (m *striped[V]) each(f func(id string, v V)) {
+	for i := range m.s {
+		s := &m.s[i]
+		s.mu.RLock()
+		for id, v := range s.m {
+			f(id, v)
+		}
+		s.mu.RUnlock()
+	}
+}
+
+// byCapability holds one striped map per capability. Looking a capability
+// up takes no lock.
+type byCapability[V any] struct {
+	mu   sync.Mutex // serialises additions to maps
+	maps atomic.Pointer[map[string]*striped[V]]
+}
+
+// of returns the map of capability, creating it if create is set.
+func (b *byCapability[V]) of(capability string, create bool) *striped[V] {
+	if p := b.maps.Load(); p != nil {
+		if m := (*p)[capability]; m != nil || !create {
+			return m
+		}
+	} else if !create {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	old := map[string]*striped[V]{}
+	if p := b.maps.Load(); p != nil {
+		old = *p
+	}
+	if m := old[capability]; m != nil {
+		return m
+	}
+	next := make(map[string]*striped[V], len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	m := new(striped[V])
+	next[capability] = m
+	b.maps.Store(&next)
+	return m
+}
+
+// all calls f for every capability's map.
+func (b *byCapability[V]) all(f func(capability string, m *striped[V])) {
+	if p := b.maps.Load(); p != nil {
+		for c, m := range *p {
+			f(c, m)
+		}
+	}
+}

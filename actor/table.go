@@ -1,0 +1,169 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrNotHosted reports a capability this node does not host.
+var ErrNotHosted = errors.New("mesh: capability not hosted on this node")
+
+// TableConfig gives a Table what it needs to know of the node around it.
+type TableConfig struct {
+	// Self is this node's name.
+	Self string
+	// Factory returns the factory of a capability this node hosts.
+	Factory func(capability string) (Factory, bool)
+	// Owner returns the owner of a shard as this node sees it now, and
+	// the version of the capability's ring; owner is "" when no node
+	// offers the capability.
+	Owner func(capability string, shard uint32) (owner string, version uint64)
+	// Recast routes again a Cast that reached an activation which had
+	// begun to stop. If nil, such casts are dropped.
+	Recast func(capability, id string, payload proto.Message)
+	// Linger is how long a stopped activation keeps answering messages
+	// that were already on their way with a redirect, before it is gone.
+	// If zero, defaults to 2 s.
+	Linger time.Duration
+	// Logger receives the table's log lines. If nil, they are dropped.
+	Logger *slog.Logger
+}
+
+// Table is a node's activations: at most one per (capability, ID).
+type Table struct {
+	system *pa.ActorSystem
+	cfg    TableConfig
+	props  *pa.Props
+	acts   byCapability[*entry]
+	count  atomic.Int64
+}
+
+// entry is one activation as the table knows it.
+type entry struct {
+	pid      *pa.PID
+	shard    uint32
+	since    int64 // Unix nanoseconds
+	lastUsed atomic.Int64
+}
+
+// Activation describes one activation, for introspection.
+type Activation struct {
+	Capability string
+	ID         string
+	Shard      uint32
+	PID        string
+	Since      time.Time
+	LastUsed   time.Time
+}
+
+// NewTable returns an empty table whose activations live in system.
+func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
+	if cfg.Linger == 0 {
+		cfg.Linger = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Table{system: system, cfg: cfg}
+	// One Props for every activation: the activation learns who it is
+	// from its first message, so no per-activation Props is kept alive.
+	// A panic that escapes our own recover stops the actor rather than
+	// silently restarting it with a blank state.
+	t.props = pa.PropsFromProducer(func() pa.Actor { return &activation{t: t} },
+		pa.WithSupervisor(pa.NewOneForOneStrategy(0, 0, func(any) pa.Directive { return pa.StopDirective })))
+	return t
+}
+
+// Get returns the PID of the activation of (capability, id), if any.
+func (t *Table) Get(capability, id string, shard uint32) (*pa.PID, bool) {
+	m := t.acts.of(capability, false)
+	if m == nil {
+		return nil, false
+	}
+	e, ok := m.get(id, shard)
+	if !ok {
+		return nil, false
+	}
+	return e.pid, true
+}
+
+// Ensure returns the activation of (capability, id), spawning it if there
+// is none. However many goroutines call Ensure for a new ID at once, one
+// activation is spawned and all of them get its PID.
+func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
+	e, err := t.acts.of(capability, true).getOrCreate(id, shard, func() (*entry, error) {
+		f, ok := t.cfg.Factory(capability)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrNotHosted, capability)
+		}
+		pid := t.system.Root.Spawn(t.props)
+		now := time.Now().UnixNano()
+		e := &entry{pid: pid, shard: shard, since: now}
+		e.lastUsed.Store(now)
+		// The first user message of the mailbox, ahead of anything a
+		// caller can send, since the PID is not published yet.
+		t.system.Root.Send(pid, &initMsg{capability: capability, id: id, entry: e, factory: f})
+		t.count.Add(1)
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.pid, nil
+}
+
+// Len returns the number of activations.
+func (t *Table) Len() int { return int(t.count.Load()) }
+
+// List returns every activation, in no particular order.
+func (t *Table) List() []Activation {
+	var out []Activation
+	t.acts.all(func(c string, m *striped[*entry]) {
+		m.each(func(id string, e *entry) {
+			out = append(out, Activation{
+				Capability: c, ID: id, Shard: e.shard, PID: e.pid.Id,
+				Since:    time.Unix(0, e.since),
+				LastUsed: time.Unix(0, e.lastUsed.Load()),
+			})
+		})
+	})
+	return out
+}
+
+// StopWhere stops every activation for which stop returns true, telling
+// its process why and which node owns it now. The activations leave the
+// table at once, so the next message for their IDs on this node makes a new
+// activation; messages already on their way to a stopped one are answered
+// with a redirect. It returns how many it stopped.
+func (t *Table) StopWhere(reason StopReason, stop func(capability string, shard uint32) (bool, string)) int {
+	n := 0
+	t.acts.all(func(c string, m *striped[*entry]) {
+		owners := map[*entry]string{}
+		for _, e := range m.extract(func(_ string, e *entry) bool {
+			ok, owner := stop(c, e.shard)
+			if ok {
+				owners[e] = owner
+			}
+			return ok
+		}) {
+			t.system.Root.Send(e.pid, &stopMsg{reason: reason, newOwner: owners[e]})
+			n++
+		}
+	})
+	t.count.Add(-int64(n))
+	return n
+}
+
+// remove drops the entry of (capability, id) if it is still e.
+func (t *Table) remove(capability, id string, e *entry) {
+	m := t.acts.of(capability, false)
+	if m != nil && m.deleteIf(id, e.shard, func(v *entry) bool { return v == e }) {
+		t.count.Add(-1)
+	}
+}

@@ -1,0 +1,324 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/capability"
+	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/shard"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// Request addresses a message to a process by capability and ID.
+type Request struct {
+	// Capability names the kind of process.
+	Capability string
+	// ID identifies the process within its capability: 1 to MaxIDLen
+	// bytes.
+	ID string
+	// Payload is the message. It must not be modified after the call: a
+	// process on the same node receives this very value.
+	Payload proto.Message
+}
+
+func (r *Request) validateTarget() error {
+	if err := capability.Validate(r.Capability); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+	}
+	if r.ID == "" {
+		return fmt.Errorf("%w: empty ID", ErrInvalidRequest)
+	}
+	if len(r.ID) > MaxIDLen {
+		return fmt.Errorf("%w: ID of %d bytes, limit %d", ErrInvalidRequest, len(r.ID), MaxIDLen)
+	}
+	return nil
+}
+
+func (r *Request) validate() error {
+	if err := r.validateTarget(); err != nil {
+		return err
+	}
+	if r.Payload == nil {
+		return fmt.Errorf("%w: nil payload", ErrInvalidRequest)
+	}
+	return nil
+}
+
+// Call sends req to its process, wherever it lives, and returns the reply.
+// The process is activated on its first message. The call ends by ctx's
+// deadline (or the configured CallTimeout when ctx has none), retries
+// included; errors match the sentinels of this package with errors.Is, and
+// an error returned by the process is a *ProcessError.
+func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	if n.closing.Load() {
+		return nil, ErrClosed
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
+		defer cancel()
+	}
+	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
+	return c.run(ctx)
+}
+
+// call is one Call in progress.
+type call struct {
+	n     *Node
+	req   *Request
+	shard uint32
+	// packed is the payload in wire form, made on the first remote try.
+	packed *anypb.Any
+	// via is a node a redirect named, to ask on the next try.
+	via string
+	// owner and why describe the last failed try, for the final error.
+	owner string
+	why   error
+}
+
+// outcome of one try.
+type outcome int
+
+const (
+	done  outcome = iota // reply or final error
+	retry                // route again, at once
+	later                // route again after a pause
+)
+
+func (c *call) run(ctx context.Context) (proto.Message, error) {
+	pause := time.Millisecond
+	for {
+		reply, out, err := c.try(ctx)
+		if out == done {
+			return reply, err
+		}
+		c.why = err
+		if ctx.Err() != nil {
+			return nil, c.deadlineError(ctx)
+		}
+		if out == later {
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, c.deadlineError(ctx)
+			}
+			pause = min(2*pause, 100*time.Millisecond)
+		}
+		if c.n.closing.Load() {
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (c *call) deadlineError(ctx context.Context) error {
+	err := ctx.Err()
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("mesh: call %s/%s canceled: %w", c.req.Capability, c.req.ID, err)
+	}
+	switch {
+	case c.owner == "":
+		return fmt.Errorf("%w: %s/%s", ErrDeadlineExceeded, c.req.Capability, c.req.ID)
+	case c.why != nil:
+		return fmt.Errorf("%w: %s/%s on %s: %w", ErrDeadlineExceeded, c.req.Capability, c.req.ID, c.owner, c.why)
+	}
+	return fmt.Errorf("%w: %s/%s: %w: %s did not answer", ErrDeadlineExceeded, c.req.Capability, c.req.ID, ErrUnreachable, c.owner)
+}
+
+// try routes the request once under the current snapshot.
+func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
+	r := c.n.routes.Load()
+	ring := r.table.Ring(c.req.Capability)
+	if ring == nil {
+		return nil, done, fmt.Errorf("%w: %q", ErrNoNode, c.req.Capability)
+	}
+	owner := ring.Owner(c.shard)
+	if c.via != "" {
+		owner, c.via = c.via, ""
+	}
+	c.owner = owner
+	if owner == c.n.name {
+		return c.local(ctx)
+	}
+	return c.remote(ctx, r, owner, ring.Version())
+}
+
+func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
+	n := c.n
+	pid, err := n.table.Ensure(c.req.Capability, c.req.ID, c.shard)
+	if err != nil {
+		// The capability is being withdrawn: the next snapshot routes
+		// elsewhere.
+		return nil, later, err
+	}
+	dl, _ := ctx.Deadline()
+	w := actor.NewWaiter(n.system)
+	defer w.Release()
+	n.system.Root.RequestWithCustomSender(pid, &actor.Request{Payload: c.req.Payload, Deadline: dl}, w.PID())
+	m, err := w.Wait(ctx)
+	if err != nil {
+		return nil, later, nil
+	}
+	switch m := m.(type) {
+	case *actor.Response:
+		if errors.Is(m.Err, actor.ErrMoved) {
+			return nil, retry, m.Err
+		}
+		return m.Payload, done, m.Err
+	case *pa.DeadLetterResponse:
+		// The activation stopped between lookup and send.
+		return nil, retry, nil
+	}
+	return nil, done, fmt.Errorf("mesh: unexpected local reply %T", m)
+}
+
+func (c *call) remote(ctx context.Context, r *routes, owner string, version uint64) (proto.Message, outcome, error) {
+	n := c.n
+	if c.packed == nil {
+		a, err := cluster.Pack(c.req.Payload)
+		if err != nil {
+			return nil, done, fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		c.packed = a
+	}
+	target, cached := n.cache.Get(c.req.Capability, c.req.ID, c.shard)
+	if cached && target.Owner != owner {
+		cached = false
+	}
+	pid := target.PID
+	if !cached {
+		pid = r.routers[owner]
+		if pid == nil {
+			// Owner known to the ring but not (yet) to the member map.
+			return nil, later, fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
+		}
+	}
+	dl, _ := ctx.Deadline()
+	env := &cluster.Envelope{
+		Capability:  c.req.Capability,
+		Id:          c.req.ID,
+		Shard:       c.shard,
+		RingVersion: version,
+		Deadline:    dl.UnixNano(),
+		Payload:     c.packed,
+		WantPid:     !cached,
+	}
+	w := actor.NewWaiter(n.system)
+	defer w.Release()
+	n.system.Root.RequestWithCustomSender(pid, env, w.PID())
+	m, err := w.Wait(ctx)
+	if err != nil {
+		if cached {
+			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)
+		}
+		return nil, later, nil
+	}
+	switch m := m.(type) {
+	case *cluster.Reply:
+		switch {
+		case m.Redirect != nil:
+			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)
+			if m.Redirect.Owner != "" && m.Redirect.Owner != owner {
+				if _, ok := r.members[m.Redirect.Owner]; ok {
+					c.via = m.Redirect.Owner
+					return nil, retry, nil
+				}
+			}
+			// The owner sees the ring otherwise; wait for our views to meet.
+			return nil, later, fmt.Errorf("redirected by %s to %q", owner, m.Redirect.Owner)
+		case m.Failure != nil:
+			if m.Failure.Code == cluster.Code_CODE_CLOSED {
+				return nil, later, failureError(c.req, owner, m.Failure)
+			}
+			return nil, done, failureError(c.req, owner, m.Failure)
+		}
+		reply, err := cluster.Unpack(m.Payload)
+		if err != nil {
+			return nil, done, fmt.Errorf("%w: reply from %s: %v", ErrBadPayload, owner, err)
+		}
+		if m.PidId != "" {
+			n.cache.Put(c.req.Capability, c.req.ID, c.shard, actor.Cached{
+				PID: pa.NewPID(m.PidAddress, m.PidId), Owner: owner, Version: version,
+			})
+		}
+		return reply, done, nil
+	case *pa.DeadLetterResponse:
+		if cached {
+			// The activation is gone: ask the owner's router.
+			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)
+			return nil, retry, nil
+		}
+		return nil, later, fmt.Errorf("%w: %s has no router", ErrUnreachable, owner)
+	}
+	return nil, done, fmt.Errorf("mesh: unexpected reply %T from %s", m, owner)
+}
+
+// Cast sends req to its process without waiting for a reply. Delivery is
+// at most once: Cast returns when the message is handed to the local
+// activation or to the transport, and reports only errors it knows of then.
+func (n *Node) Cast(ctx context.Context, req Request) error {
+	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n.closing.Load() {
+		return ErrClosed
+	}
+	return n.cast(&req, 0)
+}
+
+func (n *Node) cast(req *Request, hops uint32) error {
+	s := shard.Of(req.ID, n.cfg.Shards)
+	r := n.routes.Load()
+	ring := r.table.Ring(req.Capability)
+	if ring == nil {
+		return fmt.Errorf("%w: %q", ErrNoNode, req.Capability)
+	}
+	owner := ring.Owner(s)
+	if owner == n.name {
+		pid, err := n.table.Ensure(req.Capability, req.ID, s)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrNoNode, err)
+		}
+		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true})
+		return nil
+	}
+	a, err := cluster.Pack(req.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	pid := r.routers[owner]
+	if target, ok := n.cache.Get(req.Capability, req.ID, s); ok && target.Owner == owner {
+		pid = target.PID
+	}
+	if pid == nil {
+		return fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
+	}
+	n.system.Root.Send(pid, &cluster.Envelope{
+		Capability: req.Capability, Id: req.ID, Shard: s,
+		RingVersion: ring.Version(), Payload: a, Cast: true, Hops: hops,
+	})
+	return nil
+}
+
+// recast routes again a cast that reached a stopping activation.
+func (n *Node) recast(capability, id string, payload proto.Message) {
+	if n.closing.Load() {
+		return
+	}
+	if err := n.cast(&Request{Capability: capability, ID: id, Payload: payload}, 1); err != nil {
+		n.logger.Debug("cast dropped", "capability", capability, "id", id, "err", err)
+	}
+}

@@ -1,0 +1,38 @@
+package mesh
+
+import (
+	"github.com/meshrun/mesh/actor"
+	"google.golang.org/protobuf/proto"
+)
+
+// Process is the behaviour and state of one virtual actor. See
+// actor.Process for its contract: Handle is never called concurrently.
+type Process = actor.Process
+
+// Context describes the message a Process is handling: its capability, ID,
+// deadline and whether it is a Cast.
+type Context = actor.Context
+
+// StopReason says why an activation stopped; see actor.Stopper.
+type StopReason = actor.StopReason
+
+// Activation describes one process active on a node.
+type Activation = actor.Activation
+
+// Capability is a kind of process a node can host.
+type Capability struct {
+	// Name identifies the capability cluster-wide: 1 to 64 bytes of
+	// [A-Za-z0-9._-].
+	Name string
+	// New makes the process for id. It runs on the new activation's
+	// goroutine when its first message arrives.
+	New func(id string) Process
+}
+
+// ProcessFunc adapts a function to a Process with no state of its own.
+type ProcessFunc func(ctx *Context, msg proto.Message) (proto.Message, error)
+
+// Handle calls f.
+func (f ProcessFunc) Handle(ctx *Context, msg proto.Message) (proto.Message, error) {
+	return f(ctx, msg)
+}

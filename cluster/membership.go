@@ -1,0 +1,369 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Profile selects memberlist timings.
+type Profile int
+
+const (
+	// Local suits nodes on one host: fast probes, fast failure detection.
+	Local Profile = iota
+	// LAN suits nodes on one network: memberlist's LAN defaults.
+	LAN
+)
+
+// Config configures a Membership.
+type Config struct {
+	// Name is the node's stable, unique name in the cluster.
+	Name string
+	// BindAddr and BindPort are where gossip listens (UDP and TCP). Port 0
+	// picks a free port.
+	BindAddr string
+	BindPort int
+	// AdvertiseAddr and AdvertisePort are what other nodes dial; empty and
+	// zero mean the bind address and the bound port.
+	AdvertiseAddr string
+	AdvertisePort int
+	// Seeds are gossip addresses (host:port) of nodes to join. Several
+	// are better than one.
+	Seeds []string
+	// Profile selects memberlist's timings.
+	Profile Profile
+	// RejoinInterval is how often seeds that are not members are joined
+	// again, which heals partitions memberlist does not merge by itself.
+	// If zero, defaults to 5 s.
+	RejoinInterval time.Duration
+	// Debounce is how long a burst of membership events is gathered
+	// before OnChange runs. If zero, defaults to 50 ms.
+	Debounce time.Duration
+	// Logger receives memberlist's log lines at their own levels.
+	Logger *slog.Logger
+	// OnChange is called with the alive members, sorted by name, after
+	// every settled change and once at start. It runs on one goroutine,
+	// never concurrently with itself.
+	OnChange func([]Member)
+}
+
+// Member is a node of the cluster as this node last heard of it.
+type Member struct {
+	Name       string
+	GossipAddr string
+	Meta       Meta
+	// Updated is when this node last received news of the member.
+	Updated time.Time
+}
+
+// Membership is this node's view of the cluster, kept by memberlist gossip.
+type Membership struct {
+	cfg    Config
+	ml     *memberlist.Memberlist
+	logger *slog.Logger
+
+	metaMu sync.RWMutex // guards meta
+	meta   []byte
+
+	membersMu sync.Mutex // guards members
+	members   map[string]Member
+
+	dirty chan struct{}
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+// Join creates the local member with meta, joins the seeds, and starts the
+// goroutines that report changes and re-join seeds. A failure to reach the
+// seeds is logged, not returned: the re-join loop keeps trying.
+func Join(cfg Config, meta Meta) (*Membership, error) {
+	enc, err := meta.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RejoinInterval == 0 {
+		cfg.RejoinInterval = 5 * time.Second
+	}
+	if cfg.Debounce == 0 {
+		cfg.Debounce = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Membership{
+		cfg:     cfg,
+		logger:  cfg.Logger,
+		meta:    enc,
+		members: make(map[string]Member),
+		dirty:   make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+	}
+	mc := memberlistConfig(cfg)
+	mc.Delegate = (*delegate)(m)
+	mc.Events = (*events)(m)
+	mc.Logger = log.New(&logWriter{logger: cfg.Logger}, "", 0)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
+	}
+	m.ml = ml
+	m.joinSeeds()
+	m.goFunc(m.notifyLoop)
+	m.goFunc(m.rejoinLoop)
+	return m, nil
+}
+
+func memberlistConfig(cfg Config) *memberlist.Config {
+	var mc *memberlist.Config
+	switch cfg.Profile {
+	case LAN:
+		mc = memberlist.DefaultLANConfig()
+	default:
+		mc = memberlist.DefaultLocalConfig()
+		mc.ProbeInterval = 500 * time.Millisecond
+		mc.ProbeTimeout = 200 * time.Millisecond
+		mc.SuspicionMult = 3
+		mc.SuspicionMaxTimeoutMult = 3
+		mc.PushPullInterval = 5 * time.Second
+	}
+	mc.Name = cfg.Name
+	mc.BindAddr = cfg.BindAddr
+	mc.BindPort = cfg.BindPort
+	mc.AdvertiseAddr = cfg.AdvertiseAddr
+	mc.AdvertisePort = cfg.AdvertisePort
+	// A node restarted under the same name must be let back in quickly.
+	mc.DeadNodeReclaimTime = time.Second
+	return mc
+}
+
+func (m *Membership) goFunc(f func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+}
+
+// LocalAddr returns the gossip address (host:port) other nodes reach this
+// node at.
+func (m *Membership) LocalAddr() string {
+	n := m.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// Members returns the alive members, sorted by name. Each is a copy.
+func (m *Membership) Members() []Member {
+	m.membersMu.Lock()
+	out := make([]Member, 0, len(m.members))
+	for _, mem := range m.members {
+		out = append(out, mem)
+	}
+	m.membersMu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int { return compareStrings(a.Name, b.Name) })
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// SetMeta replaces this node's metadata and gossips it. It fails without
+// changing anything if meta does not fit in MaxMetaSize.
+func (m *Membership) SetMeta(meta Meta, timeout time.Duration) error {
+	enc, err := meta.Encode()
+	if err != nil {
+		return err
+	}
+	m.metaMu.Lock()
+	m.meta = enc
+	m.metaMu.Unlock()
+	if err := m.ml.UpdateNode(timeout); err != nil {
+		return fmt.Errorf("cluster: gossip metadata: %w", err)
+	}
+	return nil
+}
+
+// Leave tells the cluster this node is going, waits up to timeout for the
+// news to spread, then stops gossip and every goroutine of m. It is
+// idempotent.
+func (m *Membership) Leave(timeout time.Duration) error {
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		if lerr := m.ml.Leave(timeout); lerr != nil {
+			err = fmt.Errorf("cluster: leave: %w", lerr)
+		}
+		if serr := m.ml.Shutdown(); serr != nil && err == nil {
+			err = fmt.Errorf("cluster: shutdown: %w", serr)
+		}
+		m.wg.Wait()
+	})
+	return err
+}
+
+func (m *Membership) joinSeeds() {
+	self := m.LocalAddr()
+	var seeds []string
+	for _, s := range m.cfg.Seeds {
+		if s != self {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return
+	}
+	if n, err := m.ml.Join(seeds); err != nil {
+		m.logger.Debug("join seeds", "reached", n, "seeds", seeds, "err", err)
+	}
+}
+
+// notifyLoop turns bursts of events into one OnChange call each.
+func (m *Membership) notifyLoop() {
+	if m.cfg.OnChange == nil {
+		return
+	}
+	m.cfg.OnChange(m.Members())
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.dirty:
+		}
+		t := time.NewTimer(m.cfg.Debounce)
+		select {
+		case <-m.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		// Events that arrived during the wait are covered by this call.
+		select {
+		case <-m.dirty:
+		default:
+		}
+		m.cfg.OnChange(m.Members())
+	}
+}
+
+// rejoinLoop joins seeds again whenever one of them is not a member.
+func (m *Membership) rejoinLoop() {
+	t := time.NewTicker(m.cfg.RejoinInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		known := make(map[string]bool)
+		for _, mem := range m.Members() {
+			known[mem.GossipAddr] = true
+		}
+		for _, s := range m.cfg.Seeds {
+			if !known[s] {
+				m.joinSeeds()
+				break
+			}
+		}
+	}
+}
+
+func (m *Membership) markDirty() {
+	select {
+	case m.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// events receives memberlist's callbacks. They run under memberlist's node
+// lock, so they only copy what they need and signal the notify loop.
+type events Membership
+
+func (e *events) NotifyJoin(n *memberlist.Node)   { (*Membership)(e).upsert(n) }
+func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).upsert(n) }
+
+func (e *events) NotifyLeave(n *memberlist.Node) {
+	m := (*Membership)(e)
+	m.membersMu.Lock()
+	delete(m.members, n.Name)
+	m.membersMu.Unlock()
+	m.markDirty()
+}
+
+func (m *Membership) upsert(n *memberlist.Node) {
+	meta, err := DecodeMeta(n.Meta)
+	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	m.membersMu.Lock()
+	if err != nil {
+		// A member we cannot understand cannot be routed to: keep it out.
+		delete(m.members, n.Name)
+	} else {
+		m.members[n.Name] = Member{Name: n.Name, GossipAddr: addr, Meta: meta, Updated: time.Now()}
+	}
+	m.membersMu.Unlock()
+	if err != nil {
+		m.logger.Warn("ignoring member with bad metadata", "member", n.Name, "addr", addr, "err", err)
+	}
+	m.markDirty()
+}
+
+// delegate gives memberlist this node's metadata; mesh sends no user
+// messages through gossip.
+type delegate Membership
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	m := (*Membership)(d)
+	m.metaMu.RLock()
+	defer m.metaMu.RUnlock()
+	if len(m.meta) > limit {
+		// Unreachable: SetMeta and Join check the size first.
+		return nil
+	}
+	return bytes.Clone(m.meta)
+}
+
+func (d *delegate) NotifyMsg([]byte)                           {}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *delegate) LocalState(join bool) []byte                { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// logWriter turns memberlist's "[LEVEL] memberlist: ..." lines into slog
+// records at the matching level.
+type logWriter struct{ logger *slog.Logger }
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{
+		"[DEBUG] ": slog.LevelDebug, "[INFO] ": slog.LevelDebug, // memberlist is chatty at INFO
+		"[WARN] ": slog.LevelWarn, "[ERR] ": slog.LevelError, "[ERROR] ": slog.LevelError,
+	} {
+		if len(line) >= len(prefix) && line[:len(prefix)] == prefix {
+			level, line = l, line[len(prefix):]
+			break
+		}
+	}
+	w.logger.Log(context.Background(), level, line)
+	return len(p), nil
+}
+
+var _ io.Writer = (*logWriter)(nil)

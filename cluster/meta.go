@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// MaxMetaSize is memberlist's limit on a node's metadata, in bytes.
+// Returning more from the delegate would panic inside memberlist, so Encode
+// refuses it.
+const MaxMetaSize = 512
+
+// metaVersion is the first byte of every encoded Meta.
+const metaVersion = 1
+
+const flagDraining = 1 << 0
+
+// Meta is what a node tells the cluster about itself through gossip.
+type Meta struct {
+	// RemoteAddr is the host:port at which the node's actor remote
+	// listens, as other nodes must dial it.
+	RemoteAddr string
+	// Capabilities are the capabilities the node hosts, sorted.
+	Capabilities []string
+	// Labels are free-form key/value pairs (region, zone ...).
+	Labels map[string]string
+	// Draining is set while the node leaves: it stays a member but owns no
+	// shard.
+	Draining bool
+}
+
+// Encode returns the wire form of m: a version byte, a flags byte, then
+// length-prefixed strings. It fails with ErrMetaTooLarge past MaxMetaSize.
+func (m Meta) Encode() ([]byte, error) {
+	b := make([]byte, 0, 64)
+	flags := byte(0)
+	if m.Draining {
+		flags |= flagDraining
+	}
+	b = append(b, metaVersion, flags)
+	b = appendString(b, m.RemoteAddr)
+	b = binary.AppendUvarint(b, uint64(len(m.Capabilities)))
+	for _, c := range m.Capabilities {
+		b = appendString(b, c)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.Labels)))
+	for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+		b = appendString(b, k)
+		b = appendString(b, m.Labels[k])
+	}
+	if len(b) > MaxMetaSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (%d capabilities, %d labels)",
+			ErrMetaTooLarge, len(b), MaxMetaSize, len(m.Capabilities), len(m.Labels))
+	}
+	return b, nil
+}
+
+// DecodeMeta parses what Encode produced. Any malformed input yields an
+// error wrapping ErrBadMeta, never a panic.
+func DecodeMeta(b []byte) (Meta, error) {
+	d := decoder{b: b}
+	var m Meta
+	if v := d.byte(); v != metaVersion {
+		return Meta{}, fmt.Errorf("%w: version %d", ErrBadMeta, v)
+	}
+	flags := d.byte()
+	m.Draining = flags&flagDraining != 0
+	m.RemoteAddr = d.string()
+	if n := d.count(); n > 0 {
+		m.Capabilities = make([]string, 0, n)
+		for range n {
+			m.Capabilities = append(m.Capabilities, d.string())
+		}
+	}
+	if n := d.count(); n > 0 {
+		m.Labels = make(map[string]string, n)
+		for range n {
+			k := d.string()
+			m.Labels[k] = d.string()
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return Meta{}, fmt.Errorf("%w: %v", ErrBadMeta, d.err)
+	}
+	return m, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads length-prefixed fields, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.err = fmt.Errorf("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = fmt.Errorf("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads an element count, bounded by the bytes left so that a
+// hostile count cannot make us allocate much.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		if d.err == nil {
+			d.err = fmt.Errorf("count %d exceeds input", n)
+		}
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("string of %d bytes exceeds input", n)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

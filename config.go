@@ -1,0 +1,174 @@
+package mesh
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/meshrun/mesh/shard"
+)
+
+// MaxIDLen is the longest process ID, in bytes.
+const MaxIDLen = 256
+
+// Config configures a Node. Start it from DefaultLocalConfig or
+// DefaultLANConfig and set at least NodeName and, for every node but the
+// first, Seeds.
+type Config struct {
+	// NodeName names the node in the cluster: stable across restarts and
+	// unique. Required.
+	NodeName string
+
+	// GossipAddr is the host:port where membership gossip listens (UDP
+	// and TCP). Port 0 picks a free port.
+	GossipAddr string
+	// GossipAdvertiseAddr is the host:port other nodes use to reach
+	// GossipAddr. If empty, the bound address.
+	GossipAdvertiseAddr string
+
+	// RemoteAddr is the host:port where actor messages (gRPC) are served.
+	// Port 0 picks a free port.
+	RemoteAddr string
+	// RemoteAdvertiseAddr is the host (or host:port) other nodes dial to
+	// reach RemoteAddr. Required when RemoteAddr's host is unspecified
+	// (0.0.0.0 or ::); if it has no port, the bound port is used.
+	RemoteAdvertiseAddr string
+
+	// Seeds are gossip addresses of nodes to join at start and again
+	// whenever they are not members. Empty for the first node.
+	Seeds []string
+
+	// Shards is the number of shards IDs hash to. It must be the same on
+	// every node of a cluster. If zero, defaults to 4096; at most 65536.
+	Shards int
+
+	// CallTimeout bounds a Call whose context has no deadline. If zero,
+	// defaults to 5 s.
+	CallTimeout time.Duration
+
+	// Labels are free-form key/values gossiped with the node (region, zone).
+	Labels map[string]string
+
+	// DrainTimeout is how long Close waits, after telling the cluster the
+	// node is leaving, for the other nodes to route away from it before
+	// it stops serving. If zero, defaults to 500 ms (local) or 2 s (LAN).
+	DrainTimeout time.Duration
+
+	// RejoinInterval is how often seeds that are not members are joined
+	// again. If zero, defaults to 5 s (local) or 30 s (LAN).
+	RejoinInterval time.Duration
+
+	// Logger receives the node's logs; it is quiet at Info. If nil, logs
+	// are dropped.
+	Logger *slog.Logger
+
+	lan bool
+}
+
+// DefaultLocalConfig returns a configuration for nodes on one host: loopback
+// addresses with free ports and fast failure detection (a crashed node is
+// declared dead within about 2-5 s).
+func DefaultLocalConfig() Config {
+	return Config{
+		GossipAddr:  "127.0.0.1:0",
+		RemoteAddr:  "127.0.0.1:0",
+		Shards:      shard.DefaultShards,
+		CallTimeout: 5 * time.Second,
+	}
+}
+
+// DefaultLANConfig returns a configuration for nodes on one network: the
+// node named after the host, gossip on port 7946 and actor messages on port
+// 8090 of every interface, and memberlist's LAN timings. Set
+// RemoteAdvertiseAddr to the host's address on that network.
+func DefaultLANConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		NodeName:    host,
+		GossipAddr:  "0.0.0.0:7946",
+		RemoteAddr:  "0.0.0.0:8090",
+		Shards:      shard.DefaultShards,
+		CallTimeout: 5 * time.Second,
+		lan:         true,
+	}
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	if c.Shards == 0 {
+		c.Shards = shard.DefaultShards
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 5 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 500 * time.Millisecond
+		if c.lan {
+			c.DrainTimeout = 2 * time.Second
+		}
+	}
+	if c.RejoinInterval == 0 {
+		c.RejoinInterval = 5 * time.Second
+		if c.lan {
+			c.RejoinInterval = 30 * time.Second
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate reports the first problem of c, wrapping ErrInvalidConfig.
+func (c Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if c.NodeName == "" {
+		return bad("NodeName is required")
+	}
+	if len(c.NodeName) > 128 {
+		return bad("NodeName is over 128 bytes")
+	}
+	if c.Shards < 1 || c.Shards > shard.MaxShards {
+		return bad("Shards %d is outside [1, %d]", c.Shards, shard.MaxShards)
+	}
+	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 {
+		return bad("durations must not be negative")
+	}
+	for field, addr := range map[string]string{"GossipAddr": c.GossipAddr, "RemoteAddr": c.RemoteAddr} {
+		if _, _, err := splitHostPort(addr); err != nil {
+			return bad("%s %q: %v", field, addr, err)
+		}
+	}
+	if c.GossipAdvertiseAddr != "" {
+		if _, _, err := splitHostPort(c.GossipAdvertiseAddr); err != nil {
+			return bad("GossipAdvertiseAddr %q: %v", c.GossipAdvertiseAddr, err)
+		}
+	}
+	host, _, _ := splitHostPort(c.RemoteAddr)
+	if ip := net.ParseIP(host); (host == "" || ip != nil && ip.IsUnspecified()) && c.RemoteAdvertiseAddr == "" {
+		return bad("RemoteAdvertiseAddr is required when RemoteAddr %q binds every interface", c.RemoteAddr)
+	}
+	for _, s := range c.Seeds {
+		if _, _, err := splitHostPort(s); err != nil {
+			return bad("seed %q: %v", s, err)
+		}
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,450 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/capability"
+	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/shard"
+	"google.golang.org/grpc"
+)
+
+// routerName is the protoactor ID of every node's router.
+const routerName = "mesh-router"
+
+// Node is one member of a mesh cluster: it hosts the processes of the
+// capabilities it registers and routes calls to any process in the cluster.
+type Node struct {
+	cfg    Config
+	name   string
+	logger *slog.Logger
+
+	system     *pa.ActorSystem
+	remote     *remote.Remote
+	remoteAddr string
+	members    *cluster.Membership
+	table      *actor.Table
+	cache      *actor.Cache
+
+	factories capability.Registry[actor.Factory]
+
+	// capMu serialises changes to the capabilities this node offers and
+	// to its gossiped metadata.
+	capMu    sync.Mutex
+	draining bool
+
+	routes atomic.Pointer[routes]
+	// routesMu serialises snapshot builders (membership changes).
+	routesMu sync.Mutex
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// routes is an immutable routing snapshot: the placement of every
+// capability and how to reach every member.
+type routes struct {
+	table   *shard.Table
+	members map[string]cluster.Member
+	routers map[string]*pa.PID
+}
+
+// startMu serialises the start of protoactor remotes: Remote.Start
+// replaces the process-wide gRPC logger.
+var startMu sync.Mutex
+
+// Start starts a node, joins the cluster through cfg.Seeds and returns
+// once the node is serving. The first node started in a process becomes the
+// default node of the package-level functions. ctx bounds the start.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, name: cfg.NodeName, logger: cfg.Logger.With("node", cfg.NodeName)}
+	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
+		return slog.New(minLevel{n.logger.Handler(), slog.LevelWarn}).With("component", "protoactor")
+	}))
+	if err := n.startRemote(); err != nil {
+		return nil, err
+	}
+	n.cache = actor.NewCache(0)
+	n.table = actor.NewTable(n.system, actor.TableConfig{
+		Self:    n.name,
+		Factory: n.factories.Get,
+		Owner:   n.owner,
+		Recast:  n.recast,
+		Logger:  n.logger,
+	})
+	if _, ok := n.system.ProcessRegistry.Add(&router{n: n}, routerName); !ok {
+		n.stopRemote()
+		return nil, fmt.Errorf("mesh: register router: name taken")
+	}
+	n.routes.Store(&routes{table: shard.Build(cfg.Shards, nil, nil)})
+
+	gossipHost, gossipPort, _ := splitHostPort(cfg.GossipAddr)
+	mcfg := cluster.Config{
+		Name:           n.name,
+		BindAddr:       gossipHost,
+		BindPort:       gossipPort,
+		Seeds:          cfg.Seeds,
+		Profile:        cluster.Local,
+		RejoinInterval: cfg.RejoinInterval,
+		Logger:         n.logger.With("component", "memberlist"),
+		OnChange:       n.onMembers,
+	}
+	if cfg.lan {
+		mcfg.Profile = cluster.LAN
+	}
+	if cfg.GossipAdvertiseAddr != "" {
+		mcfg.AdvertiseAddr, mcfg.AdvertisePort, _ = splitHostPort(cfg.GossipAdvertiseAddr)
+	}
+	members, err := cluster.Join(mcfg, n.meta())
+	if err != nil {
+		n.stopRemote()
+		return nil, err
+	}
+	n.members = members
+	defaultNode.CompareAndSwap(nil, n)
+	n.logger.Info("node started", "gossip", members.LocalAddr(), "remote", n.remoteAddr)
+	return n, nil
+}
+
+// startRemote starts protoactor's remote, turning its panics (a busy port)
+// into errors, and works out the address other nodes must dial.
+func (n *Node) startRemote() (err error) {
+	host, port, _ := splitHostPort(n.cfg.RemoteAddr)
+	n.remote = remote.NewRemote(n.system, remote.Configure(host, port,
+		// The default queue of a million slots costs ~16 MB per peer.
+		remote.WithEndpointWriterQueueSize(64*1024),
+		remote.WithEndpointManagerQueueSize(64*1024),
+		remote.WithServerOptions(grpc.StreamInterceptor(recoverStream(n.logger))),
+	))
+	startMu.Lock()
+	defer startMu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("mesh: start remote on %s: %v", n.cfg.RemoteAddr, r)
+		}
+	}()
+	n.remote.Start()
+	bound := n.system.Address()
+	_, boundPort, perr := net.SplitHostPort(bound)
+	if perr != nil {
+		return fmt.Errorf("mesh: remote bound to %q: %w", bound, perr)
+	}
+	addr := bound
+	if adv := n.cfg.RemoteAdvertiseAddr; adv != "" {
+		addr = adv
+		if _, _, err := net.SplitHostPort(adv); err != nil {
+			addr = net.JoinHostPort(adv, boundPort)
+		}
+	}
+	// PIDs of this node carry the address others dial, never an alias of
+	// it: protoactor forwards a message for an alias to itself forever.
+	n.system.ProcessRegistry.Address = addr
+	n.remoteAddr = addr
+	return nil
+}
+
+func (n *Node) stopRemote() {
+	n.remote.Shutdown(true)
+	n.system.Shutdown()
+}
+
+// recoverStream keeps a panic in protoactor's message decoding (a type
+// this node does not know, a malformed batch) from killing the process: the
+// stream is closed with an error and the peer reconnects.
+func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Warn("dropped undecodable message stream", "method", info.FullMethod, "panic", fmt.Sprint(r))
+				err = fmt.Errorf("mesh: undecodable message: %v", r)
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+// meta is what this node gossips about itself. capMu must be held, or the
+// node not yet shared.
+func (n *Node) meta() cluster.Meta {
+	return cluster.Meta{
+		RemoteAddr:   n.remoteAddr,
+		Capabilities: n.factories.Names(),
+		Labels:       n.cfg.Labels,
+		Draining:     n.draining,
+	}
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.name }
+
+// RemoteAddr returns the address other nodes send actor messages to.
+func (n *Node) RemoteAddr() string { return n.remoteAddr }
+
+// GossipAddr returns the address other nodes gossip with, for their Seeds.
+func (n *Node) GossipAddr() string { return n.members.LocalAddr() }
+
+// RegisterCapabilities makes the node offer caps, in addition to what it
+// offers already. It is all or nothing: an invalid or duplicate capability,
+// or metadata past 512 bytes, adds none of them. Other nodes learn of the
+// change by gossip, typically within a few hundred milliseconds.
+func (n *Node) RegisterCapabilities(caps ...Capability) error {
+	if n.closing.Load() {
+		return ErrClosed
+	}
+	add := make(map[string]actor.Factory, len(caps))
+	for _, c := range caps {
+		if err := capability.Validate(c.Name); err != nil {
+			return err
+		}
+		if c.New == nil {
+			return fmt.Errorf("%w: %q has no New function", ErrInvalidCapability, c.Name)
+		}
+		if _, dup := add[c.Name]; dup {
+			return fmt.Errorf("%w: %q given twice", ErrDuplicateCapability, c.Name)
+		}
+		add[c.Name] = c.New
+	}
+	n.capMu.Lock()
+	defer n.capMu.Unlock()
+	if err := n.factories.Add(add); err != nil {
+		return err
+	}
+	if err := n.members.SetMeta(n.meta(), time.Second); err != nil {
+		n.factories.Remove(slices.Collect(func(yield func(string) bool) {
+			for name := range add {
+				if !yield(name) {
+					return
+				}
+			}
+		})...)
+		if errors.Is(err, cluster.ErrMetaTooLarge) {
+			return err
+		}
+		return fmt.Errorf("mesh: announce capabilities: %w", err)
+	}
+	return nil
+}
+
+// UnregisterCapabilities withdraws capabilities the node offers. Their
+// activations on this node are stopped once the new placement is known;
+// names the node does not offer are ignored.
+func (n *Node) UnregisterCapabilities(names ...string) error {
+	if n.closing.Load() {
+		return ErrClosed
+	}
+	n.capMu.Lock()
+	defer n.capMu.Unlock()
+	if len(n.factories.Remove(names...)) == 0 {
+		return nil
+	}
+	if err := n.members.SetMeta(n.meta(), time.Second); err != nil {
+		return fmt.Errorf("mesh: announce capabilities: %w", err)
+	}
+	return nil
+}
+
+// Capabilities returns the capabilities this node offers, sorted.
+func (n *Node) Capabilities() []string { return n.factories.Names() }
+
+// onMembers publishes the routing snapshot for members and stops the
+// activations whose shards this node no longer owns.
+func (n *Node) onMembers(members []cluster.Member) {
+	n.routesMu.Lock()
+	defer n.routesMu.Unlock()
+	prev := n.routes.Load()
+	next := &routes{
+		members: make(map[string]cluster.Member, len(members)),
+		routers: make(map[string]*pa.PID, len(members)),
+	}
+	var placed []shard.Member
+	for _, m := range members {
+		next.members[m.Name] = m
+		next.routers[m.Name] = pa.NewPID(m.Meta.RemoteAddr, routerName)
+		if !m.Meta.Draining {
+			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Meta.Capabilities})
+		}
+	}
+	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
+	n.routes.Store(next)
+	for name := range prev.members {
+		if _, ok := next.members[name]; !ok {
+			n.cache.DropNode(name)
+		}
+	}
+	if next.table.Version() == prev.table.Version() {
+		return
+	}
+	moved := n.table.StopWhere(actor.StopMoved, func(c string, s uint32) (bool, string) {
+		if _, hosted := n.factories.Get(c); !hosted {
+			return false, ""
+		}
+		ring := next.table.Ring(c)
+		if ring == nil {
+			return true, ""
+		}
+		owner := ring.Owner(s)
+		return owner != n.name, owner
+	})
+	unregistered := n.table.StopWhere(actor.StopUnregistered, func(c string, _ uint32) (bool, string) {
+		_, hosted := n.factories.Get(c)
+		return !hosted, ""
+	})
+	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version(),
+		"stopped_moved", moved, "stopped_unregistered", unregistered)
+}
+
+// owner returns the owner of a shard and its ring's version, as this node
+// sees them now.
+func (n *Node) owner(capability string, s uint32) (string, uint64) {
+	ring := n.routes.Load().table.Ring(capability)
+	if ring == nil || int(s) >= ring.Shards() {
+		return "", 0
+	}
+	return ring.Owner(s), ring.Version()
+}
+
+// Close leaves the cluster gracefully: the node tells the others it is
+// draining so they route its shards elsewhere, waits DrainTimeout (bounded
+// by ctx) for them to do so while it redirects what still arrives, stops its
+// activations, leaves the gossip and stops every goroutine it started.
+// Calls made on the node after Close began fail with ErrClosed. Close is
+// idempotent; later calls return the first one's result.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.close(ctx) })
+	return n.closeErr
+}
+
+func (n *Node) close(ctx context.Context) error {
+	n.closing.Store(true)
+	n.capMu.Lock()
+	n.draining = true
+	err := n.members.SetMeta(n.meta(), time.Second)
+	n.capMu.Unlock()
+	if err != nil {
+		n.logger.Warn("could not announce draining", "err", err)
+	}
+	t := time.NewTimer(n.cfg.DrainTimeout)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	leaveTimeout := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		leaveTimeout = max(10*time.Millisecond, min(leaveTimeout, time.Until(dl)))
+	}
+	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
+		err = errors.Join(err, lerr)
+	}
+	n.table.StopWhere(actor.StopClosing, func(string, uint32) (bool, string) { return true, "" })
+	n.stopRemote()
+	defaultNode.CompareAndSwap(n, nil)
+	n.logger.Info("node closed")
+	if err != nil {
+		return fmt.Errorf("mesh: close %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Member is a node of the cluster as this node sees it.
+type Member struct {
+	Name         string
+	GossipAddr   string
+	RemoteAddr   string
+	Capabilities []string
+	Labels       map[string]string
+	// Draining is set while the member is leaving: it owns no shards.
+	Draining bool
+	// Self marks the node that answered.
+	Self bool
+	// Updated is when this node last heard news of the member.
+	Updated time.Time
+}
+
+// Members returns the alive members of the cluster, sorted by name, with
+// what each offers.
+func (n *Node) Members() []Member {
+	var out []Member
+	for _, m := range n.members.Members() {
+		out = append(out, Member{
+			Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
+			Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
+			Self: m.Name == n.name, Updated: m.Updated,
+		})
+	}
+	return out
+}
+
+// Placement says where a process lives, as one node sees it.
+type Placement struct {
+	Capability string
+	ID         string
+	Shard      uint32
+	// Owner is the node that owns the shard.
+	Owner string
+	// RingVersion identifies the capability's ring; nodes that agree on it
+	// agree on every owner.
+	RingVersion uint64
+	// RoutingVersion identifies this node's whole placement.
+	RoutingVersion uint64
+}
+
+// Locate returns where (capability, id) lives as this node sees it now.
+func (n *Node) Locate(capability, id string) (Placement, error) {
+	req := Request{Capability: capability, ID: id}
+	if err := req.validateTarget(); err != nil {
+		return Placement{}, err
+	}
+	t := n.routes.Load().table
+	p := Placement{Capability: capability, ID: id, Shard: shard.Of(id, n.cfg.Shards), RoutingVersion: t.Version()}
+	ring := t.Ring(capability)
+	if ring == nil {
+		return p, fmt.Errorf("%w: %q", ErrNoNode, capability)
+	}
+	p.Owner, p.RingVersion = ring.Owner(p.Shard), ring.Version()
+	return p, nil
+}
+
+// RoutingVersion identifies the placement this node routes by; nodes that
+// have converged report the same value.
+func (n *Node) RoutingVersion() uint64 { return n.routes.Load().table.Version() }
+
+// Activations returns the processes active on this node.
+func (n *Node) Activations() []Activation { return n.table.List() }
+
+// minLevel drops records below a level; protoactor logs routine events at
+// Info.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(g string) slog.Handler { return minLevel{h.Handler.WithGroup(g), h.min} }
+

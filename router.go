@@ -1,0 +1,83 @@
+package mesh
+
+import (
+	"fmt"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/shard"
+)
+
+// maxCastHops bounds how often routers forward a cast whose sender's view
+// was stale, so that two nodes with different views cannot bounce it
+// forever.
+const maxCastHops = 2
+
+// router receives every envelope addressed to this node rather than to a
+// known activation. It is a protoactor Process, not an actor: it runs on the
+// goroutine that received the message, takes no lock, and hands the
+// envelope to the activation with the original sender, so the reply goes
+// straight back to the caller.
+type router struct{ n *Node }
+
+func (r *router) SendUserMessage(_ *pa.PID, message any) {
+	_, msg, sender := pa.UnwrapEnvelope(message)
+	n := r.n
+	env, ok := msg.(*cluster.Envelope)
+	if !ok {
+		n.logger.Warn("router: unexpected message", "type", fmt.Sprintf("%T", msg), "sender", sender)
+		r.respond(sender, &cluster.Reply{Failure: &cluster.Failure{
+			Code: cluster.Code_CODE_BAD_PAYLOAD, Message: fmt.Sprintf("unexpected message type %T", msg)}})
+		return
+	}
+	req := Request{Capability: env.Capability, ID: env.Id}
+	if err := req.validateTarget(); err != nil {
+		n.logger.Warn("router: invalid envelope", "sender", sender, "err", err)
+		r.fail(env, sender, cluster.Code_CODE_INVALID_REQUEST, err.Error())
+		return
+	}
+	if s := shard.Of(env.Id, n.cfg.Shards); s != env.Shard {
+		n.logger.Warn("router: shard mismatch; are shard counts equal on every node?", "sender", sender,
+			"capability", env.Capability, "id", env.Id, "sender_shard", env.Shard, "shard", s)
+		r.fail(env, sender, cluster.Code_CODE_INVALID_REQUEST,
+			fmt.Sprintf("shard %d for %q, this node computes %d: shard counts differ", env.Shard, env.Id, s))
+		return
+	}
+	owner, version := n.owner(env.Capability, env.Shard)
+	if owner != n.name || n.closing.Load() {
+		if env.Cast {
+			if owner != "" && owner != n.name && env.Hops < maxCastHops {
+				env.Hops++
+				n.system.Root.Send(n.routes.Load().routers[owner], env)
+			}
+			return
+		}
+		r.respond(sender, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+		return
+	}
+	pid, err := n.table.Ensure(env.Capability, env.Id, env.Shard)
+	if err != nil {
+		r.respond(sender, &cluster.Reply{Redirect: &cluster.Redirect{RingVersion: version}})
+		return
+	}
+	if env.Cast {
+		n.system.Root.Send(pid, env)
+		return
+	}
+	n.system.Root.RequestWithCustomSender(pid, env, sender)
+}
+
+func (r *router) fail(env *cluster.Envelope, sender *pa.PID, code cluster.Code, msg string) {
+	if !env.Cast {
+		r.respond(sender, &cluster.Reply{Failure: &cluster.Failure{Code: code, Message: msg}})
+	}
+}
+
+func (r *router) respond(to *pa.PID, rep *cluster.Reply) {
+	if to != nil {
+		r.n.system.Root.Send(to, rep)
+	}
+}
+
+func (r *router) SendSystemMessage(*pa.PID, any) {}
+func (r *router) Stop(*pa.PID)                   {}

@@ -1,0 +1,141 @@
+package shard
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/buraksezer/consistent"
+	"github.com/cespare/xxhash/v2"
+)
+
+// DefaultShards is the shard count used when none is configured.
+const DefaultShards = 4096
+
+// MaxShards bounds the shard count so that owner tables stay small.
+const MaxShards = 1 << 16
+
+// Ring parameters. Every node must use the same values: the partition table
+// of consistent is a pure function of the member names and these.
+const (
+	replicationFactor = 20
+	load              = 1.25
+)
+
+// Of returns the shard of id among n shards: xxhash64(id) mod n.
+func Of(id string, n int) uint32 {
+	return uint32(xxhash.Sum64String(id) % uint64(n))
+}
+
+// Member is a node as placement sees it: its name and the capabilities it
+// offers.
+type Member struct {
+	Name         string
+	Capabilities []string
+}
+
+// Ring is the placement of one capability's shards over the nodes offering
+// it.
+type Ring struct {
+	capability string
+	version    uint64
+	nodes      []string // sorted
+	owners     []uint16 // per shard, an index into nodes
+}
+
+// Capability returns the name of the capability the ring places.
+func (r *Ring) Capability() string { return r.capability }
+
+// Version identifies the ring's member set: equal versions mean equal
+// placement, on any node.
+func (r *Ring) Version() uint64 { return r.version }
+
+// Nodes returns the names of the nodes on the ring, sorted. The slice must
+// not be modified.
+func (r *Ring) Nodes() []string { return r.nodes }
+
+// Shards returns the number of shards the ring places.
+func (r *Ring) Shards() int { return len(r.owners) }
+
+// Owner returns the node that owns shard s. s must be below Shards().
+func (r *Ring) Owner(s uint32) string { return r.nodes[r.owners[s]] }
+
+// Has reports whether node is on the ring.
+func (r *Ring) Has(node string) bool {
+	_, ok := slices.BinarySearch(r.nodes, node)
+	return ok
+}
+
+// Moved returns the shards whose owner differs between old and r. A nil old
+// ring means every shard is new and none moved.
+func (r *Ring) Moved(old *Ring) []uint32 {
+	if old == nil || old.version == r.version && slices.Equal(old.nodes, r.nodes) {
+		return nil
+	}
+	var moved []uint32
+	for s := range r.owners {
+		if r.Owner(uint32(s)) != old.Owner(uint32(s)) {
+			moved = append(moved, uint32(s))
+		}
+	}
+	return moved
+}
+
+// member adapts a node name to consistent.Member.
+type member string
+
+func (m member) String() string { return string(m) }
+
+type hasher struct{}
+
+func (hasher) Sum64(b []byte) uint64 { return xxhash.Sum64(b) }
+
+func replicaKey(name string, idx int) []byte {
+	b := make([]byte, 0, len(name)+8)
+	b = append(b, name...)
+	b = append(b, 0)
+	return strconv.AppendInt(b, int64(idx), 10)
+}
+
+// NewRing builds the ring of capability over nodes with the given shard
+// count. nodes need not be sorted and may repeat; it must not be empty, and
+// shards must be in [1, MaxShards].
+func NewRing(capability string, shards int, nodes []string) *Ring {
+	sorted := slices.Clone(nodes)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	ms := make([]consistent.Member, len(sorted))
+	for i, n := range sorted {
+		ms[i] = member(n)
+	}
+	c := consistent.New(ms, consistent.Config{
+		Hasher:            hasher{},
+		PartitionCount:    shards,
+		ReplicationFactor: replicationFactor,
+		Load:              load,
+		ReplicaKey:        replicaKey,
+	})
+	r := &Ring{
+		capability: capability,
+		version:    ringVersion(capability, shards, sorted),
+		nodes:      sorted,
+		owners:     make([]uint16, shards),
+	}
+	for s := range shards {
+		owner := c.GetPartitionOwner(s).String()
+		i, _ := slices.BinarySearch(sorted, owner)
+		r.owners[s] = uint16(i)
+	}
+	return r
+}
+
+func ringVersion(capability string, shards int, sorted []string) uint64 {
+	d := xxhash.New()
+	_, _ = d.WriteString(capability)
+	_, _ = d.WriteString("\x00")
+	_, _ = d.WriteString(strconv.Itoa(shards))
+	for _, n := range sorted {
+		_, _ = d.WriteString("\x00")
+		_, _ = d.WriteString(n)
+	}
+	return d.Sum64()
+}
