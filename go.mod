@@ -50,3 +50,5 @@ require (
 	google.golang.org/grpc v1.60.1 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/asynkron/protoactor-go => ./cluster/patched/protoactor-go

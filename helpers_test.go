@@ -1,0 +1,127 @@
+package mesh_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// testLogger logs warnings and errors to the test log when MESH_TEST_LOG is
+// set, and debug lines too when it is "debug".
+func testLogger(t testing.TB) *slog.Logger {
+	switch os.Getenv("MESH_TEST_LOG") {
+	case "debug":
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case "":
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// startNode starts a node named name on loopback with free ports.
+func startNode(t testing.TB, name string, seeds []string, caps ...mesh.Capability) *mesh.Node {
+	t.Helper()
+	cfg := mesh.DefaultLocalConfig()
+	cfg.NodeName = name
+	cfg.Seeds = seeds
+	cfg.Logger = testLogger(t)
+	cfg.DrainTimeout = 300 * time.Millisecond
+	n, err := mesh.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+	})
+	if len(caps) > 0 {
+		if err := n.RegisterCapabilities(caps...); err != nil {
+			t.Fatalf("register on %s: %v", name, err)
+		}
+	}
+	return n
+}
+
+// startCluster starts size nodes named node-1... that all offer caps.
+func startCluster(t testing.TB, size int, caps ...mesh.Capability) []*mesh.Node {
+	t.Helper()
+	var nodes []*mesh.Node
+	var seeds []string
+	for i := range size {
+		n := startNode(t, fmt.Sprintf("node-%d", i+1), seeds, caps...)
+		nodes = append(nodes, n)
+		seeds = append(seeds, n.GossipAddr())
+	}
+	waitConverged(t, nodes...)
+	return nodes
+}
+
+// waitConverged waits until every node sees the same routing version and
+// the same number of members.
+func waitConverged(t testing.TB, nodes ...*mesh.Node) {
+	t.Helper()
+	waitFor(t, 15*time.Second, "routing views to converge", func() bool {
+		v := nodes[0].RoutingVersion()
+		for _, n := range nodes {
+			if n.RoutingVersion() != v || len(n.Members()) != len(nodes) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// echo is a capability whose processes reply "<node>/<id>/<n>: <msg>",
+// n counting the messages the process has handled.
+func echo(node string) mesh.Capability {
+	return mesh.Capability{Name: "echo", New: func(id string) mesh.Process {
+		var n int
+		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+			n++
+			s := msg.(*wrapperspb.StringValue).GetValue()
+			return wrapperspb.String(fmt.Sprintf("%s/%s/%d: %s", node, ctx.ID(), n, s)), nil
+		})
+	}}
+}
+
+// counted wraps a capability, counting activations.
+func counted(c mesh.Capability, activations *atomic.Int64) mesh.Capability {
+	inner := c.New
+	c.New = func(id string) mesh.Process {
+		activations.Add(1)
+		return inner(id)
+	}
+	return c
+}
+
+func call(t testing.TB, n *mesh.Node, capability, id, msg string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err := n.Call(ctx, mesh.Request{Capability: capability, ID: id, Payload: wrapperspb.String(msg)})
+	if err != nil {
+		t.Fatalf("call %s/%s from %s: %v", capability, id, n.Name(), err)
+	}
+	return reply.(*wrapperspb.StringValue).GetValue()
+}
