@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,4 +125,23 @@ func call(t testing.TB, n *mesh.Node, capability, id, msg string) string {
 		t.Fatalf("call %s/%s from %s: %v", capability, id, n.Name(), err)
 	}
 	return reply.(*wrapperspb.StringValue).GetValue()
+}
+
+func wrapString(s string) *wrapperspb.StringValue { return wrapperspb.String(s) }
+
+// servedBy returns the node named in an echo reply.
+func servedBy(reply proto.Message) string {
+	node, _, _ := strings.Cut(reply.(*wrapperspb.StringValue).GetValue(), "/")
+	return node
+}
+
+// mustCall calls echo with a short deadline and returns the reply, or nil.
+func mustCall(n *mesh.Node, id string) proto.Message {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	reply, err := n.Call(ctx, mesh.Request{Capability: "echo", ID: id, Payload: wrapString("x")})
+	if err != nil {
+		return wrapString("error/" + err.Error())
+	}
+	return reply
 }

@@ -129,12 +129,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 // into errors, and works out the address other nodes must dial.
 func (n *Node) startRemote() (err error) {
 	host, port, _ := splitHostPort(n.cfg.RemoteAddr)
-	n.remote = remote.NewRemote(n.system, remote.Configure(host, port,
+	rcfg := remote.Configure(host, port,
 		// The default queue of a million slots costs ~16 MB per peer.
 		remote.WithEndpointWriterQueueSize(64*1024),
 		remote.WithEndpointManagerQueueSize(64*1024),
 		remote.WithServerOptions(grpc.StreamInterceptor(recoverStream(n.logger))),
-	))
+	)
+	// One connection attempt per endpoint: on failure the messages queued
+	// for it are dead-lettered at once and our callers retry under their own
+	// deadline, instead of the writer sleeping 2 s between five attempts.
+	rcfg.MaxRetryCount = 1
+	n.remote = remote.NewRemote(n.system, rcfg)
 	startMu.Lock()
 	defer startMu.Unlock()
 	defer func() {

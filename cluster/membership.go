@@ -137,15 +137,20 @@ func memberlistConfig(cfg Config) *memberlist.Config {
 		mc.ProbeTimeout = 200 * time.Millisecond
 		mc.SuspicionMult = 3
 		mc.SuspicionMaxTimeoutMult = 3
-		mc.PushPullInterval = 5 * time.Second
+		// Full state syncs also readmit a node restarted under its old
+		// name whose first alive message came too soon after it was
+		// declared dead; keep them frequent on one host.
+		mc.PushPullInterval = 2 * time.Second
 	}
 	mc.Name = cfg.Name
 	mc.BindAddr = cfg.BindAddr
 	mc.BindPort = cfg.BindPort
 	mc.AdvertiseAddr = cfg.AdvertiseAddr
 	mc.AdvertisePort = cfg.AdvertisePort
-	// A node restarted under the same name must be let back in quickly.
-	mc.DeadNodeReclaimTime = time.Second
+	// A node restarted under the same name on a new address must be let
+	// back in quickly rather than refused as a conflict (memberlist's
+	// default is never).
+	mc.DeadNodeReclaimTime = 500 * time.Millisecond
 	return mc
 }
 

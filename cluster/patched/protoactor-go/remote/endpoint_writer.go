@@ -45,6 +45,11 @@ func (state *endpointWriter) initialize(ctx actor.Context) {
 		err = state.initializeInternal()
 		if err != nil {
 			state.remote.Logger().Error("EndpointWriter failed to connect", slog.String("address", state.address), slog.Any("error", err), slog.Int("retry", i))
+			// A failed attempt must not leak its connection's goroutines.
+			state.closeClientConn()
+			if i == state.remote.config.MaxRetryCount-1 {
+				break // no point waiting after the last attempt
+			}
 			// Wait 2 seconds to restart and retry
 			// Replace with Exponential Backoff
 			time.Sleep(2 * time.Second)
