@@ -145,3 +145,23 @@ func mustCall(n *mesh.Node, id string) proto.Message {
 	}
 	return reply
 }
+
+func stringOf(m proto.Message) string { return m.(*wrapperspb.StringValue).GetValue() }
+
+// replaceSlashes turns "node/id/n: msg" into "node id n: msg" for Sscanf.
+func replaceSlashes(s string) string {
+	s, _, _ = strings.Cut(s, ":")
+	return strings.ReplaceAll(s, "/", " ")
+}
+
+// mustCallCap calls capability/id with a short deadline and returns the
+// reply, or an "error/..." string reply.
+func mustCallCap(n *mesh.Node, capability, id string) proto.Message {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	reply, err := n.Call(ctx, mesh.Request{Capability: capability, ID: id, Payload: wrapString("x")})
+	if err != nil {
+		return wrapString("error/" + err.Error())
+	}
+	return reply
+}
