@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/shard"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -66,14 +67,28 @@ func startCluster(t testing.TB, size int, caps ...mesh.Capability) []*mesh.Node 
 	return nodes
 }
 
-// waitConverged waits until every node sees the same routing version and
-// the same number of members.
+// waitConverged waits until every node sees all the nodes, with the same
+// capabilities, and routes by the placement those members imply.
 func waitConverged(t testing.TB, nodes ...*mesh.Node) {
 	t.Helper()
 	waitFor(t, 15*time.Second, "routing views to converge", func() bool {
-		v := nodes[0].RoutingVersion()
-		for _, n := range nodes {
-			if n.RoutingVersion() != v || len(n.Members()) != len(nodes) {
+		var want uint64
+		for i, n := range nodes {
+			members := n.Members()
+			if len(members) != len(nodes) {
+				return false
+			}
+			var placed []shard.Member
+			for _, m := range members {
+				if !m.Draining {
+					placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities})
+				}
+			}
+			v := shard.Build(shard.DefaultShards, placed, nil).Version()
+			if i == 0 {
+				want = v
+			}
+			if v != want || n.RoutingVersion() != want {
 				return false
 			}
 		}
