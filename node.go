@@ -78,7 +78,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, name: cfg.NodeName, logger: cfg.Logger.With("node", cfg.NodeName)}
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
-		return slog.New(minLevel{n.logger.Handler(), slog.LevelWarn}).With("component", "protoactor")
+		return slog.New(debugOnly{n.logger.Handler()}).With("component", "protoactor")
 	}))
 	if err := n.startRemote(); err != nil {
 		return nil, err
@@ -436,20 +436,23 @@ func (n *Node) RoutingVersion() uint64 { return n.routes.Load().table.Version() 
 // Activations returns the processes active on this node.
 func (n *Node) Activations() []Activation { return n.table.List() }
 
-// minLevel drops records below a level; protoactor logs routine events at
-// Info.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
+// debugOnly logs every record at Debug, keeping its original level as an
+// attribute. protoactor logs routine events (a peer closing its connection)
+// as errors; the node itself logs, at the right level, what matters to an
+// operator: unreachable owners, undecodable messages, panics.
+type debugOnly struct{ slog.Handler }
+
+func (h debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return h.Handler.Enabled(ctx, slog.LevelDebug)
 }
 
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
+func (h debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	d := slog.NewRecord(r.Time, slog.LevelDebug, r.Message, r.PC)
+	d.AddAttrs(slog.String("level_was", r.Level.String()))
+	r.Attrs(func(a slog.Attr) bool { d.AddAttrs(a); return true })
+	return h.Handler.Handle(ctx, d)
 }
 
-func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(as), h.min}
-}
+func (h debugOnly) WithAttrs(as []slog.Attr) slog.Handler { return debugOnly{h.Handler.WithAttrs(as)} }
 
-func (h minLevel) WithGroup(g string) slog.Handler { return minLevel{h.Handler.WithGroup(g), h.min} }
-
+func (h debugOnly) WithGroup(g string) slog.Handler { return debugOnly{h.Handler.WithGroup(g)} }

@@ -1,0 +1,243 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/shard"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// echoCap answers "<node>/<id>: <msg>".
+func echoCap(node string) Capability {
+	return Capability{Name: "echo", New: func(id string) Process {
+		return ProcessFunc(func(ctx *Context, msg proto.Message) (proto.Message, error) {
+			return wrapperspb.String(fmt.Sprintf("%s/%s: %s", node, id, msg.(*wrapperspb.StringValue).GetValue())), nil
+		})
+	}}
+}
+
+// startTestCluster starts size nodes offering echo and waits until each
+// routes echo over all of them.
+func startTestCluster(t *testing.T, size int) []*Node {
+	t.Helper()
+	var nodes []*Node
+	var seeds []string
+	for i := range size {
+		cfg := DefaultLocalConfig()
+		cfg.NodeName = fmt.Sprintf("node-%d", i+1)
+		cfg.Seeds = seeds
+		cfg.DrainTimeout = 100 * time.Millisecond
+		if os.Getenv("MESH_TEST_LOG") != "" {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+		n, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+		if err := n.RegisterCapabilities(echoCap(n.name)); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+		seeds = append(seeds, n.GossipAddr())
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok := true
+		for _, n := range nodes {
+			if r := n.routes.Load().table.Ring("echo"); r == nil || len(r.Nodes()) != size {
+				ok = false
+			}
+		}
+		if ok {
+			return nodes
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cluster did not converge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ask sends msg to pid from n and waits for the answer.
+func ask(t *testing.T, n *Node, pid *pa.PID, msg any) any {
+	t.Helper()
+	w := actor.NewWaiter(n.system)
+	defer w.Release()
+	n.system.Root.RequestWithCustomSender(pid, msg, w.PID())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err := w.Wait(ctx)
+	if err != nil {
+		t.Fatalf("no answer to %T: %v", msg, err)
+	}
+	return reply
+}
+
+func idOn(t *testing.T, n *Node, owner string) string {
+	t.Helper()
+	for i := range 10000 {
+		id := fmt.Sprint("id-", i)
+		if o, _ := n.owner("echo", shard.Of(id, n.cfg.Shards)); o == owner {
+			return id
+		}
+	}
+	t.Fatalf("no ID on %s", owner)
+	return ""
+}
+
+// TestRouterAnswersCraftedEnvelopes: malformed or misdirected envelopes from
+// the network get an error reply (and a log line), and the node keeps
+// serving.
+func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
+	nodes := startTestCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	router := pa.NewPID(b.remoteAddr, routerName)
+	onB, onA := idOn(t, a, b.name), idOn(t, a, a.name)
+	good, _ := anypb.New(wrapperspb.String("hi"))
+	env := func(id string, edit func(*cluster.Envelope)) *cluster.Envelope {
+		e := &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good}
+		if edit != nil {
+			edit(e)
+		}
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		msg  proto.Message
+		want func(*cluster.Reply) bool
+	}{
+		{"well formed", env(onB, nil), func(r *cluster.Reply) bool { return r.Payload != nil }},
+		{"unknown payload type", env(onB, func(e *cluster.Envelope) {
+			e.Payload = &anypb.Any{TypeUrl: "type.googleapis.com/no.such.Message", Value: []byte{1, 2, 3}}
+		}), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
+		{"garbage payload bytes", env(onB, func(e *cluster.Envelope) {
+			e.Payload = &anypb.Any{TypeUrl: good.TypeUrl, Value: []byte{0xff, 0xff, 0xff}}
+		}), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
+		{"no payload", env(onB, func(e *cluster.Envelope) { e.Payload = nil }), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
+		{"empty ID", env("", nil), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
+		{"bad capability", env(onB, func(e *cluster.Envelope) { e.Capability = "no/such" }), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
+		{"shard count mismatch", env(onB, func(e *cluster.Envelope) { e.Shard = (e.Shard + 1) % uint32(a.cfg.Shards) }), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
+		{"not the owner", env(onA, nil), func(r *cluster.Reply) bool { return r.Redirect != nil && r.Redirect.Owner == a.name }},
+		{"not an envelope", wrapperspb.String("stray"), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reply, ok := ask(t, a, router, tc.msg).(*cluster.Reply)
+			if !ok || !tc.want(reply) {
+				t.Fatalf("answer %v", reply)
+			}
+		})
+	}
+	// Still serving.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.Call(ctx, Request{Capability: "echo", ID: onB, Payload: wrapperspb.String("still there?")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func isFailure(code cluster.Code) func(*cluster.Reply) bool {
+	return func(r *cluster.Reply) bool { return r.Failure != nil && r.Failure.Code == code }
+}
+
+// TestUndecodableStreamDoesNotKillNode sends protoactor-level garbage (a
+// type name the node does not know, a target index out of range) straight
+// to a node's gRPC endpoint. protoactor would panic decoding it; the node
+// must log, drop the stream and keep serving.
+func TestUndecodableStreamDoesNotKillNode(t *testing.T) {
+	nodes := startTestCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	conn, err := grpc.Dial(b.remoteAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, batch := range []*remote.MessageBatch{
+		{TypeNames: []string{"no.such.Type"}, Targets: []*pa.PID{pa.NewPID(b.remoteAddr, routerName)},
+			Envelopes: []*remote.MessageEnvelope{{TypeId: 0, MessageData: []byte{1, 2, 3}, Target: 0}}},
+		{TypeNames: []string{"mesh.cluster.v1.Envelope"}, Targets: []*pa.PID{pa.NewPID(b.remoteAddr, routerName)},
+			Envelopes: []*remote.MessageEnvelope{{TypeId: 0, Target: 7}}},
+		{TypeNames: nil, Targets: []*pa.PID{pa.NewPID(b.remoteAddr, routerName)},
+			Envelopes: []*remote.MessageEnvelope{{TypeId: 3, Target: 0}}},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		stream, err := remote.NewRemotingClient(conn).Receive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_ConnectRequest{
+			ConnectRequest: &remote.ConnectRequest{ConnectionType: &remote.ConnectRequest_ServerConnection{
+				ServerConnection: &remote.ServerConnection{SystemId: "attacker", Address: "127.0.0.1:1"}}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		if err := stream.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_MessageBatch{MessageBatch: batch}}); err != nil {
+			t.Fatal(err)
+		}
+		// The node closes the stream with an error instead of crashing.
+		for {
+			if _, err := stream.Recv(); err != nil {
+				break
+			}
+		}
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id := idOn(t, a, b.name)
+	if _, err := a.Call(ctx, Request{Capability: "echo", ID: id, Payload: wrapperspb.String("alive?")}); err != nil {
+		t.Fatalf("node stopped serving after garbage: %v", err)
+	}
+}
+
+// TestStaleViewIsRedirected: a caller whose view names the wrong owner is
+// redirected by that node to the true owner, within the same call.
+func TestStaleViewIsRedirected(t *testing.T) {
+	nodes := startTestCluster(t, 3)
+	caller := nodes[0]
+	current := caller.routes.Load()
+	// A stale view in which node-3 does not offer echo yet.
+	stale := &routes{members: current.members, routers: current.routers,
+		table: shard.Build(caller.cfg.Shards, []shard.Member{
+			{Name: "node-1", Capabilities: []string{"echo"}},
+			{Name: "node-2", Capabilities: []string{"echo"}},
+		}, nil)}
+	var id string
+	for i := range 10000 {
+		cand := fmt.Sprint("id-", i)
+		s := shard.Of(cand, caller.cfg.Shards)
+		if current.table.Ring("echo").Owner(s) == "node-3" && stale.table.Ring("echo").Owner(s) == "node-2" {
+			id = cand
+			break
+		}
+	}
+	if id == "" {
+		t.Fatal("no ID moves from node-2 to node-3")
+	}
+	caller.routes.Store(stale)
+	defer caller.routes.Store(current)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err := caller.Call(ctx, Request{Capability: "echo", ID: id, Payload: wrapperspb.String("where?")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reply.(*wrapperspb.StringValue).GetValue(), "node-3/"+id+": where?"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
