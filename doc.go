@@ -1,0 +1,62 @@
+// Package mesh is a runtime for distributed virtual actors addressed by
+// capability and ID.
+//
+// Each node says, with RegisterCapabilities, which kinds of process it can
+// host. A Call or Cast names a process by (capability, ID); the runtime
+// hashes the ID to one of Config.Shards shards, a consistent-hash ring per
+// capability gives each shard an owner among the nodes offering that
+// capability, and the owner activates the process on its first message.
+// Nobody says where a process lives, and when nodes join, leave or die the
+// shards that moved are served by their new owners.
+//
+// # Usage
+//
+//	cfg := mesh.DefaultLocalConfig()
+//	cfg.NodeName = "node-1"
+//	cfg.Seeds = []string{"127.0.0.1:7946"} // gossip address of any member
+//	node, err := mesh.Start(ctx, cfg)
+//	if err != nil { ... }
+//	defer node.Close(ctx)
+//	err = node.RegisterCapabilities(mesh.Capability{
+//		Name: "counter",
+//		New:  func(id string) mesh.Process { return &counter{} },
+//	})
+//	reply, err := node.Call(ctx, mesh.Request{Capability: "counter", ID: "user-42", Payload: msg})
+//
+// Payloads and replies are protobuf messages, so what works on one node
+// works across nodes. The package-level Call, Cast and
+// RegisterCapabilities act on the default node: the first node Start made,
+// or the one given to SetDefault.
+//
+// # Placement and rebalancing
+//
+// shard = xxhash64(ID) mod Shards; each capability has one bounded-load
+// consistent-hash ring (buraksezer/consistent) over the names of the nodes
+// offering it, so every node computes the same owner from the same member
+// list, and a join moves about 1/(N+1) of the shards instead of modulo
+// placement's N/(N+1). Membership and capabilities spread by memberlist
+// gossip. The owner re-checks ownership of every message from the network
+// and redirects a caller whose view is stale; callers cache the PID of
+// remote activations and drop the entry when its node stops owning the
+// shard or the activation is gone. When a shard moves, its activation on
+// the old owner is stopped (its process may implement actor.Stopper to hand
+// its state over) and the next message activates it on the new owner.
+//
+// # Errors
+//
+// Every error wraps one of the Err* sentinels; match with errors.Is. An
+// error returned by a process arrives as a *ProcessError.
+//
+// # Limits
+//
+// Delivery is at most once. Single activation is guaranteed per node, and
+// across the cluster only once the nodes' views have converged: during a
+// membership change two nodes may briefly both host one ID. A moved
+// process starts with a fresh state unless it hands its state over itself.
+//
+// # Concurrency
+//
+// A Node is safe for concurrent use. Call takes no global lock: it reads an
+// immutable routing snapshot behind an atomic pointer. A Process is never
+// called concurrently with itself.
+package mesh
