@@ -1,0 +1,311 @@
+// Command counter is mesh's quick start as a program: a "counter" capability
+// whose processes each keep the count of one ID, served by a cluster of
+// nodes that are separate OS processes.
+//
+// Run with no flags (or -demo), it starts three nodes as child processes,
+// joins them as a client, spreads calls over twelve IDs, stops one node
+// gracefully and shows where those IDs answer from afterwards. With -node it
+// is one node of such a cluster; with -call it is a client that adds 1 to
+// the counters it names. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/examples/counter/counterpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// capabilityName is the capability every node of the example offers.
+const capabilityName = "counter"
+
+// childEnv is set in the environment of the nodes the demo starts. The
+// program itself selects its mode by flags; a test binary that re-executes
+// itself as a node checks it in TestMain.
+const childEnv = "MESH_COUNTER_CHILD"
+
+// counter is the process behind one counter ID. Handle is never called
+// concurrently, so value needs no lock.
+type counter struct {
+	node  string
+	value int64
+}
+
+// Handle adds an Add's delta to the count and replies to Add and Get with
+// the count and the node that holds it.
+func (c *counter) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+	switch m := msg.(type) {
+	case *counterpb.Add:
+		c.value += m.GetDelta()
+	case *counterpb.Get:
+	default:
+		return nil, fmt.Errorf("counter: unexpected message %T", msg)
+	}
+	return &counterpb.Value{Value: c.value, Node: c.node, Id: ctx.ID()}, nil
+}
+
+// counterCapability is the capability a node named node offers.
+func counterCapability(node string) mesh.Capability {
+	return mesh.Capability{
+		Name: capabilityName,
+		New:  func(string) mesh.Process { return &counter{node: node} },
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the program with args and returns its exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("counter", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		demo      = fs.Bool("demo", false, "run the three-node demo (the default when no mode is given)")
+		node      = fs.String("node", "", "run one node with this `name`, offering counter, until SIGINT or SIGTERM")
+		call      = fs.String("call", "", "join through -seeds as a client, add 1 to each of these comma-separated `IDs` and print who answered")
+		gossip    = fs.String("gossip", "127.0.0.1:0", "gossip `address` of a node (port 0 picks a free port)")
+		remote    = fs.String("remote", "127.0.0.1:0", "actor message `address` of a node (port 0 picks a free port)")
+		seeds     = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
+		verbose   = fs.Bool("v", false, "log at Info rather than only warnings")
+		exitOnEOF = fs.Bool("exit-on-eof", false, "with -node, also stop when standard input closes (the demo uses it so its nodes never outlive it)")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  counter [-demo]\n  counter -node NAME [-gossip ADDR] [-remote ADDR] [-seeds ADDR,...]\n  counter -call ID,... -seeds ADDR,...\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *node != "" && (*call != "" || *demo) || *call != "" && *demo {
+		fs.Usage()
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	var err error
+	switch {
+	case *node != "":
+		if *exitOnEOF {
+			ctx = stopOnEOF(ctx, os.Stdin)
+		}
+		err = runNode(ctx, nodeConfig{
+			name: *node, gossip: *gossip, remote: *remote, seeds: splitList(*seeds),
+			logger: newLogger(stderr, level),
+		}, stdout)
+	case *call != "":
+		err = runCall(ctx, splitList(*seeds), splitList(*call), newLogger(stderr, level), stdout)
+	default:
+		_, err = runDemo(ctx, stdout, stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "counter:", err)
+		return 1
+	}
+	return 0
+}
+
+// nodeConfig is what -node runs.
+type nodeConfig struct {
+	name, gossip, remote string
+	seeds                []string
+	logger               *slog.Logger
+}
+
+// runNode runs one node offering counter until ctx ends, then closes it
+// gracefully. Once the node serves, it prints a line of the form
+//
+//	node-1 ready gossip=127.0.0.1:7001 remote=127.0.0.1:8001
+//
+// which the demo reads to learn the node's addresses.
+func runNode(ctx context.Context, nc nodeConfig, stdout io.Writer) error {
+	cfg := mesh.DefaultLocalConfig()
+	cfg.NodeName = nc.name
+	cfg.GossipAddr = nc.gossip
+	cfg.RemoteAddr = nc.remote
+	cfg.Seeds = nc.seeds
+	cfg.Logger = nc.logger
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	n, err := mesh.Start(startCtx, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if err := n.RegisterCapabilities(counterCapability(n.Name())); err != nil {
+		_ = n.Close(context.Background())
+		return err
+	}
+	fmt.Fprintf(stdout, "%s ready gossip=%s remote=%s\n", n.Name(), n.GossipAddr(), n.RemoteAddr())
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "%s leaving the cluster\n", n.Name())
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Close(closeCtx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s closed\n", n.Name())
+	return nil
+}
+
+// runCall joins the cluster through seeds as a node that offers nothing,
+// adds 1 to the counter of each of ids and prints who answered.
+func runCall(ctx context.Context, seeds, ids []string, logger *slog.Logger, stdout io.Writer) error {
+	if len(seeds) == 0 || len(ids) == 0 {
+		return errors.New("-call needs IDs and -seeds")
+	}
+	cfg := mesh.DefaultLocalConfig()
+	cfg.NodeName = fmt.Sprintf("client-%d", os.Getpid())
+	cfg.Seeds = seeds
+	cfg.Logger = logger
+	n, err := mesh.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Close(closeCtx)
+	}()
+	if _, err := waitFor(ctx, 10*time.Second, func() bool { return len(offering(n)) > 0 && routed(n) }); err != nil {
+		return fmt.Errorf("no node offers %s: %w", capabilityName, err)
+	}
+	t := newTable(stdout, "ID", "SERVED BY", "COUNT")
+	failed := 0
+	for _, id := range ids {
+		v, err := add(ctx, n, id)
+		if err != nil {
+			failed++
+			t.row(id, "error: "+err.Error(), "")
+			continue
+		}
+		t.row(id, v.GetNode(), v.GetValue())
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d calls failed", failed, len(ids))
+	}
+	return nil
+}
+
+// add adds 1 to the counter id through n.
+func add(ctx context.Context, n *mesh.Node, id string) (*counterpb.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	reply, err := n.Call(ctx, mesh.Request{Capability: capabilityName, ID: id, Payload: &counterpb.Add{Delta: 1}})
+	if err != nil {
+		return nil, err
+	}
+	v, ok := reply.(*counterpb.Value)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply %T", reply)
+	}
+	return v, nil
+}
+
+// offering returns the names of the members that offer counter and are not
+// leaving, as n sees them.
+func offering(n *mesh.Node) []string {
+	var names []string
+	for _, m := range n.Members() {
+		for _, c := range m.Capabilities {
+			if c == capabilityName && !m.Draining {
+				names = append(names, m.Name)
+			}
+		}
+	}
+	return names
+}
+
+// routed reports whether n routes counter calls to every member that
+// offers it. Members come from gossip and the routing snapshot follows them
+// a moment later, so a node that lists a member may not route to it yet.
+func routed(n *mesh.Node) bool {
+	return len(owners(n, 256)) == len(offering(n))
+}
+
+// owners returns the nodes that own at least one of n sample IDs, as n
+// sees the ring now.
+func owners(node *mesh.Node, n int) []string {
+	seen := map[string]bool{}
+	for i := range n {
+		if p, err := node.Locate(capabilityName, fmt.Sprintf("sample-%d", i)); err == nil {
+			seen[p.Owner] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// waitFor polls cond until it holds, ctx ends or timeout passes, and
+// returns how long it waited.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) (time.Duration, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return time.Since(start), fmt.Errorf("gave up after %v", time.Since(start).Round(time.Millisecond))
+		case <-tick.C:
+		}
+	}
+	return time.Since(start), nil
+}
+
+// stopOnEOF returns a context that ends when r reaches end of file, which
+// for a pipe from the demo means the demo is gone.
+func stopOnEOF(ctx context.Context, r io.Reader) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	return ctx
+}
+
+// newLogger logs at level and above to w as text, without timestamps.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
