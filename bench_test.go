@@ -1,0 +1,105 @@
+package mesh_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// echoPlain replies with its payload, so that benchmarks measure the
+// runtime rather than the process.
+var echoPlain = mesh.Capability{Name: "echo", New: func(string) mesh.Process {
+	return mesh.ProcessFunc(func(_ *mesh.Context, msg proto.Message) (proto.Message, error) { return msg, nil })
+}}
+
+func benchCalls(b *testing.B, from *mesh.Node, ids []string, parallelism int) {
+	b.Helper()
+	payload := wrapperspb.String("ping")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, id := range ids {
+		if _, err := from.Call(ctx, mesh.Request{Capability: "echo", ID: id, Payload: payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[int(next.Add(1))%len(ids)]
+			if _, err := from.Call(ctx, mesh.Request{Capability: "echo", ID: id, Payload: payload}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprint("actor_", i)
+	}
+	return ids
+}
+
+// BenchmarkCallLocal: warm calls to processes on the calling node.
+func BenchmarkCallLocal(b *testing.B) {
+	n := startNode(b, "solo", nil, echoPlain)
+	waitFor(b, 5*time.Second, "echo to be placed", func() bool { _, err := n.Locate("echo", "a"); return err == nil })
+	benchCalls(b, n, benchIDs(1000), 1)
+}
+
+// BenchmarkCallRemote: warm calls from a node that hosts nothing to
+// processes on another node of the same process, over loopback gRPC.
+func BenchmarkCallRemote(b *testing.B) {
+	host := startNode(b, "host", nil, echoPlain)
+	client := startNode(b, "client", []string{host.GossipAddr()})
+	waitFor(b, 10*time.Second, "client to place echo", func() bool { _, err := client.Locate("echo", "a"); return err == nil })
+	benchCalls(b, client, benchIDs(1000), 32)
+}
+
+// BenchmarkRawRequestFuture is the ceiling of BenchmarkCallLocal: protoactor
+// RequestFuture to known PIDs, with no routing.
+func BenchmarkRawRequestFuture(b *testing.B) {
+	system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	props := pa.PropsFromFunc(func(c pa.Context) {
+		if m, ok := c.Message().(*wrapperspb.StringValue); ok {
+			c.Respond(m)
+		}
+	})
+	pids := make([]*pa.PID, 1000)
+	for i := range pids {
+		pids[i] = system.Root.Spawn(props)
+	}
+	payload := wrapperspb.String("ping")
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			pid := pids[int(next.Add(1))%len(pids)]
+			if _, err := system.Root.RequestFuture(pid, payload, 5*time.Second).Result(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	for _, pid := range pids {
+		_ = system.Root.StopFuture(pid).Wait()
+	}
+	system.Shutdown()
+}
