@@ -1,6 +1,6 @@
-# Tool versions, pinned. staticcheck 2026.2 (v0.8.x) is the first that
-# understands Go 1.26; protoc-gen-go matches the google.golang.org/protobuf
-# module in go.mod.
+# Tool versions, pinned. staticcheck v0.8.2 (2026.2.2) is the newest
+# release and runs with Go 1.26; protoc-gen-go matches the
+# google.golang.org/protobuf module in go.mod.
 STATICCHECK_VERSION   := v0.8.2
 PROTOC_GEN_GO_VERSION := v1.36.12
 
