@@ -52,9 +52,11 @@ type Config struct {
 	// Labels are free-form key/values gossiped with the node (region, zone).
 	Labels map[string]string
 
-	// DrainTimeout is how long Close waits, after telling the cluster the
-	// node is leaving, for the other nodes to route away from it before
-	// it stops serving. If zero, defaults to 500 ms (local) or 2 s (LAN).
+	// DrainTimeout is how long Close waits at least, after telling the
+	// cluster the node is leaving, for the other nodes to route away from
+	// it; it then waits on until no peer has routed a call to it for 100
+	// ms, redirecting those that still do, up to ten DrainTimeouts. If
+	// zero, defaults to 500 ms (local) or 2 s (LAN).
 	DrainTimeout time.Duration
 
 	// RejoinInterval is how often seeds that are not members are joined

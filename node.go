@@ -48,7 +48,10 @@ type Node struct {
 	// routesMu serialises snapshot builders (membership changes).
 	routesMu sync.Mutex
 
-	closing   atomic.Bool
+	closing atomic.Bool
+	// strayAt is when, during Close, the router last received a message:
+	// a peer still routing to this node. Unix nanoseconds.
+	strayAt   atomic.Int64
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -347,12 +350,7 @@ func (n *Node) close(ctx context.Context) error {
 	if err != nil {
 		n.logger.Warn("could not announce draining", "err", err)
 	}
-	t := time.NewTimer(n.cfg.DrainTimeout)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-	}
+	n.drain(ctx)
 	leaveTimeout := time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		leaveTimeout = max(10*time.Millisecond, min(leaveTimeout, time.Until(dl)))
@@ -368,6 +366,35 @@ func (n *Node) close(ctx context.Context) error {
 		return fmt.Errorf("mesh: close %s: %w", n.name, err)
 	}
 	return nil
+}
+
+// drainQuiet is how long no peer may have routed to a draining node before
+// it stops serving.
+const drainQuiet = 100 * time.Millisecond
+
+// drain waits, after the node announced it is draining, for DrainTimeout
+// and then until no peer has routed a message here for drainQuiet: peers
+// whose view still names this node keep getting redirects until their view
+// catches up. It gives up after ten DrainTimeouts or when ctx ends.
+func (n *Node) drain(ctx context.Context) {
+	start := time.Now()
+	giveUp := start.Add(10 * n.cfg.DrainTimeout)
+	wait := n.cfg.DrainTimeout
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		quiet := time.Since(time.Unix(0, n.strayAt.Load()))
+		if quiet >= drainQuiet || time.Now().After(giveUp) {
+			n.logger.Debug("drained", "took", time.Since(start))
+			return
+		}
+		wait = drainQuiet - quiet
+	}
 }
 
 // Member is a node of the cluster as this node sees it.
