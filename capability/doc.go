@@ -8,7 +8,7 @@
 // # Usage
 //
 //	var r capability.Registry[Factory]
-//	if err := r.Add("counter", newCounter); err != nil { ... }
+//	if err := r.Add(map[string]Factory{"counter": newCounter}); err != nil { ... }
 //	f, ok := r.Get("counter")
 //
 // # Concurrency

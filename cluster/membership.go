@@ -137,6 +137,9 @@ func memberlistConfig(cfg Config) *memberlist.Config {
 		mc.ProbeTimeout = 200 * time.Millisecond
 		mc.SuspicionMult = 3
 		mc.SuspicionMaxTimeoutMult = 3
+		// Each update (a capability change, the draining flag) reaches
+		// more peers directly instead of waiting for a push-pull.
+		mc.RetransmitMult = 4
 		// Full state syncs also readmit a node restarted under its old
 		// name whose first alive message came too soon after it was
 		// declared dead; keep them frequent on one host.
@@ -193,11 +196,16 @@ func compareStrings(a, b string) int {
 
 // SetMeta replaces this node's metadata and gossips it, waiting up to
 // timeout for the broadcast to go out. It fails, changing nothing, only if
-// meta does not fit in MaxMetaSize.
+// meta does not fit in MaxMetaSize, or with ErrClosed after Leave.
 func (m *Membership) SetMeta(meta Meta, timeout time.Duration) error {
 	enc, err := meta.Encode()
 	if err != nil {
 		return err
+	}
+	select {
+	case <-m.stop:
+		return ErrClosed
+	default:
 	}
 	m.metaMu.Lock()
 	m.meta = enc

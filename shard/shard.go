@@ -21,7 +21,8 @@ const (
 	load              = 1.25
 )
 
-// Of returns the shard of id among n shards: xxhash64(id) mod n.
+// Of returns the shard of id among n shards: xxhash64(id) mod n. n must be
+// positive.
 func Of(id string, n int) uint32 {
 	return uint32(xxhash.Sum64String(id) % uint64(n))
 }
@@ -66,14 +67,15 @@ func (r *Ring) Has(node string) bool {
 }
 
 // Moved returns the shards whose owner differs between old and r. A nil old
-// ring means every shard is new and none moved.
+// ring means every shard is new and none moved; a ring with another shard
+// count places different shards, so all of r's shards count as moved.
 func (r *Ring) Moved(old *Ring) []uint32 {
 	if old == nil || old.version == r.version && slices.Equal(old.nodes, r.nodes) {
 		return nil
 	}
 	var moved []uint32
 	for s := range r.owners {
-		if r.Owner(uint32(s)) != old.Owner(uint32(s)) {
+		if len(old.owners) != len(r.owners) || r.Owner(uint32(s)) != old.Owner(uint32(s)) {
 			moved = append(moved, uint32(s))
 		}
 	}

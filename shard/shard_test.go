@@ -393,6 +393,14 @@ func TestMoved(t *testing.T) {
 			}
 		})
 	}
+	t.Run("other shard count", func(t *testing.T) {
+		cur := ring("a", "b")
+		for _, old := range []*Ring{NewRing("chat", shards/4, []string{"a", "b"}), NewRing("chat", shards*4, []string{"a", "b"})} {
+			if got := cur.Moved(old); len(got) != shards {
+				t.Fatalf("Moved from %d shards = %d shards, want all %d", old.Shards(), len(got), shards)
+			}
+		}
+	})
 	t.Run("nil old", func(t *testing.T) {
 		if got := ring("a", "b").Moved(nil); got != nil {
 			t.Fatalf("Moved(nil) = %d shards, want nil", len(got))
