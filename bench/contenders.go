@@ -1,0 +1,508 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/labstack/echo"
+	"github.com/meshrun/mesh"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Shards is the shard count of the eigr/mesh suite.
+const shards = 4096
+
+// whereQuery is the payload an echo process answers with its node's name
+// instead of echoing it back.
+const whereQuery = "?where"
+
+// callTimeout bounds one call of a throughput workload; every contender
+// applies it its own way.
+const callTimeout = 5 * time.Second
+
+// peerRefreshTTL is how often the peer's automanaged provider polls the
+// other members (its own default is 2 s).
+const peerRefreshTTL = time.Second
+
+// node is one contender's node inside a node process. Workloads address
+// processes by kind, ID and the ID's index in the run (idx).
+type node interface {
+	start(a startArgs) (nodeInfo, error)
+	// await returns once the node sees the cluster a describes.
+	await(ctx context.Context, a awaitArgs) error
+	// prepare readies the node for a run over IDs [0, sp.IDs).
+	prepare(sp *spec)
+	// activate makes the process exist and calls it once.
+	activate(kind, id string, idx int) error
+	// call calls a process that exists.
+	call(kind, id string, idx int) error
+	// where returns the name of the node that serves the process.
+	where(ctx context.Context, kind, id string) (string, error)
+	// shards returns the owner of every shard of kind.
+	shards(kind string) ([]string, error)
+	// activations counts the processes alive on this node.
+	activations() int
+	close(graceful bool)
+}
+
+func newNode(contender string) (node, error) {
+	switch contender {
+	case meshC:
+		return &meshNode{}, nil
+	case ceiling:
+		return &ceilingNode{}, nil
+	case peer:
+		return &peerNode{}, nil
+	}
+	return nil, fmt.Errorf("unknown contender %q", contender)
+}
+
+var errNoPlacement = errors.New("no placement to query")
+
+// echoReply is what every contender's echo process answers.
+func echoReply(node string, m proto.Message) proto.Message {
+	if s, ok := m.(*wrapperspb.StringValue); ok && s.Value == whereQuery {
+		return wrapperspb.String(node)
+	}
+	return m
+}
+
+// protoactorLogger keeps protoactor quiet unless MESHBENCH_LOG is set.
+func protoactorLogger(*actor.ActorSystem) *slog.Logger {
+	if os.Getenv("MESHBENCH_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// remoteOptions are the endpoint queue sizes mesh configures, so that the
+// three contenders pay the same per-peer memory.
+func remoteOptions(kinds ...*remote.Kind) []remote.ConfigOption {
+	return []remote.ConfigOption{
+		remote.WithEndpointWriterQueueSize(64 * 1024),
+		remote.WithEndpointManagerQueueSize(64 * 1024),
+		remote.WithKinds(kinds...),
+	}
+}
+
+// mesh, through its public API only.
+
+type meshNode struct {
+	name  string
+	n     *mesh.Node
+	ping  proto.Message
+	probe []string // one ID per shard, for shards
+}
+
+func (m *meshNode) start(a startArgs) (nodeInfo, error) {
+	m.name = a.Name
+	m.ping = wrapperspb.String("ping")
+	cfg := mesh.DefaultLocalConfig()
+	cfg.NodeName = a.Name
+	cfg.Seeds = a.Seeds
+	cfg.Shards = shards
+	cfg.CallTimeout = callTimeout
+	if os.Getenv("MESHBENCH_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := mesh.Start(ctx, cfg)
+	if err != nil {
+		return nodeInfo{}, err
+	}
+	m.n = n
+	name := a.Name
+	echo := mesh.ProcessFunc(func(_ *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return echoReply(name, msg), nil
+	})
+	var caps []mesh.Capability
+	for _, k := range a.Kinds {
+		caps = append(caps, mesh.Capability{Name: k, New: func(string) mesh.Process { return echo }})
+	}
+	if err := n.RegisterCapabilities(caps...); err != nil {
+		return nodeInfo{}, err
+	}
+	return nodeInfo{Gossip: n.GossipAddr(), Remote: n.RemoteAddr()}, nil
+}
+
+func (m *meshNode) await(ctx context.Context, a awaitArgs) error {
+	for {
+		if m.converged(a) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mesh: cluster of %d not seen: %w", a.Members, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// converged reports whether the node sees a's members and routes every
+// kind over exactly the members offering it.
+func (m *meshNode) converged(a awaitArgs) bool {
+	members := m.n.Members()
+	if len(members) != a.Members {
+		return false
+	}
+	for kind, want := range a.Offering {
+		offering := map[string]bool{}
+		for _, mb := range members {
+			if !mb.Draining && slices.Contains(mb.Capabilities, kind) {
+				offering[mb.Name] = true
+			}
+		}
+		if len(offering) != want {
+			return false
+		}
+		owners := map[string]bool{}
+		for i := range 256 {
+			p, err := m.n.Locate(kind, "probe_"+strconv.Itoa(i))
+			if err != nil || !offering[p.Owner] {
+				return false
+			}
+			owners[p.Owner] = true
+		}
+		if len(owners) != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *meshNode) prepare(*spec) {}
+
+func (m *meshNode) activate(kind, id string, idx int) error { return m.call(kind, id, idx) }
+
+func (m *meshNode) call(kind, id string, _ int) error {
+	_, err := mesh.Call(context.Background(), mesh.Request{Capability: kind, ID: id, Payload: m.ping})
+	return err
+}
+
+func (m *meshNode) where(ctx context.Context, kind, id string) (string, error) {
+	r, err := mesh.Call(ctx, mesh.Request{Capability: kind, ID: id, Payload: wrapperspb.String(whereQuery)})
+	if err != nil {
+		return "", err
+	}
+	return r.(*wrapperspb.StringValue).GetValue(), nil
+}
+
+func (m *meshNode) shards(kind string) ([]string, error) {
+	if m.probe == nil {
+		probe := make([]string, shards)
+		left := shards
+		for i := 0; left > 0 && i < 100*shards; i++ {
+			id := "probe_" + strconv.Itoa(i)
+			p, err := m.n.Locate(kind, id)
+			if err != nil {
+				return nil, err
+			}
+			if int(p.Shard) < shards && probe[p.Shard] == "" {
+				probe[p.Shard] = id
+				left--
+			}
+		}
+		if left > 0 {
+			return nil, fmt.Errorf("mesh: %d shards not reached by probe IDs", left)
+		}
+		m.probe = probe
+	}
+	owners := make([]string, shards)
+	for s, id := range m.probe {
+		p, err := m.n.Locate(kind, id)
+		if err != nil {
+			return nil, err
+		}
+		owners[s] = p.Owner
+	}
+	return owners, nil
+}
+
+func (m *meshNode) activations() int { return len(m.n.Activations()) }
+
+func (m *meshNode) close(graceful bool) {
+	if !graceful {
+		return // the process exits
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = m.n.Close(ctx)
+}
+
+// The ceiling: raw protoactor-go, Spawn and RequestFuture to known PIDs,
+// no routing. Across nodes, ID idx lives on node idx % len(peers) and is
+// spawned there with a remote spawn.
+
+type ceilingNode struct {
+	name   string
+	system *actor.ActorSystem
+	remote *remote.Remote
+	props  map[string]*actor.Props
+	ping   proto.Message
+	peers  []string
+	self   int
+	pids   []*actor.PID // by ID index; each index written by one caller
+}
+
+func echoActor(node string, live *atomic.Int64) actor.ReceiveFunc {
+	return func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *wrapperspb.StringValue:
+			c.Respond(echoReply(node, m))
+		case *actor.Started:
+			if live != nil {
+				live.Add(1)
+			}
+		case *actor.Stopped:
+			if live != nil {
+				live.Add(-1)
+			}
+		}
+	}
+}
+
+func (c *ceilingNode) start(a startArgs) (nodeInfo, error) {
+	c.name = a.Name
+	c.ping = wrapperspb.String("ping")
+	c.system = actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger))
+	c.props = map[string]*actor.Props{}
+	var kinds []*remote.Kind
+	for _, k := range a.Kinds {
+		p := actor.PropsFromFunc(echoActor(a.Name, nil))
+		c.props[k] = p
+		kinds = append(kinds, remote.NewKind(k, p))
+	}
+	c.remote = remote.NewRemote(c.system, remote.Configure("127.0.0.1", 0, remoteOptions(kinds...)...))
+	c.remote.Start()
+	return nodeInfo{Remote: c.system.Address()}, nil
+}
+
+func (c *ceilingNode) await(context.Context, awaitArgs) error { return nil }
+
+func (c *ceilingNode) prepare(sp *spec) {
+	c.peers, c.self = sp.Peers, sp.Self
+	if len(c.pids) < sp.IDs {
+		c.pids = append(c.pids, make([]*actor.PID, sp.IDs-len(c.pids))...)
+	}
+}
+
+func (c *ceilingNode) activate(kind, id string, idx int) error {
+	target := c.self
+	if len(c.peers) > 0 {
+		target = idx % len(c.peers)
+	}
+	var pid *actor.PID
+	if target == c.self {
+		props := c.props[kind]
+		if props == nil {
+			return fmt.Errorf("ceiling: kind %q not hosted here", kind)
+		}
+		p, err := c.system.Root.SpawnNamed(props, id)
+		if err != nil && !errors.Is(err, actor.ErrNameExists) {
+			return err
+		}
+		pid = p
+	} else {
+		resp, err := c.remote.SpawnNamed(c.peers[target], id, kind, callTimeout)
+		if err != nil {
+			return err
+		}
+		if resp.Pid == nil {
+			return fmt.Errorf("ceiling: remote spawn of %s on %s: status %d", id, c.peers[target], resp.StatusCode)
+		}
+		pid = resp.Pid
+	}
+	c.pids[idx] = pid
+	return c.request(pid)
+}
+
+func (c *ceilingNode) call(_, id string, idx int) error {
+	pid := c.pids[idx]
+	if pid == nil {
+		return fmt.Errorf("ceiling: %s was not activated", id)
+	}
+	return c.request(pid)
+}
+
+func (c *ceilingNode) request(pid *actor.PID) error {
+	r, err := c.system.Root.RequestFuture(pid, c.ping, callTimeout).Result()
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errors.New("ceiling: empty reply")
+	}
+	return nil
+}
+
+func (c *ceilingNode) where(context.Context, string, string) (string, error) {
+	return "", errNoPlacement
+}
+
+func (c *ceilingNode) shards(string) ([]string, error) { return nil, errNoPlacement }
+
+func (c *ceilingNode) activations() int { return 0 }
+
+func (c *ceilingNode) close(graceful bool) {
+	c.remote.Shutdown(graceful)
+	c.system.Shutdown()
+}
+
+// The peer: protoactor-go's own cluster, disthash identity lookup; the
+// in-memory test provider on one node, automanaged across processes.
+
+type peerNode struct {
+	name   string
+	system *actor.ActorSystem
+	c      *cluster.Cluster
+	live   atomic.Int64
+	ping   proto.Message
+}
+
+// autoProvider is automanaged's provider serving its health endpoint on
+// loopback only: upstream binds every interface. It answers what upstream's
+// own endpoint answers.
+type autoProvider struct {
+	*automanaged.AutoManagedProvider
+	model atomic.Pointer[automanaged.NodeModel]
+	port  int
+}
+
+func (p *autoProvider) StartMember(c *cluster.Cluster) error {
+	host, port, err := c.ActorSystem.GetHostPort()
+	if err != nil {
+		return err
+	}
+	p.model.Store(automanaged.NewNode(c.Config.Name, c.ActorSystem.ID, host, port, p.port, c.GetClusterKinds()))
+	return p.AutoManagedProvider.StartMember(c)
+}
+
+func (p *peerNode) start(a startArgs) (nodeInfo, error) {
+	p.name = a.Name
+	p.ping = wrapperspb.String("ping")
+	p.system = actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger))
+	props := actor.PropsFromFunc(echoActor(a.Name, &p.live))
+	var kinds []*cluster.Kind
+	for _, k := range a.Kinds {
+		kinds = append(kinds, cluster.NewKind(k, props))
+	}
+	var provider cluster.ClusterProvider
+	if a.AutoPort == 0 {
+		provider = test.NewTestProvider(test.NewInMemAgent())
+	} else {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(a.AutoPort)))
+		if err != nil {
+			return nodeInfo{}, err
+		}
+		ap := &autoProvider{port: a.AutoPort}
+		e := echo.New()
+		e.HideBanner, e.HidePort = true, true
+		e.Logger.SetOutput(os.Stderr)
+		e.Listener = ln
+		e.GET("/_health", func(ctx echo.Context) error {
+			m := ap.model.Load()
+			if m == nil {
+				return ctx.NoContent(http.StatusServiceUnavailable)
+			}
+			return ctx.JSON(http.StatusOK, m)
+		})
+		ap.AutoManagedProvider = automanaged.NewWithTesting(peerRefreshTTL, a.AutoPort, e, a.AutoHosts...)
+		provider = ap
+	}
+	cfg := cluster.Configure("bench", provider, disthash.New(),
+		remote.Configure("127.0.0.1", 0, remoteOptions()...),
+		cluster.WithKinds(kinds...), cluster.WithRequestTimeout(callTimeout))
+	p.c = cluster.New(p.system, cfg)
+	if err := startMember(p.c); err != nil {
+		return nodeInfo{}, err
+	}
+	return nodeInfo{Remote: p.system.Address()}, nil
+}
+
+func startMember(c *cluster.Cluster) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("peer: start member: %v", r)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+func (p *peerNode) await(ctx context.Context, a awaitArgs) error {
+	for {
+		members := p.c.MemberList.Members().Members()
+		ok := len(members) == a.Members
+		for kind, want := range a.Offering {
+			got := 0
+			for _, m := range members {
+				if slices.Contains(m.Kinds, kind) {
+					got++
+				}
+			}
+			ok = ok && got == want
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("peer: cluster of %d not seen (%d members): %w", a.Members, len(members), ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (p *peerNode) prepare(*spec) {}
+
+func (p *peerNode) activate(kind, id string, idx int) error { return p.call(kind, id, idx) }
+
+func (p *peerNode) call(kind, id string, _ int) error {
+	r, err := p.c.Request(id, kind, p.ping)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errors.New("peer: empty reply")
+	}
+	return nil
+}
+
+func (p *peerNode) where(ctx context.Context, kind, id string) (string, error) {
+	timeout := callTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	r, err := p.c.Request(id, kind, wrapperspb.String(whereQuery), cluster.WithTimeout(timeout))
+	if err != nil {
+		return "", err
+	}
+	s, ok := r.(*wrapperspb.StringValue)
+	if !ok {
+		return "", fmt.Errorf("peer: reply %T", r)
+	}
+	return s.GetValue(), nil
+}
+
+func (p *peerNode) shards(string) ([]string, error) { return nil, errNoPlacement }
+
+func (p *peerNode) activations() int { return int(p.live.Load()) }
+
+func (p *peerNode) close(graceful bool) { p.c.Shutdown(graceful) }

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// spec is the work a node process runs for one workload: phases in order,
+// over the IDs actor_0 ... actor_<IDs-1>. ID i has kind Kinds[i % len(Kinds)].
+type spec struct {
+	Kinds []string `json:"kinds"`
+	IDs   int      `json:"ids"`
+	// Peers are the remote addresses of every node, in placement order,
+	// and Self this node's index: the ceiling places ID i on node
+	// i % len(Peers). Empty on one node.
+	Peers  []string `json:"peers,omitempty"`
+	Self   int      `json:"self,omitempty"`
+	Phases []phase  `json:"phases"`
+	// CPUProfile, if set, is where the CPU profile of the timed phases goes.
+	CPUProfile string `json:"cpu_profile,omitempty"`
+}
+
+// phase is one batch: N operations over IDs [First, First+IDs) round
+// robin, run by a bounded pool of Callers, for at most Limit seconds.
+type phase struct {
+	Name    string  `json:"name"`
+	Op      string  `json:"op"` // "activate" or "call"
+	First   int     `json:"first,omitempty"`
+	IDs     int     `json:"ids"`
+	N       int     `json:"n"`
+	Callers int     `json:"callers"`
+	Limit   float64 `json:"limit_s"`
+	// Timed phases are reported; the others prepare or warm up.
+	Timed bool `json:"timed,omitempty"`
+	// Memory measures heap and RSS before and after the phase.
+	Memory bool `json:"memory,omitempty"`
+}
+
+// phaseResult is what one phase measured in the calling process.
+type phaseResult struct {
+	Name     string  `json:"name"`
+	N        int     `json:"n"`
+	OK       int     `json:"ok"`
+	Errors   int     `json:"errors"`
+	FirstErr string  `json:"first_err,omitempty"`
+	Wall     float64 `json:"wall_s"`
+	// Rate is successful operations per second of wall time.
+	Rate float64 `json:"rate"`
+	// Hist is the HDR histogram of successful operations' latency in
+	// nanoseconds, V2-encoded.
+	Hist string `json:"hist,omitempty"`
+	// Allocs and Bytes are heap allocations per operation in the calling
+	// process (all its goroutines).
+	Allocs float64 `json:"allocs"`
+	Bytes  float64 `json:"bytes"`
+	// Memory, when measured: live heap, RSS and goroutines added per
+	// successful operation.
+	HeapPer      float64 `json:"heap_per,omitempty"`
+	RSSPer       float64 `json:"rss_per,omitempty"`
+	GoroutinePer float64 `json:"goroutine_per,omitempty"`
+}
+
+func idName(i int) string { return "actor_" + strconv.Itoa(i) }
+
+// runSpec runs sp's phases on n.
+func runSpec(n node, sp *spec) ([]phaseResult, error) {
+	n.prepare(sp)
+	ids := make([]string, sp.IDs)
+	kinds := make([]string, sp.IDs)
+	for i := range ids {
+		ids[i] = idName(i)
+		kinds[i] = sp.Kinds[i%len(sp.Kinds)]
+	}
+	var prof *os.File
+	defer func() {
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof.Close()
+		}
+	}()
+	var out []phaseResult
+	for _, ph := range sp.Phases {
+		if ph.First+ph.IDs > sp.IDs || ph.IDs < 1 || ph.N < 1 || ph.Callers < 1 {
+			return out, fmt.Errorf("phase %s: bad bounds", ph.Name)
+		}
+		if ph.Timed && sp.CPUProfile != "" && prof == nil {
+			f, err := os.Create(sp.CPUProfile)
+			if err != nil {
+				return out, err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return out, err
+			}
+			prof = f
+		}
+		r := runPhase(n, ph, ids, kinds)
+		if ph.Timed {
+			out = append(out, r)
+		} else if r.Errors > 0 {
+			return out, fmt.Errorf("phase %s: %d of %d failed, first: %s", ph.Name, r.Errors, ph.N, r.FirstErr)
+		}
+	}
+	return out, nil
+}
+
+type memSample struct {
+	heap, rss  uint64
+	goroutines int
+}
+
+func sampleMemory() memSample {
+	runtime.GC()
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memSample{heap: ms.HeapAlloc, rss: rss(), goroutines: runtime.NumGoroutine()}
+}
+
+// rss reads the resident set size from /proc; 0 where there is none.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// runPhase runs one phase and measures it.
+func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
+	var before memSample
+	if ph.Memory {
+		before = sampleMemory()
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+
+	lat := make([]int64, ph.N)
+	var next, errs atomic.Int64
+	var firstErr atomic.Value
+	var stop atomic.Bool
+	limit := time.AfterFunc(seconds(ph.Limit), func() { stop.Store(true) })
+	op := n.call
+	if ph.Op == "activate" {
+		op = n.activate
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range ph.Callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				j := int(next.Add(1) - 1)
+				if j >= ph.N {
+					return
+				}
+				idx := ph.First + j%ph.IDs
+				t0 := time.Now()
+				err := op(kinds[idx], ids[idx], idx)
+				d := time.Since(t0)
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				lat[j] = max(int64(d), 1)
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	limit.Stop()
+	runtime.ReadMemStats(&ms1)
+
+	h := hdrhistogram.New(1, int64(time.Minute), 3)
+	ok := 0
+	for _, d := range lat {
+		if d > 0 {
+			ok++
+			_ = h.RecordValue(d)
+		}
+	}
+	r := phaseResult{Name: ph.Name, N: ph.N, OK: ok, Errors: int(errs.Load()), Wall: wall.Seconds()}
+	if ok < ph.N && r.Errors == 0 {
+		r.FirstErr = fmt.Sprintf("stopped by the %gs limit after %d operations", ph.Limit, ok)
+	}
+	if s, _ := firstErr.Load().(string); s != "" {
+		r.FirstErr = s
+	}
+	r.Rate = float64(ok) / wall.Seconds()
+	if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+		r.Hist = string(enc)
+	}
+	ops := float64(max(ok+r.Errors, 1))
+	r.Allocs = float64(ms1.Mallocs-ms0.Mallocs) / ops
+	r.Bytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / ops
+	if ph.Memory && ok > 0 {
+		after := sampleMemory()
+		r.HeapPer = (float64(after.heap) - float64(before.heap)) / float64(ok)
+		r.RSSPer = (float64(after.rss) - float64(before.rss)) / float64(ok)
+		r.GoroutinePer = float64(after.goroutines-before.goroutines) / float64(ok)
+		runtime.KeepAlive(lat)
+	}
+	return r
+}
+
+// bgLoad is a background load of "where" calls (R1, R2) that records
+// every call.
+type bgLoad struct {
+	stopFlag atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex // guards events
+	events   []event
+}
+
+// event is one call of a background load.
+type event struct {
+	end  int64 // Unix ns
+	took time.Duration
+	id   int32
+	ok   bool
+	who  string
+	err  string
+}
+
+// maxEvents bounds a background load's memory.
+const maxEvents = 2_000_000
+
+func startLoad(n node, a loadArgs) *bgLoad {
+	l := &bgLoad{}
+	deadline := time.Now().Add(seconds(a.Limit))
+	for c := range a.Callers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := c; !l.stopFlag.Load() && time.Now().Before(deadline); i += a.Callers {
+				k := i % len(a.IDs)
+				ctx, cancel := context.WithTimeout(context.Background(), seconds(a.Timeout))
+				t0 := time.Now()
+				who, err := n.where(ctx, a.Kind, a.IDs[k])
+				cancel()
+				ev := event{end: time.Now().UnixNano(), took: time.Since(t0), id: int32(k), ok: err == nil, who: who}
+				if err != nil {
+					ev.err = err.Error()
+				}
+				l.mu.Lock()
+				if len(l.events) < maxEvents {
+					l.events = append(l.events, ev)
+				}
+				l.mu.Unlock()
+				if a.Pause > 0 {
+					time.Sleep(seconds(a.Pause))
+				}
+			}
+		}()
+	}
+	return l
+}
+
+func (l *bgLoad) stop(a loadArgs) loadSummary {
+	l.stopFlag.Store(true)
+	l.wg.Wait()
+	return l.summary(a)
+}
+
+// summary describes the calls that ended after a.Since. a.Owners, when
+// given, is the node that served each ID before; FirstOK and AllOK are
+// about the IDs a.Victim served.
+func (l *bgLoad) summary(a loadArgs) loadSummary {
+	l.mu.Lock()
+	events := append([]event(nil), l.events...)
+	l.mu.Unlock()
+	s := loadSummary{FirstOK: -1, AllOK: -1}
+	victimIDs := 0
+	for _, o := range a.Owners {
+		if o == a.Victim {
+			victimIDs++
+		}
+	}
+	recovered := map[int32]bool{}
+	for _, ev := range events {
+		if ev.end < a.Since {
+			continue
+		}
+		s.Calls++
+		s.MaxLatency = max(s.MaxLatency, ev.took.Seconds())
+		if !ev.ok {
+			s.Failed++
+			if s.FirstErr == "" {
+				s.FirstErr = ev.err
+			}
+			continue
+		}
+		if a.Victim == "" || int(ev.id) >= len(a.Owners) || a.Owners[ev.id] != a.Victim || ev.who == a.Victim {
+			continue
+		}
+		at := float64(ev.end-a.Since) / 1e9
+		if s.FirstOK < 0 || at < s.FirstOK {
+			s.FirstOK = at
+		}
+		if !recovered[ev.id] {
+			recovered[ev.id] = true
+			if len(recovered) == victimIDs {
+				s.AllOK = at
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,209 @@
+// Command bench runs mesh's benchmark suite: the eigr/mesh workloads of
+// BENCH.md against mesh (through its public API), the raw protoactor-go
+// ceiling and protoactor-go's own cluster package (the peer), in one run,
+// side by side. Every node is its own OS process: this binary started
+// again in the node role. It writes RESULTS.md, results.json, charts and
+// CPU profiles of mesh into the output directory.
+//
+// Usage:
+//
+//	go build -o meshbench ./bench && ./meshbench -mode quick -out bench
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	if os.Getenv(roleEnv) == "node" {
+		os.Exit(runNode())
+	}
+	mode := flag.String("mode", "quick", "quick or full")
+	out := flag.String("out", "bench", "directory for RESULTS.md, charts and profiles")
+	only := flag.String("only", "", "comma-separated workload IDs to run (default all)")
+	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
+	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
+	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
+	flag.Parse()
+
+	if *reportOnly {
+		var s suite
+		b, err := os.ReadFile(filepath.Join(*out, "results.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &s)
+		}
+		if err == nil {
+			err = writeReport(*out, &s)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	var p params
+	switch *mode {
+	case "quick":
+		p = quickParams()
+	case "full":
+		p = fullParams()
+	case "smoke":
+		p = smokeParams()
+	default:
+		fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n", *mode)
+		os.Exit(2)
+	}
+	if *rounds > 0 {
+		p.Rounds, p.ClusterRounds, p.RRounds = *rounds, *rounds, *rounds
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	s, err := runSuite(exe, p, *out, splitList(*only), *profile, os.Stderr)
+	if err == nil {
+		err = writeReport(*out, s)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "bench: wrote %s in %v\n", filepath.Join(*out, "RESULTS.md"), time.Since(s.Started).Round(time.Second))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, strings.ToUpper(f))
+		}
+	}
+	return out
+}
+
+// suite is everything one run measured.
+type suite struct {
+	Params   params    `json:"params"`
+	Machine  machine   `json:"machine"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"duration_s"`
+	Results  []*result `json:"results"`
+	// Profiles maps a workload to its CPU profile files, relative to the
+	// output directory.
+	Profiles map[string][]string `json:"profiles,omitempty"`
+}
+
+// runSuite runs the workloads (all, or those in only) and saves the
+// results as results.json in outDir.
+func runSuite(exe string, p params, outDir string, only []string, profile bool, progress io.Writer) (*suite, error) {
+	tmp, err := tempDir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now()}
+	s := &suite{Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
+
+	var ws []workload
+	steps := 0
+	for _, w := range workloads() {
+		if len(only) == 0 || slices.Contains(only, w.ID) {
+			ws = append(ws, w)
+			steps += w.Rounds(p) * len(w.Contenders)
+		}
+	}
+	r.logf("bench %s: %d workloads, %d runs; machine: %d cores, %s", p.Mode, len(ws), steps, s.Machine.Cores, s.Machine.Go)
+	step := 0
+	for _, w := range ws {
+		n := w.Rounds(p)
+		for round := range n {
+			for _, c := range contendersOf(w, round) {
+				step++
+				t0 := time.Now()
+				res, err := w.Run(r, c, "")
+				if res == nil {
+					res = &result{}
+				}
+				res.Workload, res.Contender, res.Round = w.ID, c, round+1
+				if err != nil {
+					res.Err = err.Error()
+				}
+				s.Results = append(s.Results, res)
+				r.logf("[%d/%d] %s round %d/%d %-7s %s (%.1fs)", step, steps, w.ID, round+1, n, c, headline(w.ID, res), time.Since(t0).Seconds())
+			}
+		}
+		if profile && slices.Contains([]string{"B1", "B5", "C1"}, w.ID) {
+			dir := filepath.Join(outDir, "profiles")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			file := filepath.Join(dir, w.ID+".pprof")
+			abs, _ := filepath.Abs(file)
+			r.logf("%s: profiling mesh", w.ID)
+			if _, err := w.Run(r, meshC, abs); err != nil {
+				r.logf("%s: profiled run failed: %v", w.ID, err)
+				continue
+			}
+			s.Profiles[w.ID] = []string{filepath.Join("profiles", w.ID+".pprof")}
+			if w.ID == "C1" {
+				s.Profiles[w.ID] = append(s.Profiles[w.ID], filepath.Join("profiles", w.ID+"-server.pprof"))
+			}
+		}
+	}
+	s.Duration = time.Since(r.start).Seconds()
+	b, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "results.json"), b, 0o644); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// headline is the one-line progress summary of a result.
+func headline(w string, res *result) string {
+	if res.Err != "" {
+		msg := res.Err
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		return "FAILED: " + msg
+	}
+	var parts []string
+	for _, name := range []string{phActivate, phCall} {
+		if ph, ok := res.Phases[name]; ok {
+			part := fmt.Sprintf("%s %s/s", name, commas(ph.Rate))
+			if ph.Errors > 0 {
+				part += fmt.Sprintf(" (%d errors)", ph.Errors)
+			}
+			if ph.HeapPer != 0 {
+				part += fmt.Sprintf(", heap %.0f B/act", ph.HeapPer)
+			}
+			parts = append(parts, part)
+		}
+	}
+	switch w {
+	case "R1":
+		parts = append(parts, fmt.Sprintf("join: %.1f%% IDs moved, %g failed calls; leave: %g failed",
+			100*res.Values["join_ids_moved"], res.Values["join_failed"], res.Values["leave_failed"]))
+	case "R2":
+		parts = append(parts, fmt.Sprintf("kill: first success %.2fs, all %.2fs, %g failed; leave: %.2fs, %g failed",
+			res.Values["kill_first_ok_s"], res.Values["kill_all_ok_s"], res.Values["kill_failed"],
+			res.Values["leave_first_ok_s"], res.Values["leave_failed"]))
+	}
+	return strings.Join(parts, "; ")
+}

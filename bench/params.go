@@ -1,0 +1,87 @@
+package main
+
+// params are the sizes of one benchmark run.
+type params struct {
+	Mode string `json:"mode"`
+	// Rounds repeats every single-node workload, ClusterRounds every
+	// multi-node one, RRounds R1 and R2.
+	Rounds        int `json:"rounds"`
+	ClusterRounds int `json:"cluster_rounds"`
+	RRounds       int `json:"r_rounds"`
+
+	B1      int `json:"b1"`       // activations
+	B2      int `json:"b2"`       // calls to one ID
+	B4      int `json:"b4"`       // activations over 3 capabilities
+	B5IDs   int `json:"b5_ids"`   // IDs created
+	B5Calls int `json:"b5_calls"` // warm calls over them
+	B6IDs   int `json:"b6_ids"`
+	B6Calls int `json:"b6_calls"` // sequential calls
+	M       int `json:"m"`        // activations measured for memory
+
+	C1IDs   int `json:"c1_ids"`
+	C1Calls int `json:"c1_calls"`
+	C2Acts  int `json:"c2_acts"`
+	C2Calls int `json:"c2_calls"`
+
+	// CurveN is the calls per point of the throughput curves.
+	CurveN int `json:"curve_n"`
+
+	R1IDs int `json:"r1_ids"` // IDs activated before the join
+	R2IDs int `json:"r2_ids"` // IDs activated before the failure
+
+	// Limit bounds every phase, in seconds; FailoverLimit the wait for
+	// recovery after a kill.
+	Limit         float64 `json:"limit_s"`
+	FailoverLimit float64 `json:"failover_limit_s"`
+}
+
+// Callers of every workload, from the eigr/mesh suite.
+const (
+	b1Callers = 500
+	b2Callers = 200
+	b4Callers = 500
+	b5Callers = 300
+	c1Callers = 256
+	c2Callers = 500
+	mCallers  = 500
+)
+
+// curveCallers are the caller counts of the throughput curves.
+var curveCallers = []int{1, 16, 64, 256}
+
+// fullParams are the eigr/mesh suite's sizes.
+func fullParams() params {
+	return params{
+		Mode: "full", Rounds: 5, ClusterRounds: 3, RRounds: 2,
+		B1: 50_000, B2: 10_000, B4: 30_000, B5IDs: 5_000, B5Calls: 20_000,
+		B6IDs: 1_000, B6Calls: 1_000, M: 100_000,
+		C1IDs: 10_000, C1Calls: 50_000, C2Acts: 40_000, C2Calls: 50_000,
+		CurveN: 20_000, R1IDs: 10_000, R2IDs: 3_000,
+		Limit: 300, FailoverLimit: 40,
+	}
+}
+
+// quickParams keep the suite's caller counts with smaller batches, to
+// finish in minutes on two cores.
+func quickParams() params {
+	return params{
+		Mode: "quick", Rounds: 3, ClusterRounds: 2, RRounds: 1,
+		B1: 20_000, B2: 10_000, B4: 15_000, B5IDs: 5_000, B5Calls: 20_000,
+		B6IDs: 1_000, B6Calls: 1_000, M: 30_000,
+		C1IDs: 5_000, C1Calls: 20_000, C2Acts: 12_000, C2Calls: 20_000,
+		CurveN: 5_000, R1IDs: 3_000, R2IDs: 1_500,
+		Limit: 120, FailoverLimit: 30,
+	}
+}
+
+// smokeParams are tiny: they check that every program runs.
+func smokeParams() params {
+	return params{
+		Mode: "smoke", Rounds: 1, ClusterRounds: 1, RRounds: 1,
+		B1: 300, B2: 300, B4: 300, B5IDs: 100, B5Calls: 300,
+		B6IDs: 50, B6Calls: 100, M: 300,
+		C1IDs: 100, C1Calls: 300, C2Acts: 200, C2Calls: 300,
+		CurveN: 100, R1IDs: 100, R2IDs: 100,
+		Limit: 30, FailoverLimit: 20,
+	}
+}

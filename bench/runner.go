@@ -1,0 +1,243 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// result is one run of one workload by one contender.
+type result struct {
+	Workload  string `json:"workload"`
+	Contender string `json:"contender"`
+	Round     int    `json:"round"`
+	// Phases are the timed phases, by name.
+	Phases map[string]phaseResult `json:"phases,omitempty"`
+	// Values are figures that are not phases (R1, R2).
+	Values map[string]float64 `json:"values,omitempty"`
+	Err    string             `json:"err,omitempty"`
+}
+
+// runner runs workloads in node processes.
+type runner struct {
+	exe  string // the binary to start as node processes
+	tmp  string // node logs
+	p    params
+	prof string // directory for mesh's CPU profiles; "" for none
+	out  io.Writer
+
+	start time.Time
+	seq   int
+}
+
+func (r *runner) logf(format string, args ...any) {
+	el := time.Since(r.start).Round(time.Second)
+	fmt.Fprintf(r.out, "[%02d:%02d] %s\n", int(el.Minutes()), int(el.Seconds())%60, fmt.Sprintf(format, args...))
+}
+
+func (r *runner) spawn(name string) (*child, error) {
+	r.seq++
+	return spawn(r.exe, name, filepath.Join(r.tmp, fmt.Sprintf("%03d-%s.log", r.seq, name)))
+}
+
+// phaseTimeout bounds waiting for a spec's phases, with room for set-up.
+func phaseTimeout(sp *spec) time.Duration {
+	var t float64 = 60
+	for _, ph := range sp.Phases {
+		t += ph.Limit + 5
+	}
+	return seconds(t)
+}
+
+// single runs sp on a fresh one-node process of contender.
+func (r *runner) single(contender string, kinds []string, sp *spec) ([]phaseResult, error) {
+	c, err := r.spawn("node-1")
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop(5 * time.Second)
+	if _, err := c.do(command{Op: "start", Start: &startArgs{Contender: contender, Name: "node-1", Kinds: kinds}}, time.Minute); err != nil {
+		return nil, withLog(err, c)
+	}
+	a := &awaitArgs{Members: 1, Offering: map[string]int{}, Timeout: 30}
+	for _, k := range kinds {
+		a.Offering[k] = 1
+	}
+	if _, err := c.do(command{Op: "await", Await: a}, time.Minute); err != nil {
+		return nil, withLog(err, c)
+	}
+	rep, err := c.do(command{Op: "run", Run: sp}, phaseTimeout(sp))
+	if err != nil {
+		return rep.Phases, withLog(err, c)
+	}
+	return rep.Phases, nil
+}
+
+func withLog(err error, c *child) error {
+	if errors.Is(err, errChildGone) {
+		if tail := strings.TrimSpace(c.logTail()); tail != "" {
+			return fmt.Errorf("%w\n--- end of %s's output:\n%s", err, c.name, tail)
+		}
+	}
+	return err
+}
+
+// group is a multi-process cluster of one contender.
+type group struct {
+	r         *runner
+	contender string
+	nodes     []*child
+	names     []string
+	infos     []nodeInfo
+	kinds     [][]string
+	autoHosts []string // the peer's automanaged addresses, spares included
+}
+
+// freePorts returns n free loopback TCP ports.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// startCluster starts one node process per entry of kinds (the kinds each
+// node hosts) and waits until all see each other. spare reserves places
+// for nodes added later.
+func (r *runner) startCluster(contender string, kinds [][]string, spare int) (*group, error) {
+	cl := &group{r: r, contender: contender}
+	if contender == peer {
+		ports, err := freePorts(len(kinds) + spare)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ports {
+			cl.autoHosts = append(cl.autoHosts, fmt.Sprintf("127.0.0.1:%d", p))
+		}
+	}
+	for _, k := range kinds {
+		if err := cl.add(k); err != nil {
+			cl.close()
+			return nil, err
+		}
+	}
+	if err := cl.await(cl.live(), 60*time.Second); err != nil {
+		cl.close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// add starts one more node hosting kinds.
+func (cl *group) add(kinds []string) error {
+	i := len(cl.nodes)
+	name := fmt.Sprintf("node-%d", i+1)
+	c, err := cl.r.spawn(name)
+	if err != nil {
+		return err
+	}
+	a := &startArgs{Contender: cl.contender, Name: name, Kinds: kinds}
+	for j, info := range cl.infos {
+		if cl.nodes[j] != nil && info.Gossip != "" {
+			a.Seeds = append(a.Seeds, info.Gossip)
+		}
+	}
+	if cl.contender == peer {
+		if i >= len(cl.autoHosts) {
+			c.kill()
+			return errors.New("no automanaged port reserved for another peer node")
+		}
+		fmt.Sscanf(cl.autoHosts[i], "127.0.0.1:%d", &a.AutoPort)
+		a.AutoHosts = cl.autoHosts
+	}
+	rep, err := c.do(command{Op: "start", Start: a}, 90*time.Second)
+	if err != nil {
+		c.kill()
+		return withLog(err, c)
+	}
+	cl.nodes = append(cl.nodes, c)
+	cl.names = append(cl.names, name)
+	cl.infos = append(cl.infos, *rep.Info)
+	cl.kinds = append(cl.kinds, kinds)
+	return nil
+}
+
+// live returns the indexes of the nodes still running.
+func (cl *group) live() []int {
+	var out []int
+	for i, c := range cl.nodes {
+		if c != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// await waits until every node in idx sees exactly the nodes in idx.
+func (cl *group) await(idx []int, timeout time.Duration) error {
+	a := &awaitArgs{Members: len(idx), Offering: map[string]int{}, Timeout: timeout.Seconds()}
+	for _, i := range idx {
+		for _, k := range cl.kinds[i] {
+			a.Offering[k]++
+		}
+	}
+	for _, i := range idx {
+		if _, err := cl.nodes[i].do(command{Op: "await", Await: a}, timeout+10*time.Second); err != nil {
+			return withLog(err, cl.nodes[i])
+		}
+	}
+	return nil
+}
+
+// remotes returns the remote address of every node, for the ceiling.
+func (cl *group) remotes() []string {
+	var out []string
+	for _, info := range cl.infos {
+		out = append(out, info.Remote)
+	}
+	return out
+}
+
+// kill ends node i with SIGKILL.
+func (cl *group) kill(i int) {
+	cl.nodes[i].kill()
+	cl.nodes[i] = nil
+}
+
+// leave closes node i gracefully and waits for its process to end.
+func (cl *group) leave(i int) error {
+	c := cl.nodes[i]
+	_, err := c.do(command{Op: "close", Graceful: true}, 60*time.Second)
+	c.stop(5 * time.Second)
+	cl.nodes[i] = nil
+	return err
+}
+
+func (cl *group) close() {
+	for i, c := range cl.nodes {
+		if c != nil {
+			c.kill()
+			cl.nodes[i] = nil
+		}
+	}
+}
+
+// tempDir makes the directory for node logs.
+func tempDir() (string, error) { return os.MkdirTemp("", "meshbench-") }

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// workload is one benchmark of BENCH.md.
+type workload struct {
+	ID    string
+	Title string
+	// Rounds picks the workload's round count from the parameters.
+	Rounds func(p params) int
+	// Contenders that can run it (R1, R2 have no ceiling: raw protoactor
+	// does not place or move anything).
+	Contenders []string
+	// Run runs one round for one contender; prof, if set, is where mesh's
+	// CPU profile goes.
+	Run func(r *runner, contender string, prof string) (*result, error)
+}
+
+func singleRounds(p params) int  { return p.Rounds }
+func clusterRounds(p params) int { return p.ClusterRounds }
+func rRounds(p params) int       { return p.RRounds }
+
+// Phase names shared by workloads and the report.
+const (
+	phActivate = "activate"
+	phCall     = "call"
+)
+
+func curvePhase(callers int) string { return "c" + strconv.Itoa(callers) }
+
+func workloads() []workload {
+	all := []string{meshC, ceiling, peer}
+	return []workload{
+		{ID: "B1", Title: "activation: new IDs, one echo call each (create + call)", Rounds: singleRounds, Contenders: all, Run: runB1},
+		{ID: "B2", Title: "hot actor: calls to one pre-created ID", Rounds: singleRounds, Contenders: all, Run: runB2},
+		{ID: "B4", Title: "activations spread over 3 capabilities", Rounds: singleRounds, Contenders: all, Run: runB4},
+		{ID: "B5", Title: "warm calls round robin over created IDs, and the single-node throughput curve", Rounds: singleRounds, Contenders: all, Run: runB5},
+		{ID: "B6", Title: "latency: sequential calls from one caller to existing actors", Rounds: singleRounds, Contenders: all, Run: runB6},
+		{ID: "M", Title: "memory per idle activation", Rounds: singleRounds, Contenders: all, Run: runM},
+		{ID: "C1", Title: "cross-node: 3 node processes, calls over IDs from one node, and the cross-node throughput curve", Rounds: clusterRounds, Contenders: all, Run: runC1},
+		{ID: "C2", Title: "balanced: 4 node processes, one capability each; activations then calls from one node", Rounds: clusterRounds, Contenders: all, Run: runC2},
+		{ID: "R1", Title: "rebalance: a 4th node joins a 3-node cluster, then leaves, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR1},
+		{ID: "R2", Title: "failover: kill -9 of a node, and a graceful leave, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR2},
+	}
+}
+
+func phasesResult(phases []phaseResult) map[string]phaseResult {
+	m := map[string]phaseResult{}
+	for _, ph := range phases {
+		m[ph.Name] = ph
+	}
+	return m
+}
+
+func (r *runner) singleRun(contender, prof string, kinds []string, sp *spec) (*result, error) {
+	if contender == meshC && prof != "" {
+		sp.CPUProfile = prof
+	}
+	phases, err := r.single(contender, kinds, sp)
+	return &result{Phases: phasesResult(phases)}, err
+}
+
+func runB1(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B1, Phases: []phase{
+		{Name: phActivate, Op: "activate", IDs: p.B1, N: p.B1, Callers: b1Callers, Limit: p.Limit, Timed: true},
+	}})
+}
+
+func runB2(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: 1, Phases: []phase{
+		{Name: "create", Op: "activate", IDs: 1, N: 1, Callers: 1, Limit: p.Limit},
+		{Name: phCall, Op: "call", IDs: 1, N: p.B2, Callers: b2Callers, Limit: p.Limit, Timed: true},
+	}})
+}
+
+var b4Kinds = []string{"echo_a", "echo_b", "echo_c"}
+
+func runB4(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	return r.singleRun(contender, prof, b4Kinds, &spec{Kinds: b4Kinds, IDs: p.B4, Phases: []phase{
+		{Name: phActivate, Op: "activate", IDs: p.B4, N: p.B4, Callers: b4Callers, Limit: p.Limit, Timed: true},
+	}})
+}
+
+func runB5(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	phases := []phase{
+		{Name: "create", Op: "activate", IDs: p.B5IDs, N: p.B5IDs, Callers: b5Callers, Limit: p.Limit},
+		{Name: phCall, Op: "call", IDs: p.B5IDs, N: p.B5Calls, Callers: b5Callers, Limit: p.Limit, Timed: true},
+	}
+	if prof == "" {
+		for _, c := range curveCallers {
+			phases = append(phases, phase{Name: curvePhase(c), Op: "call", IDs: p.B5IDs, N: p.CurveN, Callers: c, Limit: p.Limit, Timed: true})
+		}
+	}
+	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B5IDs, Phases: phases})
+}
+
+func runB6(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B6IDs, Phases: []phase{
+		{Name: "create", Op: "activate", IDs: p.B6IDs, N: p.B6IDs, Callers: 64, Limit: p.Limit},
+		{Name: "warm", Op: "call", IDs: p.B6IDs, N: min(p.B6Calls, 500), Callers: 1, Limit: p.Limit},
+		{Name: phCall, Op: "call", IDs: p.B6IDs, N: p.B6Calls, Callers: 1, Limit: p.Limit, Timed: true},
+	}})
+}
+
+func runM(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.M, Phases: []phase{
+		{Name: phActivate, Op: "activate", IDs: p.M, N: p.M, Callers: mCallers, Limit: p.Limit, Timed: true, Memory: true},
+	}})
+}
+
+// clusterRun starts a cluster whose nodes host kinds, runs sp on its
+// first node and stops it. With prof set and mesh, the first node's and
+// the second node's CPU profiles are written to prof and prof's "-server"
+// sibling.
+func (r *runner) clusterRun(contender, prof string, kinds [][]string, sp *spec) (*result, error) {
+	cl, err := r.startCluster(contender, kinds, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.close()
+	sp.Peers, sp.Self = cl.remotes(), 0
+	var server string
+	if contender == meshC && prof != "" {
+		sp.CPUProfile = prof
+		ext := filepath.Ext(prof)
+		server = prof[:len(prof)-len(ext)] + "-server" + ext
+	}
+	if server != "" {
+		if _, err := cl.nodes[1].do(command{Op: "profile", Path: server}, 10*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := cl.nodes[0].do(command{Op: "run", Run: sp}, phaseTimeout(sp))
+	if server != "" {
+		_, _ = cl.nodes[1].do(command{Op: "profile"}, 10*time.Second)
+	}
+	if err != nil {
+		return nil, withLog(err, cl.nodes[0])
+	}
+	return &result{Phases: phasesResult(rep.Phases)}, nil
+}
+
+func runC1(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	phases := []phase{
+		{Name: "create", Op: "activate", IDs: p.C1IDs, N: p.C1IDs, Callers: c1Callers, Limit: p.Limit},
+		{Name: phCall, Op: "call", IDs: p.C1IDs, N: p.C1Calls, Callers: c1Callers, Limit: p.Limit, Timed: true},
+	}
+	if prof == "" {
+		for _, c := range curveCallers {
+			phases = append(phases, phase{Name: curvePhase(c), Op: "call", IDs: p.C1IDs, N: p.CurveN, Callers: c, Limit: p.Limit, Timed: true})
+		}
+	}
+	kinds := [][]string{{"echo"}, {"echo"}, {"echo"}}
+	return r.clusterRun(contender, prof, kinds, &spec{Kinds: []string{"echo"}, IDs: p.C1IDs, Phases: phases})
+}
+
+var c2Kinds = []string{"cap_1", "cap_2", "cap_3", "cap_4"}
+
+func runC2(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	var kinds [][]string
+	for _, k := range c2Kinds {
+		kinds = append(kinds, []string{k})
+	}
+	return r.clusterRun(contender, prof, kinds, &spec{Kinds: c2Kinds, IDs: p.C2Acts, Phases: []phase{
+		{Name: phActivate, Op: "activate", IDs: p.C2Acts, N: p.C2Acts, Callers: c2Callers, Limit: p.Limit, Timed: true},
+		{Name: phCall, Op: "call", IDs: p.C2Acts, N: p.C2Calls, Callers: c2Callers, Limit: p.Limit, Timed: true},
+	}})
+}
+
+// Background load of R1 and R2: a few callers, each pausing between
+// calls, so that the load does not starve the membership protocols of
+// two cores.
+const (
+	rCallers = 8
+	rPause   = 0.002
+	rTimeout = 1.0
+)
+
+func ids(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = idName(i)
+	}
+	return out
+}
+
+// survey activates ids from node 0 and returns the node serving each.
+func (cl *group) survey(ids []string) ([]string, error) {
+	rep, err := cl.nodes[0].do(command{Op: "where", Kind: "echo", IDs: ids}, 3*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range rep.Owners {
+		if o == "" {
+			return nil, fmt.Errorf("%s did not answer", ids[i])
+		}
+	}
+	return rep.Owners, nil
+}
+
+// counts returns the activations on each node in idx.
+func (cl *group) counts(idx []int) (map[int]int, error) {
+	out := map[int]int{}
+	for _, i := range idx {
+		rep, err := cl.nodes[i].do(command{Op: "count"}, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = rep.Count
+	}
+	return out, nil
+}
+
+func movedShare(before, after []string) float64 {
+	if len(before) == 0 || len(before) != len(after) {
+		return -1
+	}
+	moved := 0
+	for i := range before {
+		if before[i] != after[i] {
+			moved++
+		}
+	}
+	return float64(moved) / float64(len(before))
+}
+
+// change runs fn (a join or a leave) under a background load from node 0
+// and measures what moved: the share of IDs (and, for mesh, of shards)
+// served elsewhere afterwards, the activations the nodes in keep lost, and
+// the calls that failed from the start of fn until the cluster in settled
+// was seen by every node in it.
+func (cl *group) change(prefix string, v map[string]float64, idList, owners []string, keep, settled []int, fn func() error) ([]string, error) {
+	var shardsBefore []string
+	if cl.contender == meshC {
+		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: "echo"}, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		shardsBefore = rep.Owners
+	}
+	before, err := cl.counts(keep)
+	if err != nil {
+		return nil, err
+	}
+	load := &loadArgs{IDs: idList, Kind: "echo", Callers: rCallers, Timeout: rTimeout, Pause: rPause, Limit: 120}
+	if _, err := cl.nodes[0].do(command{Op: "loadStart", Load: load}, 10*time.Second); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	load.Since = t0.UnixNano()
+	ferr := fn()
+	if ferr == nil {
+		ferr = cl.await(settled, 60*time.Second)
+	}
+	v[prefix+"converge_s"] = time.Since(t0).Seconds()
+	time.Sleep(500 * time.Millisecond)
+	rep, err := cl.nodes[0].do(command{Op: "loadStop", Load: load}, 30*time.Second)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	v[prefix+"calls"] = float64(rep.Load.Calls)
+	v[prefix+"failed"] = float64(rep.Load.Failed)
+	v[prefix+"max_latency_s"] = rep.Load.MaxLatency
+	after, err := cl.survey(idList)
+	if err != nil {
+		return nil, err
+	}
+	v[prefix+"ids_moved"] = movedShare(owners, after)
+	if shardsBefore != nil {
+		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: "echo"}, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		v[prefix+"shards_moved"] = movedShare(shardsBefore, rep.Owners)
+	}
+	now, err := cl.counts(keep)
+	if err != nil {
+		return nil, err
+	}
+	stopped := 0
+	for i, b := range before {
+		stopped += max(b-now[i], 0)
+	}
+	v[prefix+"stopped"] = float64(stopped)
+	return after, nil
+}
+
+func runR1(r *runner, contender, _ string) (*result, error) {
+	p := r.p
+	echo := []string{"echo"}
+	cl, err := r.startCluster(contender, [][]string{echo, echo, echo}, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.close()
+	idList := ids(p.R1IDs)
+	owners, err := cl.survey(idList)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]float64{"ids": float64(len(idList))}
+	owners, err = cl.change("join_", v, idList, owners, []int{0, 1, 2}, []int{0, 1, 2, 3}, func() error {
+		return cl.add(echo)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join: %w", err)
+	}
+	if _, err := cl.change("leave_", v, idList, owners, []int{0, 1, 2}, []int{0, 1, 2}, func() error {
+		return cl.leave(3)
+	}); err != nil {
+		return nil, fmt.Errorf("leave: %w", err)
+	}
+	return &result{Values: v}, nil
+}
+
+func runR2(r *runner, contender, _ string) (*result, error) {
+	v := map[string]float64{}
+	for _, graceful := range []bool{false, true} {
+		prefix := "kill_"
+		if graceful {
+			prefix = "leave_"
+		}
+		if err := r.failover(contender, graceful, prefix, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix[:len(prefix)-1], err)
+		}
+	}
+	return &result{Values: v}, nil
+}
+
+// failover starts 3 nodes, loads the IDs node-3 serves from node-1, and
+// kills or closes node-3.
+func (r *runner) failover(contender string, graceful bool, prefix string, v map[string]float64) error {
+	echo := []string{"echo"}
+	cl, err := r.startCluster(contender, [][]string{echo, echo, echo}, 0)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	all := ids(r.p.R2IDs)
+	owners, err := cl.survey(all)
+	if err != nil {
+		return err
+	}
+	victim := cl.names[2]
+	var idList, idOwners []string
+	for i, o := range owners {
+		if o == victim {
+			idList = append(idList, all[i])
+			idOwners = append(idOwners, o)
+		}
+	}
+	if len(idList) == 0 {
+		return fmt.Errorf("%s serves none of %d IDs", victim, len(all))
+	}
+	load := &loadArgs{IDs: idList, Kind: "echo", Callers: rCallers, Timeout: rTimeout, Pause: rPause,
+		Limit: r.p.FailoverLimit + 30, Victim: victim, Owners: idOwners}
+	if _, err := cl.nodes[0].do(command{Op: "loadStart", Load: load}, 10*time.Second); err != nil {
+		return err
+	}
+	time.Sleep(300 * time.Millisecond)
+	t0 := time.Now()
+	load.Since = t0.UnixNano()
+	if graceful {
+		if err := cl.leave(2); err != nil {
+			return err
+		}
+	} else {
+		cl.kill(2)
+	}
+	// Wait until every ID of the victim has answered from elsewhere.
+	deadline := t0.Add(seconds(r.p.FailoverLimit))
+	for time.Now().Before(deadline) {
+		rep, err := cl.nodes[0].do(command{Op: "loadPeek", Load: load}, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		if rep.Load.AllOK >= 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rep, err := cl.nodes[0].do(command{Op: "loadStop", Load: load}, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	v[prefix+"ids"] = float64(len(idList))
+	v[prefix+"first_ok_s"] = rep.Load.FirstOK
+	v[prefix+"all_ok_s"] = rep.Load.AllOK
+	v[prefix+"calls"] = float64(rep.Load.Calls)
+	v[prefix+"failed"] = float64(rep.Load.Failed)
+	v[prefix+"max_latency_s"] = rep.Load.MaxLatency
+	return nil
+}
+
+// contendersOf returns w's contenders, rotated by round so that no
+// contender always runs first.
+func contendersOf(w workload, round int) []string {
+	cs := slices.Clone(w.Contenders)
+	k := round % len(cs)
+	return append(cs[k:], cs[:k]...)
+}
