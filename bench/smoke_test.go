@@ -1,0 +1,128 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	// The smoke test starts this test binary again as node processes.
+	if os.Getenv(roleEnv) == "node" {
+		os.Exit(runNode())
+	}
+	os.Exit(m.Run())
+}
+
+// logWriter sends the suite's progress lines to the test log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestSmoke runs every workload for every contender at a tiny size, each
+// node its own process, and checks that each completes with sane figures.
+// It measures nothing: the workloads run all at once to keep it short.
+func TestSmoke(t *testing.T) {
+	type outcome struct {
+		s   *suite
+		dir string
+		err error
+	}
+	ws := workloads()
+	outcomes := make([]outcome, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		if testing.Short() && (w.ID == "R1" || w.ID == "R2") {
+			continue // they wait for failure detection
+		}
+		dir := t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := runSuite(os.Args[0], smokeParams(), dir, []string{w.ID}, false, logWriter{t})
+			outcomes[i] = outcome{s, dir, err}
+		}()
+	}
+	wg.Wait()
+	for i, w := range ws {
+		t.Run(w.ID, func(t *testing.T) {
+			o := outcomes[i]
+			if o.s == nil && o.err == nil {
+				t.Skip("skipped in -short mode: waits for failure detection")
+			}
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			if len(o.s.Results) != len(w.Contenders) {
+				t.Fatalf("%d results for %d contenders", len(o.s.Results), len(w.Contenders))
+			}
+			for _, r := range o.s.Results {
+				checkResult(t, r)
+			}
+			if err := writeReport(o.dir, o.s); err != nil {
+				t.Fatal(err)
+			}
+			report, err := os.ReadFile(filepath.Join(o.dir, "RESULTS.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(report), "## "+w.ID+" — ") {
+				t.Errorf("RESULTS.md has no table for %s", w.ID)
+			}
+		})
+	}
+}
+
+func checkResult(t *testing.T, r *result) {
+	t.Helper()
+	who := r.Workload + "/" + r.Contender
+	if r.Err != "" {
+		t.Fatalf("%s failed: %s", who, r.Err)
+	}
+	for name, ph := range r.Phases {
+		if ph.OK != ph.N || ph.Errors != 0 {
+			t.Errorf("%s phase %s: %d of %d succeeded (%s)", who, name, ph.OK, ph.N, ph.FirstErr)
+		}
+		if ph.Rate <= 0 || ph.Wall <= 0 {
+			t.Errorf("%s phase %s: rate %g over %gs", who, name, ph.Rate, ph.Wall)
+		}
+		h := histOf(ph)
+		if h == nil || h.TotalCount() != int64(ph.OK) || h.ValueAtQuantile(50) <= 0 {
+			t.Errorf("%s phase %s: latency histogram missing or wrong", who, name)
+		}
+		if ph.Allocs <= 0 {
+			t.Errorf("%s phase %s: %g allocations per operation", who, name, ph.Allocs)
+		}
+	}
+	switch r.Workload {
+	case "M":
+		if ph := r.Phases[phActivate]; ph.HeapPer <= 0 || ph.HeapPer > 1<<20 {
+			t.Errorf("%s: %g heap bytes per activation", who, ph.HeapPer)
+		}
+	case "R1":
+		for _, k := range []string{"join_ids_moved", "leave_ids_moved"} {
+			if v := r.Values[k]; v <= 0 || v >= 1 {
+				t.Errorf("%s: %s = %g, want a share in (0, 1)", who, k, v)
+			}
+		}
+		if r.Contender == meshC {
+			if v := r.Values["join_shards_moved"]; v < 0.1 || v > 0.5 {
+				t.Errorf("%s: %.3f of the shards moved on a join of a 4th node", who, v)
+			}
+		}
+	case "R2":
+		for _, k := range []string{"kill_all_ok_s", "leave_all_ok_s"} {
+			if v, ok := r.Values[k]; !ok || v < 0 {
+				t.Errorf("%s: %s = %g: the victim's IDs never answered from another node", who, k, v)
+			}
+		}
+	}
+	if len(r.Phases) == 0 && len(r.Values) == 0 {
+		t.Errorf("%s reported nothing", who)
+	}
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs mesh's benchmark suite and writes bench/RESULTS.md, its charts
+# (PNG) and mesh's CPU profiles beside it.
+#
+#   scripts/bench.sh quick   # minutes: smaller batches, fewer rounds
+#   scripts/bench.sh full    # the eigr/mesh suite's sizes
+#
+# Further arguments go to the benchmark program, e.g. -only B1,C1 or
+# -rounds 5; -report rewrites RESULTS.md from bench/results.json alone.
+# Every node is an OS process on 127.0.0.1; progress goes to stderr.
+set -euo pipefail
+
+mode="${1:-quick}"
+case "$mode" in
+quick | full) shift || true ;;
+-*) mode=quick ;;
+*)
+	echo "usage: $0 quick|full [benchmark flags]" >&2
+	exit 2
+	;;
+esac
+
+cd "$(dirname "$0")/.."
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+start=$(date +%s)
+echo "bench: building the benchmark program" >&2
+go build -o "$work/meshbench" ./bench
+"$work/meshbench" -mode "$mode" -out bench "$@"
+echo "bench: $mode run took $(($(date +%s) - start)) s; results in bench/RESULTS.md" >&2
