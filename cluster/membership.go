@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -72,6 +73,7 @@ type Membership struct {
 	cfg    Config
 	ml     *memberlist.Memberlist
 	logger *slog.Logger
+	log    *logWriter
 
 	metaMu sync.RWMutex // guards meta
 	meta   []byte
@@ -114,7 +116,8 @@ func Join(cfg Config, meta Meta) (*Membership, error) {
 	mc := memberlistConfig(cfg)
 	mc.Delegate = (*delegate)(m)
 	mc.Events = (*events)(m)
-	mc.Logger = log.New(&logWriter{logger: cfg.Logger}, "", 0)
+	m.log = &logWriter{logger: cfg.Logger}
+	mc.Logger = log.New(m.log, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
@@ -228,6 +231,9 @@ func (m *Membership) Leave(timeout time.Duration) error {
 		if lerr := m.ml.Leave(timeout); lerr != nil {
 			err = fmt.Errorf("cluster: leave: %w", lerr)
 		}
+		// memberlist's goroutines outlive Shutdown briefly and log the
+		// closed sockets as errors: not news to anyone.
+		m.log.shutdown.Store(true)
 		if serr := m.ml.Shutdown(); serr != nil && err == nil {
 			err = fmt.Errorf("cluster: shutdown: %w", serr)
 		}
@@ -364,7 +370,11 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 // logWriter turns memberlist's "[LEVEL] memberlist: ..." lines into slog
 // records at the matching level.
-type logWriter struct{ logger *slog.Logger }
+// After shutdown every line goes to Debug.
+type logWriter struct {
+	logger   *slog.Logger
+	shutdown atomic.Bool
+}
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSpace(p))
@@ -377,6 +387,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 			level, line = l, line[len(prefix):]
 			break
 		}
+	}
+	if w.shutdown.Load() {
+		level = slog.LevelDebug
 	}
 	w.logger.Log(context.Background(), level, line)
 	return len(p), nil
