@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -212,8 +213,9 @@ func (n *Node) GossipAddr() string { return n.members.LocalAddr() }
 
 // RegisterCapabilities makes the node offer caps, in addition to what it
 // offers already. It is all or nothing: an invalid or duplicate capability,
-// or metadata past 512 bytes, adds none of them. Other nodes learn of the
-// change by gossip, typically within a few hundred milliseconds.
+// or metadata past 512 bytes, adds none of them. The node routes by the
+// change when RegisterCapabilities returns; other nodes learn of it by
+// gossip, typically within a few hundred milliseconds.
 func (n *Node) RegisterCapabilities(caps ...Capability) error {
 	if n.closing.Load() {
 		return ErrClosed
@@ -236,25 +238,15 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 	if err := n.factories.Add(add); err != nil {
 		return err
 	}
-	if err := n.members.SetMeta(n.meta(), time.Second); err != nil {
-		n.factories.Remove(slices.Collect(func(yield func(string) bool) {
-			for name := range add {
-				if !yield(name) {
-					return
-				}
-			}
-		})...)
-		if errors.Is(err, cluster.ErrMetaTooLarge) {
-			return err
-		}
-		return fmt.Errorf("mesh: announce capabilities: %w", err)
+	if err := n.announce(); err != nil {
+		n.factories.Remove(slices.Collect(maps.Keys(add))...)
+		return err
 	}
 	return nil
 }
 
-// UnregisterCapabilities withdraws capabilities the node offers. Their
-// activations on this node are stopped once the new placement is known;
-// names the node does not offer are ignored.
+// UnregisterCapabilities withdraws capabilities the node offers and stops
+// their activations on this node; names it does not offer are ignored.
 func (n *Node) UnregisterCapabilities(names ...string) error {
 	if n.closing.Load() {
 		return ErrClosed
@@ -264,9 +256,18 @@ func (n *Node) UnregisterCapabilities(names ...string) error {
 	if len(n.factories.Remove(names...)) == 0 {
 		return nil
 	}
+	return n.announce()
+}
+
+// announce gossips this node's metadata and routes by it at once: a call
+// made on this node right after RegisterCapabilities returns finds the
+// capability. capMu must be held.
+func (n *Node) announce() error {
 	if err := n.members.SetMeta(n.meta(), time.Second); err != nil {
-		return fmt.Errorf("mesh: announce capabilities: %w", err)
+		return err
 	}
+	// memberlist notified the change of our own metadata synchronously.
+	n.onMembers(n.members.Members())
 	return nil
 }
 
@@ -345,7 +346,7 @@ func (n *Node) close(ctx context.Context) error {
 	n.closing.Store(true)
 	n.capMu.Lock()
 	n.draining = true
-	err := n.members.SetMeta(n.meta(), time.Second)
+	err := n.announce()
 	n.capMu.Unlock()
 	if err != nil {
 		n.logger.Warn("could not announce draining", "err", err)
