@@ -194,15 +194,16 @@ func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	}
 	fmt.Fprintf(out, " and restarted at 1: this version has no state handoff.\n\n")
 
-	// One at a time: a node that leaves while its peers are leaving too has
-	// nobody left to hear its goodbye.
+	// One at a time, the last started first, so that the seeds a node
+	// joined through are still there when it leaves: a node that leaves
+	// while its peers are leaving too has nobody left to hear its goodbye.
 	fmt.Fprintf(out, "Shutting down the client, then the other nodes, one by one.\n")
 	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := client.Close(closeCtx); err != nil {
 		fmt.Fprintf(out, "  client: %v\n", err)
 	}
-	for _, c := range children {
+	for _, c := range slices.Backward(children) {
 		if c == victim {
 			continue
 		}
