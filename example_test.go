@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meshrun/mesh"
 	"google.golang.org/protobuf/proto"
@@ -38,10 +37,6 @@ func Example() {
 	}})
 	if err != nil {
 		log.Fatal(err)
-	}
-	// The node learns of its own capability through gossip, as others do.
-	for _, err := node.Locate("counter", "user-42"); err != nil; _, err = node.Locate("counter", "user-42") {
-		time.Sleep(10 * time.Millisecond)
 	}
 
 	for _, delta := range []int64{5, 10} {
@@ -78,9 +73,8 @@ func ExampleNode_Locate() {
 		log.Fatal(err)
 	}
 	p, err := node.Locate("counter", "user-42")
-	for errors.Is(err, mesh.ErrNoNode) {
-		time.Sleep(10 * time.Millisecond)
-		p, err = node.Locate("counter", "user-42")
+	if err != nil {
+		log.Fatal(err)
 	}
 	fmt.Printf("%s/%s: shard %d of %d, owner %s\n", p.Capability, p.ID, p.Shard, cfg.Shards, p.Owner)
 	// Output:
