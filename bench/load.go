@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -64,6 +65,9 @@ type phaseResult struct {
 	// process (all its goroutines).
 	Allocs float64 `json:"allocs"`
 	Bytes  float64 `json:"bytes"`
+	// CPU is the calling process's CPU time (user and system) per
+	// operation, in microseconds.
+	CPU float64 `json:"cpu_us"`
 	// Memory, when measured: live heap, RSS and goroutines added per
 	// successful operation.
 	HeapPer      float64 `json:"heap_per,omitempty"`
@@ -155,6 +159,7 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	cpu0 := cpuTime()
 
 	lat := make([]int64, ph.N)
 	var next, errs atomic.Int64
@@ -192,6 +197,7 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 	wg.Wait()
 	wall := time.Since(start)
 	limit.Stop()
+	cpu1 := cpuTime()
 	runtime.ReadMemStats(&ms1)
 
 	h := hdrhistogram.New(1, int64(time.Minute), 3)
@@ -216,6 +222,7 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 	ops := float64(max(ok+r.Errors, 1))
 	r.Allocs = float64(ms1.Mallocs-ms0.Mallocs) / ops
 	r.Bytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / ops
+	r.CPU = (cpu1 - cpu0).Seconds() * 1e6 / ops
 	if ph.Memory && ok > 0 {
 		after := sampleMemory()
 		r.HeapPer = (float64(after.heap) - float64(before.heap)) / float64(ok)
@@ -224,6 +231,15 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 		runtime.KeepAlive(lat)
 	}
 	return r
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // bgLoad is a background load of "where" calls (R1, R2) that records

@@ -133,11 +133,12 @@ func runSuite(exe string, p params, outDir string, only []string, profile bool, 
 			for _, c := range contendersOf(w, round) {
 				step++
 				t0 := time.Now()
+				load := loadAverage()
 				res, err := w.Run(r, c, "")
 				if res == nil {
 					res = &result{}
 				}
-				res.Workload, res.Contender, res.Round = w.ID, c, round+1
+				res.Workload, res.Contender, res.Round, res.Load = w.ID, c, round+1, load
 				if err != nil {
 					res.Err = err.Error()
 				}
@@ -153,7 +154,9 @@ func runSuite(exe string, p params, outDir string, only []string, profile bool, 
 			file := filepath.Join(dir, w.ID+".pprof")
 			abs, _ := filepath.Abs(file)
 			r.logf("%s: profiling mesh", w.ID)
-			if _, err := w.Run(r, meshC, abs); err != nil {
+			pr := *r
+			pr.p = profileParams(p)
+			if _, err := w.Run(&pr, meshC, abs); err != nil {
 				r.logf("%s: profiled run failed: %v", w.ID, err)
 				continue
 			}

@@ -7,49 +7,63 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// profEntry is one function of a `go tool pprof -top` listing.
-type profEntry struct {
-	name      string
-	flat, cum float64 // seconds
+// trace is one stack of a CPU profile and its samples.
+type trace struct {
+	secs   float64
+	frames []string // leaf first
 }
 
-// readTop runs `go tool pprof -top` on file; cum sorts by cumulative time.
-func readTop(file string, cum bool) (entries []profEntry, total float64, err error) {
-	args := []string{"tool", "pprof", "-top", "-nodecount=100000"}
-	if cum {
-		args = append(args, "-cum")
-	}
-	out, err := exec.Command("go", append(args, file)...).Output()
+// readTraces runs `go tool pprof -traces` on file.
+func readTraces(file string) (traces []trace, total float64, err error) {
+	out, err := exec.Command("go", "tool", "pprof", "-traces", file).Output()
 	if err != nil {
 		return nil, 0, fmt.Errorf("go tool pprof %s: %w", file, err)
 	}
+	var cur *trace
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	inTable := false
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if i := strings.Index(line, "Total samples = "); i >= 0 {
-			f := strings.Fields(line[i+len("Total samples = "):])
-			if len(f) > 0 {
-				total = parseDur(f[0])
+		if strings.HasPrefix(line, "-----------+") {
+			if cur != nil {
+				traces = append(traces, *cur)
 			}
+			cur = &trace{}
+			continue
+		}
+		if cur == nil {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) >= 5 && f[0] == "flat" {
-			inTable = true
+		if len(f) == 0 {
 			continue
 		}
-		if !inTable || len(f) < 6 {
+		if !strings.HasPrefix(line, " ") {
 			continue
 		}
-		entries = append(entries, profEntry{name: strings.Join(f[5:], " "), flat: parseDur(f[0]), cum: parseDur(f[3])})
+		if len(cur.frames) == 0 && len(f) >= 2 && looksLikeDur(f[0]) {
+			cur.secs = parseDur(f[0])
+			f = f[1:]
+		}
+		cur.frames = append(cur.frames, strings.TrimSuffix(strings.Join(f, " "), " (inline)"))
 	}
-	return entries, total, nil
+	if cur != nil && len(cur.frames) > 0 {
+		traces = append(traces, *cur)
+	}
+	for _, t := range traces {
+		total += t.secs
+	}
+	return traces, total, nil
+}
+
+func looksLikeDur(s string) bool {
+	return len(s) > 0 && (s[0] >= '0' && s[0] <= '9') && (strings.HasSuffix(s, "s") || s == "0")
 }
 
 // parseDur reads pprof's "1.20s", "30ms", "0".
@@ -62,112 +76,93 @@ func parseDur(s string) float64 {
 		s, mult = strings.TrimSuffix(strings.TrimSuffix(s, "us"), "µs"), 1e-6
 	case strings.HasSuffix(s, "ns"):
 		s, mult = strings.TrimSuffix(s, "ns"), 1e-9
-	case strings.HasSuffix(s, "s"):
-		s = strings.TrimSuffix(s, "s")
 	case strings.HasSuffix(s, "min"):
 		s, mult = strings.TrimSuffix(s, "min"), 60
+	case strings.HasSuffix(s, "s"):
+		s = strings.TrimSuffix(s, "s")
 	}
 	v, _ := strconv.ParseFloat(s, 64)
 	return v * mult
 }
 
-// costCategory groups a function by what its time is spent on.
-func costCategory(fn string) string {
-	has := func(prefixes ...string) bool {
-		for _, p := range prefixes {
-			if strings.HasPrefix(fn, p) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case has("github.com/meshrun/mesh"):
-		return "mesh's own code"
-	case has("main."):
-		return "benchmark harness (callers, timing)"
-	case has("github.com/asynkron/protoactor-go/remote"):
-		return "protoactor remote (endpoints, batching, serialization glue)"
-	case has("github.com/asynkron/protoactor-go/cluster"):
-		return "protoactor cluster"
-	case has("github.com/asynkron/protoactor-go"):
-		return "protoactor actor (mailboxes, PIDs, registry, futures)"
-	case has("google.golang.org/grpc", "golang.org/x/net/http2"):
-		return "gRPC and HTTP/2"
-	case has("google.golang.org/protobuf", "github.com/gogo/protobuf", "github.com/golang/protobuf"):
-		return "protobuf encoding"
-	case has("syscall.", "internal/poll.", "net.", "internal/runtime/syscall", "runtime/internal/syscall", "os."):
-		return "system calls (network I/O)"
-	case has("runtime.mallocgc", "runtime.gc", "runtime.scanobject", "runtime.greyobject", "runtime.markBits",
-		"runtime.(*mspan)", "runtime.(*mheap)", "runtime.(*mcache)", "runtime.(*mcentral)", "runtime.memclrNoHeapPointers",
-		"runtime.heapBits", "runtime.findObject", "runtime.scanblock", "runtime.wbBuf", "runtime.bgsweep", "runtime.sweepone",
-		"runtime.(*gcWork)", "runtime.(*gcControllerState)", "runtime.nextFreeFast", "runtime.newobject", "runtime.makeslice",
-		"runtime.growslice", "runtime.(*sweepLocked)", "runtime.markroot", "runtime.scanstack", "runtime.scanframeworker",
-		"runtime.bulkBarrierPreWrite", "runtime.typePointers", "runtime.(*mspan).typePointers", "runtime.wbBufFlush",
-		"runtime.gcWriteBarrier", "runtime.makemap", "runtime.makechan", "runtime.newarray", "runtime.memmove",
-		"runtime.(*unwinder)", "runtime.pcvalue", "runtime.funcInfo", "runtime.findfunc", "runtime.step", "runtime.(*stkframe)",
-		"runtime.concatstring", "runtime.rawstring", "runtime.slicebytetostring", "runtime.mallocgcSmall", "runtime.heapSetType",
-		"runtime.(*gcBits)", "runtime.spanOf", "runtime.deductAssistCredit", "runtime.(*mSpanStateBox)"):
-		return "allocation and garbage collection"
-	case has("runtime.mapaccess", "runtime.mapassign", "runtime.mapdelete", "runtime.aeshash", "runtime.memhash",
-		"runtime.strhash", "runtime.memequal", "runtime.cmpstring", "internal/runtime/maps", "runtime.efaceeq", "runtime.nilinterhash",
-		"runtime.interhash", "runtime.typehash", "sync.(*Map)", "internal/sync", "strings.", "strconv.", "hash/", "github.com/cespare/xxhash",
-		"github.com/orcaman/concurrent-map", "github.com/twmb/murmur3"):
-		return "maps, hashing and strings"
-	case has("runtime."), has("sync."), has("context."), has("time."), has("internal/"):
-		return "scheduler, channels, locks, timers (runtime)"
-	}
-	return "other"
+// bucket is a kind of work, recognised by a frame anywhere on the stack.
+type bucket struct {
+	name string
+	re   *regexp.Regexp
+}
+
+// buckets are the kinds of work the profile summaries measure. They
+// overlap: a sample counts in every bucket one of its frames matches.
+var buckets = []bucket{
+	{"all of mesh.Call (routing, activation, the call itself)", regexp.MustCompile(`^github\.com/meshrun/mesh\.\(\*Node\)\.Call$`)},
+	{"reply waiters: actor.NewWaiter, Wait, Release", regexp.MustCompile(`^github\.com/meshrun/mesh/actor\.(NewWaiter|\(\*Waiter\)\.(Wait|Release))$`)},
+	{"protoactor's process registry: add, remove, look up a PID", regexp.MustCompile(`protoactor-go/actor\.\(\*ProcessRegistryValue\)\.(Add|Remove|Get|GetLocal)$`)},
+	{"call deadline: context.WithTimeout and its cancel", regexp.MustCompile(`^context\.(WithTimeout|WithDeadline|WithDeadlineCause|\(\*timerCtx\)|\(\*cancelCtx\))`)},
+	{"activation table: actor.(*Table).Ensure, spawn included", regexp.MustCompile(`^github\.com/meshrun/mesh/actor\.\(\*Table\)\.Ensure$`)},
+	{"protoactor spawn", regexp.MustCompile(`protoactor-go/actor\.\(\*RootContext\)\.Spawn(Named|Prefix)?$`)},
+	{"payload packing: cluster.Pack / Unpack (anypb)", regexp.MustCompile(`^github\.com/meshrun/mesh/cluster\.(Pack|Unpack)$`)},
+	{"protobuf encoding, all of it", regexp.MustCompile(`^google\.golang\.org/protobuf/`)},
+	{"protoactor remote: endpoint readers and writers", regexp.MustCompile(`protoactor-go/remote\.`)},
+	{"gRPC and HTTP/2 transport", regexp.MustCompile(`^(google\.golang\.org/grpc|golang\.org/x/net/http2)`)},
+	{"network system calls", regexp.MustCompile(`^(syscall\.|internal/poll\.)`)},
+	{"protoactor mailboxes and message dispatch", regexp.MustCompile(`protoactor-go/actor\.\(\*(defaultMailbox|actorContext)\)`)},
+	{"heap allocation (mallocgc)", regexp.MustCompile(`^runtime\.mallocgc$`)},
+	{"garbage collection: background marking, assists, sweeping", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|gcAssistAlloc|bgsweep|bgscavenge|markroot|gcStart)$`)},
+	{"scheduler: parking, waking and finding goroutines", regexp.MustCompile(`^runtime\.(schedule|findRunnable|park_m|goready|wakep|startm|stopm|notewakeup|notesleep)$`)},
 }
 
 // profileSummary describes one CPU profile.
 type profileSummary struct {
-	total      float64
-	categories []profEntry // name = category, flat = seconds
-	cum        []profEntry // the heaviest functions of mesh and protoactor by cumulative time
+	total   float64
+	buckets []float64 // seconds per bucket
+	cum     []funcCum // the heaviest functions of mesh and protoactor
+}
+
+type funcCum struct {
+	name string
+	secs float64
 }
 
 func summarize(file string) (*profileSummary, error) {
-	flat, total, err := readTop(file, false)
+	traces, total, err := readTraces(file)
 	if err != nil {
 		return nil, err
 	}
-	cum, _, err := readTop(file, true)
-	if err != nil {
-		return nil, err
-	}
-	if total == 0 {
-		for _, e := range flat {
-			total += e.flat
+	sum := &profileSummary{total: total, buckets: make([]float64, len(buckets))}
+	cum := map[string]float64{}
+	for _, t := range traces {
+		seen := map[string]bool{}
+		for _, fr := range t.frames {
+			if !seen[fr] {
+				seen[fr] = true
+				cum[fr] += t.secs
+			}
+		}
+		for i, b := range buckets {
+			for _, fr := range t.frames {
+				if b.re.MatchString(fr) {
+					sum.buckets[i] += t.secs
+					break
+				}
+			}
 		}
 	}
-	sum := &profileSummary{total: total}
-	byCat := map[string]float64{}
-	for _, e := range flat {
-		byCat[costCategory(e.name)] += e.flat
+	for name, secs := range cum {
+		if strings.HasPrefix(name, "github.com/meshrun/mesh") || strings.HasPrefix(name, "github.com/asynkron/protoactor-go") {
+			sum.cum = append(sum.cum, funcCum{name, secs})
+		}
 	}
-	for c, v := range byCat {
-		sum.categories = append(sum.categories, profEntry{name: c, flat: v})
-	}
-	slices.SortFunc(sum.categories, func(a, b profEntry) int {
-		switch {
-		case a.flat > b.flat:
-			return -1
-		case a.flat < b.flat:
+	slices.SortFunc(sum.cum, func(a, b funcCum) int {
+		if a.secs != b.secs {
+			if a.secs > b.secs {
+				return -1
+			}
 			return 1
 		}
 		return strings.Compare(a.name, b.name)
 	})
-	for _, e := range cum {
-		if !strings.HasPrefix(e.name, "github.com/meshrun/mesh") && !strings.HasPrefix(e.name, "github.com/asynkron/protoactor-go") &&
-			!strings.HasPrefix(e.name, "context.") && !strings.HasPrefix(e.name, "google.golang.org/grpc") &&
-			!strings.HasPrefix(e.name, "google.golang.org/protobuf/proto.") {
-			continue
-		}
-		sum.cum = append(sum.cum, e)
-		if len(sum.cum) == 18 {
-			break
-		}
+	if len(sum.cum) > 20 {
+		sum.cum = sum.cum[:20]
 	}
 	return sum, nil
 }
@@ -196,8 +191,9 @@ func writeProfiles(b *strings.Builder, dir string, s *suite) {
 		return
 	}
 	b.WriteString("### CPU profiles of mesh\n\nEach profile is of one extra, unreported run of mesh with `pprof` on; the files are in `profiles/` " +
-		"(`go tool pprof -top bench/profiles/B5.pprof`). Self time by kind of work, then mesh's and protoactor's functions by cumulative " +
-		"time (share of all samples). Allocation and GC time is paid by whoever allocates: read it with the allocations per call above.\n\n")
+		"(`go tool pprof -top bench/profiles/B5.pprof`). Each table gives the share of all CPU samples whose stack holds the named work " +
+		"(the rows overlap: a sample counts in every row it matches), then mesh's and protoactor's heaviest functions by cumulative time. " +
+		"Garbage-collection time is paid by whoever allocates: read it with the allocations per operation in the tables above.\n\n")
 	for _, w := range slices.Sorted(maps.Keys(s.Profiles)) {
 		for _, f := range s.Profiles[w] {
 			name := strings.TrimSuffix(filepath.Base(f), ".pprof")
@@ -210,16 +206,16 @@ func writeProfiles(b *strings.Builder, dir string, s *suite) {
 			if title == "" {
 				title = name
 			}
-			fmt.Fprintf(b, "#### %s — %.1f s of samples\n\n| self time in | share |\n|---|---|\n", title, sum.total)
-			for _, c := range sum.categories {
-				if c.flat/sum.total < 0.005 {
+			fmt.Fprintf(b, "#### %s — %.1f s of samples\n\n| samples with, on the stack | share |\n|---|---|\n", title, sum.total)
+			for i, bk := range buckets {
+				if sum.total == 0 || sum.buckets[i]/sum.total < 0.005 {
 					continue
 				}
-				fmt.Fprintf(b, "| %s | %.1f%% |\n", c.name, 100*c.flat/sum.total)
+				fmt.Fprintf(b, "| %s | %.1f%% |\n", bk.name, 100*sum.buckets[i]/sum.total)
 			}
 			b.WriteString("\n<details><summary>heaviest mesh and protoactor functions (cumulative)</summary>\n\n| function | cumulative |\n|---|---|\n")
 			for _, e := range sum.cum {
-				fmt.Fprintf(b, "| `%s` | %.1f%% |\n", e.name, 100*e.cum/sum.total)
+				fmt.Fprintf(b, "| `%s` | %.1f%% |\n", e.name, 100*e.secs/sum.total)
 			}
 			b.WriteString("\n</details>\n\n")
 		}

@@ -77,6 +77,10 @@ func allocs(name string) func(*result) (float64, bool) {
 	return phaseGet(name, func(ph phaseResult) (float64, bool) { return ph.Allocs, true })
 }
 
+func cpuPer(name string) func(*result) (float64, bool) {
+	return phaseGet(name, func(ph phaseResult) (float64, bool) { return ph.CPU, ph.CPU > 0 })
+}
+
 func value(key string) func(*result) (float64, bool) {
 	return func(r *result) (float64, bool) {
 		v, ok := r.Values[key]
@@ -89,6 +93,7 @@ func throughputRows(name, what, eigr string) []row {
 		{label: what + " per second", higher: true, format: fmtRate, eigr: eigr, get: rate(name)},
 		{label: "p50 latency under load", format: fmtUS, get: quantileUS(name, 50)},
 		{label: "p99 latency under load", format: fmtUS, get: quantileUS(name, 99)},
+		{label: "CPU time per " + strings.TrimSuffix(what, "s") + " (calling process)", format: fmtUS, get: cpuPer(name)},
 		{label: "heap allocations per " + strings.TrimSuffix(what, "s") + " (calling process)", format: fmtF1, get: allocs(name)},
 	}
 }
@@ -200,13 +205,31 @@ func cell(sp spread, ok bool, f func(float64) string) string {
 	return fmt.Sprintf("%s <sub>%s–%s</sub>", f(sp.Median), f(sp.Min), f(sp.Max))
 }
 
-func ratio(a, b spread, aok, bok bool) (float64, string) {
-	if !aok || !bok || b.Median == 0 {
-		return math.NaN(), "–"
+// roundRatios divides mesh's figure by other's round by round: the
+// contenders of one round run back to back, so they share the machine's
+// conditions, which drift between rounds.
+func roundRatios(s *suite, w, other string, get func(*result) (float64, bool)) (spread, bool) {
+	byRound := map[int]float64{}
+	for _, r := range s.Results {
+		if r.Workload == w && r.Contender == other && r.Err == "" {
+			if v, ok := get(r); ok && v != 0 {
+				byRound[r.Round] = v
+			}
+		}
 	}
-	r := a.Median / b.Median
-	return r, fmt.Sprintf("%.2f×", r)
+	var rs []float64
+	for _, r := range s.Results {
+		if r.Workload == w && r.Contender == meshC && r.Err == "" {
+			d, ok := byRound[r.Round]
+			if v, vok := get(r); vok && ok {
+				rs = append(rs, v/d)
+			}
+		}
+	}
+	return spreadOf(rs)
 }
+
+func fmtRatio(x float64) string { return fmt.Sprintf("%.2f×", x) }
 
 func ran(s *suite, w string) bool {
 	for _, r := range s.Results {
@@ -236,7 +259,15 @@ func writeReport(dir string, s *suite) error {
 	if m.MemoryGiB > 0 {
 		fmt.Fprintf(&b, ", %d GiB", m.MemoryGiB)
 	}
-	b.WriteString(". Shared machine: absolute figures drift by up to 2× between runs; the ratios, measured side by side in the same run, are the result.\n\n")
+	b.WriteString(". Shared machine: absolute figures drift by up to 2× between runs; the ratios, measured side by side in the same run, are the result.")
+	var loads []float64
+	for _, res := range s.Results {
+		loads = append(loads, res.Load)
+	}
+	if l, ok := spreadOf(loads); ok {
+		fmt.Fprintf(&b, " Load average (1 min) when runs began: median %.2f, %.2f–%.2f on %d cores: above the benchmark's own processes, other work shared the machine.", l.Median, l.Min, l.Max, m.Cores)
+	}
+	b.WriteString("\n\n")
 	b.WriteString(`**Contenders.** *mesh*: this module through its public API (` + "`mesh.Call`" + `), 4096 shards, echo capability.
 *ceiling*: raw protoactor-go with no routing: ` + "`SpawnNamed`" + ` + ` + "`RequestFuture`" + ` to a known PID, across nodes a remote spawn and
 ` + "`RequestFuture`" + ` to the known remote PID. mesh can approach it, not pass it.
@@ -247,8 +278,9 @@ All three run the same echo process, the same payload (a ` + "`StringValue`" + `
 **Method.** Every workload runs in fresh node processes (multi-node workloads: one OS process per node on 127.0.0.1, started and
 stopped by the benchmark), contenders interleaved round by round. Throughput is successful operations / wall time of the whole
 batch, run by a bounded pool of concurrent callers; latency is per operation, in an HDR histogram. A cell reads
-*median <sub>min–max</sub>* over the rounds. The ratio columns divide mesh's median by the other's: above 1× is better for
-mesh where higher is better (throughput), below 1× where lower is better (latency, memory, time).
+*median <sub>min–max</sub>* over the rounds. The ratio columns divide mesh's figure by the other's *round by round* (the contenders of a
+round run back to back, so they share the machine's conditions) and give the median <sub>min–max</sub> of those ratios: above 1× is
+better for mesh where higher is better (↑: throughput), below 1× where lower is better (↓: latency, memory, time).
 
 `)
 	fmt.Fprintf(&b, "**Parameters (%s):** rounds %d single-node, %d multi-node, %d for R1/R2; B1 %s activations (500 callers); "+
@@ -289,9 +321,9 @@ mesh where higher is better (throughput), below 1× where lower is better (laten
 			if rw.noRatio {
 				b.WriteString(" | |")
 			} else {
-				_, rc := ratio(sps[meshC], sps[ceiling], oks[meshC], oks[ceiling])
-				_, rp := ratio(sps[meshC], sps[peer], oks[meshC], oks[peer])
-				fmt.Fprintf(&b, " %s | %s |", rc, rp)
+				rc, okc := roundRatios(s, w.ID, ceiling, rw.get)
+				rp, okp := roundRatios(s, w.ID, peer, rw.get)
+				fmt.Fprintf(&b, " %s | %s |", cell(rc, okc, fmtRatio), cell(rp, okp, fmtRatio))
 			}
 			eigr := rw.eigr
 			if eigr == "" {
@@ -351,13 +383,11 @@ func median(s *suite, w, c string, get func(*result) (float64, bool)) (float64, 
 
 func ratioTarget(w, other string, get func(*result) (float64, bool), min float64) func(*suite) (string, bool, bool) {
 	return func(s *suite) (string, bool, bool) {
-		a, aok := median(s, w, meshC, get)
-		b, bok := median(s, w, other, get)
-		if !aok || !bok || b == 0 {
+		r, ok := roundRatios(s, w, other, get)
+		if !ok {
 			return "not measured", false, false
 		}
-		r := a / b
-		return fmt.Sprintf("%.2f×", r), r >= min, true
+		return cell(r, true, fmtRatio), r.Median >= min, true
 	}
 }
 
@@ -381,14 +411,13 @@ func aheadOfPeer(s *suite) (string, bool, bool) {
 			if rw.noRatio || rw.only != nil {
 				continue
 			}
-			a, aok := median(s, w.ID, meshC, rw.get)
-			b, bok := median(s, w.ID, peer, rw.get)
-			if !aok || !bok || b == 0 {
+			r, ok := roundRatios(s, w.ID, peer, rw.get)
+			if !ok {
 				break
 			}
 			measured = append(measured, w.ID)
-			if (rw.higher && a <= b) || (!rw.higher && a >= b) {
-				behind = append(behind, fmt.Sprintf("%s (%s: %.2f×)", w.ID, rw.label, a/b))
+			if (rw.higher && r.Median <= 1) || (!rw.higher && r.Median >= 1) {
+				behind = append(behind, fmt.Sprintf("%s (%s: %.2f×)", w.ID, rw.label, r.Median))
 			}
 			break
 		}

@@ -21,6 +21,19 @@ type result struct {
 	// Values are figures that are not phases (R1, R2).
 	Values map[string]float64 `json:"values,omitempty"`
 	Err    string             `json:"err,omitempty"`
+	// Load is the machine's 1-minute load average when the run began.
+	Load float64 `json:"load"`
+}
+
+// loadAverage reads the 1-minute load average; 0 where there is none.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscanf(string(b), "%g", &l)
+	return l
 }
 
 // runner runs workloads in node processes.
