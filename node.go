@@ -61,6 +61,7 @@ type Node struct {
 // capability and how to reach every member.
 type routes struct {
 	table   *shard.Table
+	list    []cluster.Member // sorted by name
 	members map[string]cluster.Member
 	routers map[string]*pa.PID
 }
@@ -267,7 +268,7 @@ func (n *Node) announce() error {
 		return err
 	}
 	// memberlist notified the change of our own metadata synchronously.
-	n.onMembers(n.members.Members())
+	n.members.Refresh()
 	return nil
 }
 
@@ -281,6 +282,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 	defer n.routesMu.Unlock()
 	prev := n.routes.Load()
 	next := &routes{
+		list:    members,
 		members: make(map[string]cluster.Member, len(members)),
 		routers: make(map[string]*pa.PID, len(members)),
 	}
@@ -414,10 +416,11 @@ type Member struct {
 }
 
 // Members returns the alive members of the cluster, sorted by name, with
-// what each offers.
+// what each offers, as of the placement this node routes by: a capability
+// listed here can be located and called.
 func (n *Node) Members() []Member {
 	var out []Member
-	for _, m := range n.members.Members() {
+	for _, m := range n.routes.Load().list {
 		out = append(out, Member{
 			Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
 			Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels, Draining: m.Meta.Draining,

@@ -74,12 +74,17 @@ type Membership struct {
 	ml     *memberlist.Memberlist
 	logger *slog.Logger
 	log    *logWriter
+	// localAddr is this node's gossip address, fixed at Join.
+	localAddr string
 
 	metaMu sync.RWMutex // guards meta
 	meta   []byte
 
 	membersMu sync.Mutex // guards members
 	members   map[string]Member
+
+	// changeMu serialises OnChange calls.
+	changeMu sync.Mutex
 
 	dirty chan struct{}
 	stop  chan struct{}
@@ -123,6 +128,9 @@ func Join(cfg Config, meta Meta) (*Membership, error) {
 		return nil, fmt.Errorf("cluster: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
 	}
 	m.ml = ml
+	// Read once: LocalNode points into state that UpdateNode rewrites.
+	self := ml.LocalNode()
+	m.localAddr = net.JoinHostPort(self.Addr.String(), strconv.Itoa(int(self.Port)))
 	m.joinSeeds()
 	m.goFunc(m.notifyLoop)
 	m.goFunc(m.rejoinLoop)
@@ -170,10 +178,7 @@ func (m *Membership) goFunc(f func()) {
 
 // LocalAddr returns the gossip address (host:port) other nodes reach this
 // node at.
-func (m *Membership) LocalAddr() string {
-	n := m.ml.LocalNode()
-	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
-}
+func (m *Membership) LocalAddr() string { return m.localAddr }
 
 // Members returns the alive members, sorted by name. Each is a copy.
 func (m *Membership) Members() []Member {
@@ -222,14 +227,17 @@ func (m *Membership) SetMeta(meta Meta, timeout time.Duration) error {
 }
 
 // Leave tells the cluster this node is going, waits up to timeout for the
-// news to spread, then stops gossip and every goroutine of m. It is
-// idempotent.
+// news to spread, then stops gossip and every goroutine of m. A broadcast
+// that could not go out in time is logged, not returned. It is idempotent.
 func (m *Membership) Leave(timeout time.Duration) error {
 	var err error
 	m.closeOnce.Do(func() {
 		close(m.stop)
 		if lerr := m.ml.Leave(timeout); lerr != nil {
-			err = fmt.Errorf("cluster: leave: %w", lerr)
+			// Only a broadcast not sent in time (every peer leaving at
+			// once, say): we leave all the same, and peers that missed it
+			// declare us dead by failure detection.
+			m.logger.Warn("leave broadcast not confirmed in time", "timeout", timeout, "err", lerr)
 		}
 		// memberlist's goroutines outlive Shutdown briefly and log the
 		// closed sockets as errors: not news to anyone.
@@ -263,7 +271,7 @@ func (m *Membership) notifyLoop() {
 	if m.cfg.OnChange == nil {
 		return
 	}
-	m.cfg.OnChange(m.Members())
+	m.Refresh()
 	for {
 		select {
 		case <-m.stop:
@@ -282,8 +290,21 @@ func (m *Membership) notifyLoop() {
 		case <-m.dirty:
 		default:
 		}
-		m.cfg.OnChange(m.Members())
+		m.Refresh()
 	}
+}
+
+// Refresh calls OnChange with the members as they are now, without waiting
+// for the debounce. Calls of OnChange are serialised and each reads the
+// members once it holds its turn, so a later call never reports an older
+// view than an earlier one.
+func (m *Membership) Refresh() {
+	if m.cfg.OnChange == nil {
+		return
+	}
+	m.changeMu.Lock()
+	defer m.changeMu.Unlock()
+	m.cfg.OnChange(m.Members())
 }
 
 // rejoinLoop joins seeds again whenever one of them is not a member.
