@@ -304,7 +304,11 @@ func (n *Node) onMembers(members []cluster.Member) {
 	if next.table.Version() == prev.table.Version() {
 		return
 	}
-	moved := n.table.StopWhere(actor.StopMoved, func(c string, s uint32) (bool, string) {
+	reason := actor.StopMoved
+	if n.closing.Load() {
+		reason = actor.StopClosing
+	}
+	moved := n.table.StopWhere(reason, func(c string, s uint32) (bool, string) {
 		if _, hosted := n.factories.Get(c); !hosted {
 			return false, ""
 		}

@@ -54,7 +54,8 @@ const (
 	StopMoved StopReason = iota + 1
 	// StopUnregistered means this node stopped offering the capability.
 	StopUnregistered
-	// StopClosing means the node is shutting down.
+	// StopClosing means the node is shutting down; the new owner, if any
+	// node still offers the capability, is named with it.
 	StopClosing
 )
 
