@@ -90,6 +90,8 @@ type Membership struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
+	probes probes
+
 	closeOnce sync.Once
 }
 
@@ -121,6 +123,8 @@ func Join(cfg Config, meta Meta) (*Membership, error) {
 	mc := memberlistConfig(cfg)
 	mc.Delegate = (*delegate)(m)
 	mc.Events = (*events)(m)
+	mc.Ping = (*pinger)(m)
+	m.probes.interval = mc.ProbeInterval
 	m.log = &logWriter{logger: cfg.Logger}
 	mc.Logger = log.New(m.log, "", 0)
 	ml, err := memberlist.Create(mc)
