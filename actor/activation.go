@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -17,6 +18,9 @@ type Request struct {
 	// drops a request whose deadline has passed: its caller is gone.
 	Deadline time.Time
 	Cast     bool
+	// Ctx is the caller's context; the process reaches it through
+	// Context.Context. nil means none.
+	Ctx context.Context
 }
 
 // Response answers a Request that is not a Cast.
@@ -81,7 +85,7 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 		}
 		return
 	}
-	reply, err := a.handle(r.Payload, r.Deadline, r.Cast)
+	reply, err := a.handle(r.Ctx, false, r.Payload, r.Deadline, r.Cast)
 	if !r.Cast && c.Sender() != nil {
 		c.Respond(&Response{Payload: reply, Err: err})
 	}
@@ -110,7 +114,11 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 		a.reply(c, env, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
 		return
 	}
-	reply, err := a.handle(payload, deadline, env.Cast)
+	var parent context.Context
+	if len(env.Trace) > 0 && a.t.cfg.Hooks.Extract != nil {
+		parent = a.t.cfg.Hooks.Extract(env.Trace)
+	}
+	reply, err := a.handle(parent, true, payload, deadline, env.Cast)
 	if env.Cast {
 		return
 	}
@@ -146,10 +154,13 @@ func failureOf(err error) *cluster.Failure {
 }
 
 // handle runs the process on one message, making the process first if
-// needed, and turns a panic into ErrProcessFailed.
-func (a *activation) handle(msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
+// needed, and turns a panic into ErrProcessFailed. parent is the caller's
+// context, or one carrying a remote caller's trace context.
+func (a *activation) handle(parent context.Context, remote bool, msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
 	a.e.lastUsed.Store(time.Now().UnixNano())
 	a.ctx.deadline, a.ctx.cast = deadline, cast
+	a.ctx.begin(parent, a.t.cfg.Hooks.Tracer, remote)
+	defer func() { a.ctx.end(err) }()
 	defer func() {
 		if r := recover(); r != nil {
 			a.proc = nil
@@ -180,6 +191,8 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 	}
 	a.gone = true
 	if s, ok := a.proc.(Stopper); ok {
+		a.ctx.deadline, a.ctx.cast = time.Time{}, false
+		defer a.ctx.end(nil)
 		func() {
 			defer func() {
 				if r := recover(); r != nil {

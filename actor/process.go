@@ -1,8 +1,10 @@
 package actor
 
 import (
+	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -30,6 +32,14 @@ type Context struct {
 	id         string
 	deadline   time.Time
 	cast       bool
+
+	// parent is the caller's context, or one carrying the trace context
+	// of a caller on another node; nil means none. ctx and cancel are
+	// made from it by Context; span is the span of the message, if traced.
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelFunc
+	span   trace.Span
 }
 
 // Capability returns the capability of the process.
@@ -44,6 +54,30 @@ func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.
 
 // Cast reports whether the message is a Cast, whose reply nobody reads.
 func (c *Context) Cast() bool { return c.cast }
+
+// Context returns a context.Context for work done on behalf of the message,
+// such as calls to other processes or spans of its own: it carries the
+// caller's trace context, also from another node, and the values of the
+// caller's context on the same node, and it ends at the caller's deadline
+// (a Cast's context has none, and is not cancelled with the caster's). It is
+// valid only during the Handle call that received the message.
+func (c *Context) Context() context.Context {
+	if c.ctx == nil {
+		parent := c.parent
+		switch {
+		case parent == nil:
+			parent = context.Background()
+		case c.cast:
+			// The caster did not wait: its cancellation means nothing here.
+			parent = context.WithoutCancel(parent)
+		}
+		c.ctx = parent
+		if !c.deadline.IsZero() {
+			c.ctx, c.cancel = context.WithDeadline(parent, c.deadline)
+		}
+	}
+	return c.ctx
+}
 
 // StopReason says why an activation stopped.
 type StopReason int

@@ -33,6 +33,8 @@ type TableConfig struct {
 	Linger time.Duration
 	// Logger receives the table's log lines. If nil, they are dropped.
 	Logger *slog.Logger
+	// Hooks observe activations and trace messages; see Hooks.
+	Hooks Hooks
 }
 
 // Table is a node's activations: at most one per (capability, ID).
@@ -110,6 +112,9 @@ func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
 		// caller can send, since the PID is not published yet.
 		t.system.Root.Send(pid, &initMsg{capability: capability, id: id, entry: e, factory: f})
 		t.count.Add(1)
+		if t.cfg.Hooks.Started != nil {
+			t.cfg.Hooks.Started(capability)
+		}
 		return e, nil
 	})
 	if err != nil {
@@ -153,6 +158,9 @@ func (t *Table) StopWhere(reason StopReason, stop func(capability string, shard 
 			return ok
 		}) {
 			t.system.Root.Send(e.pid, &stopMsg{reason: reason, newOwner: owners[e]})
+			if t.cfg.Hooks.Stopped != nil {
+				t.cfg.Hooks.Stopped(c, reason)
+			}
 			n++
 		}
 	})

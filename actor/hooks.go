@@ -1,0 +1,62 @@
+package actor
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Hooks let the node around a Table count activations and trace the
+// messages processes handle. Every field may be nil.
+type Hooks struct {
+	// Started is called once for every activation made, with its
+	// capability, from the goroutine that made it and under a lock of the
+	// table: it must be quick and must not use the table.
+	Started func(capability string)
+	// Stopped is called for every activation StopWhere stops, from the
+	// goroutine that called StopWhere.
+	Stopped func(capability string, reason StopReason)
+	// Extract turns the trace carrier of an envelope from another node into
+	// the context its process sees. It is called from the activation's
+	// goroutine, only for envelopes that carry trace context.
+	Extract func(carrier map[string]string) context.Context
+	// Tracer, if set, records a span around every message a process
+	// handles, a child of the caller's span.
+	Tracer trace.Tracer
+}
+
+// begin prepares c for one message whose caller's context is parent (nil
+// for none), starting a span when tracer is set.
+func (c *Context) begin(parent context.Context, tracer trace.Tracer, remote bool) {
+	c.parent = parent
+	if tracer == nil {
+		return
+	}
+	if parent == nil {
+		parent = context.Background()
+	}
+	kind := trace.SpanKindInternal
+	if remote {
+		kind = trace.SpanKindServer
+	}
+	c.parent, c.span = tracer.Start(parent, "mesh.handle "+c.capability, trace.WithSpanKind(kind),
+		trace.WithAttributes(attribute.String("mesh.capability", c.capability), attribute.String("mesh.id", c.id),
+			attribute.Bool("mesh.cast", c.cast)))
+}
+
+// end releases what begin and Context made, recording err on the span.
+func (c *Context) end(err error) {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.span != nil {
+		if err != nil {
+			c.span.RecordError(err)
+			c.span.SetStatus(codes.Error, err.Error())
+		}
+		c.span.End()
+	}
+	c.parent, c.ctx, c.cancel, c.span = nil, nil, nil, nil
+}
