@@ -68,7 +68,7 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 		defer cancel()
 	}
 	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
-	return c.run(ctx)
+	return n.runCall(ctx, &c)
 }
 
 // call is one Call in progress.
@@ -164,7 +164,7 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	dl, _ := ctx.Deadline()
 	w := actor.NewWaiter(n.system)
 	defer w.Release()
-	n.system.Root.RequestWithCustomSender(pid, &actor.Request{Payload: c.req.Payload, Deadline: dl}, w.PID())
+	n.system.Root.RequestWithCustomSender(pid, &actor.Request{Payload: c.req.Payload, Deadline: dl, Ctx: ctx}, w.PID())
 	m, err := w.Wait(ctx)
 	if err != nil {
 		return nil, later, nil
@@ -212,6 +212,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		Deadline:    dl.UnixNano(),
 		Payload:     c.packed,
 		WantPid:     !cached,
+		Trace:       n.tracing.carrier(ctx),
 	}
 	w := actor.NewWaiter(n.system)
 	defer w.Release()
@@ -276,10 +277,10 @@ func (n *Node) Cast(ctx context.Context, req Request) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
-	return n.cast(&req, 0)
+	return n.runCast(ctx, &req)
 }
 
-func (n *Node) cast(req *Request, hops uint32) error {
+func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	s := shard.Of(req.ID, n.cfg.Shards)
 	r := n.routes.Load()
 	ring := r.table.Ring(req.Capability)
@@ -292,7 +293,7 @@ func (n *Node) cast(req *Request, hops uint32) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrNoNode, err)
 		}
-		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true})
+		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true, Ctx: ctx})
 		return nil
 	}
 	a, err := cluster.Pack(req.Payload)
@@ -308,7 +309,7 @@ func (n *Node) cast(req *Request, hops uint32) error {
 	}
 	n.system.Root.Send(pid, &cluster.Envelope{
 		Capability: req.Capability, Id: req.ID, Shard: s,
-		RingVersion: ring.Version(), Payload: a, Cast: true, Hops: hops,
+		RingVersion: ring.Version(), Payload: a, Cast: true, Hops: hops, Trace: n.tracing.carrier(ctx),
 	})
 	return nil
 }
@@ -318,7 +319,7 @@ func (n *Node) recast(capability, id string, payload proto.Message) {
 	if n.closing.Load() {
 		return
 	}
-	if err := n.cast(&Request{Capability: capability, ID: id, Payload: payload}, 1); err != nil {
+	if err := n.cast(context.Background(), &Request{Capability: capability, ID: id, Payload: payload}, 1); err != nil {
 		n.logger.Debug("cast dropped", "capability", capability, "id", id, "err", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh/shard"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // MaxIDLen is the longest process ID, in bytes.
@@ -66,6 +68,25 @@ type Config struct {
 	// Logger receives the node's logs; it is quiet at Info. If nil, logs
 	// are dropped.
 	Logger *slog.Logger
+
+	// AdminAddr is the host:port of the node's admin HTTP endpoint: JSON
+	// views of members, activations, placement and cluster status,
+	// Prometheus /metrics, /healthz and /readyz (see doc.go). Port 0 picks
+	// a free port. If empty (the default), there is no endpoint. It has no
+	// authentication: bind it to an address only operators reach.
+	AdminAddr string
+	// AdminCalls lets POST /v1/call on the admin endpoint call any process
+	// with a JSON payload, for debugging. Off by default.
+	AdminCalls bool
+
+	// TracerProvider, if set, records an OpenTelemetry span for every Call
+	// and Cast and one around every message a process handles. Whether
+	// set or not, the trace context of a Call's ctx travels with it to
+	// the process's node (see actor.Context.Context).
+	TracerProvider trace.TracerProvider
+	// Propagator encodes trace context into the messages between nodes.
+	// If nil, W3C Trace Context and Baggage.
+	Propagator propagation.TextMapPropagator
 
 	lan bool
 }
@@ -140,6 +161,11 @@ func (c Config) validate() error {
 	}
 	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 {
 		return bad("durations must not be negative")
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := splitHostPort(c.AdminAddr); err != nil {
+			return bad("AdminAddr %q: %v", c.AdminAddr, err)
+		}
 	}
 	for field, addr := range map[string]string{"GossipAddr": c.GossipAddr, "RemoteAddr": c.RemoteAddr} {
 		if _, _, err := splitHostPort(addr); err != nil {

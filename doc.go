@@ -47,6 +47,40 @@
 // Every error wraps one of the Err* sentinels; match with errors.Is. An
 // error returned by a process arrives as a *ProcessError.
 //
+// # Operating a cluster
+//
+// With Config.AdminAddr set, a node serves an admin HTTP endpoint. It has no
+// authentication: bind it to an address only operators reach. Answers are
+// JSON; cmd/mesh is the CLI over them and its README shows each answer.
+//
+//	GET  /v1/members      members: state (alive, suspect, draining), last seen,
+//	                      capabilities, labels, gossip, remote and admin addresses
+//	GET  /v1/activations  this node's processes: capability, ID, shard, age, idle
+//	                      time (?capability=C, ?limit=N, default 1000, 0 for all)
+//	GET  /v1/owner        ?capability=C&id=ID: owner, shard, ring and routing versions
+//	GET  /v1/status       running, or degraded with the reasons (Node.Status)
+//	GET  /v1/ping         round trip through the mesh to every member (?node=N)
+//	POST /v1/call         call a process with a JSON payload (Config.AdminCalls)
+//	GET  /metrics         Prometheus metrics (Node.Metrics)
+//	GET  /healthz         200 while the node serves
+//	GET  /readyz          200 once joined, 503 before and while draining
+//
+// Each node has a Prometheus registry of its own: mesh_calls_total and
+// mesh_casts_total by capability and outcome, mesh_call_duration_seconds
+// by capability, mesh_activations by capability,
+// mesh_activations_started_total and mesh_activations_stopped_total (by
+// reason: moved, unregistered, closing), mesh_rebalances_total,
+// mesh_shards_moved_total, mesh_members by state, and Go and process
+// metrics.
+//
+// A Call or Cast carries the OpenTelemetry trace context of its ctx to the
+// node of its process, so that one call is one trace across nodes; the
+// process reaches it through Context.Context. With Config.TracerProvider
+// set, mesh also records a client span per Call and Cast and a server span
+// per message handled. Logs go to Config.Logger with node, capability and
+// id attributes; at Info a node logs only what an operator acts on (start,
+// close, placement changes, members failing), failed calls at Debug.
+//
 // # Limits
 //
 // Delivery is at most once. Single activation is guaranteed per node, and

@@ -34,6 +34,9 @@ var (
 	// ErrBadPayload reports a payload or reply that cannot be encoded or
 	// decoded, such as a message type the receiving node does not know.
 	ErrBadPayload = errors.New("mesh: undecodable payload")
+	// ErrUnknownMember reports a node name that is not a member of the
+	// cluster as this node sees it.
+	ErrUnknownMember = errors.New("mesh: no such member")
 	// ErrClosed reports use of a Node after Close began.
 	ErrClosed = errors.New("mesh: node closed")
 	// ErrNoDefaultNode reports a package-level call made before any node

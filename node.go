@@ -40,6 +40,11 @@ type Node struct {
 
 	factories capability.Registry[actor.Factory]
 
+	metrics *metrics
+	tracing tracing
+	health  healthLog
+	admin   *admin // nil without Config.AdminAddr
+
 	// capMu serialises changes to the capabilities this node offers and
 	// to its gossiped metadata.
 	capMu    sync.Mutex
@@ -89,12 +94,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.cache = actor.NewCache(0)
+	n.metrics, n.tracing = newMetrics(n), newTracing(cfg)
 	n.table = actor.NewTable(n.system, actor.TableConfig{
 		Self:    n.name,
 		Factory: n.factories.Get,
 		Owner:   n.owner,
 		Recast:  n.recast,
 		Logger:  n.logger,
+		Hooks:   n.hooks(),
 	})
 	if _, ok := n.system.ProcessRegistry.Add(&router{n: n}, routerName); !ok {
 		n.stopRemote()
@@ -125,6 +132,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.members = members
+	if err := n.startAdmin(); err != nil {
+		_ = members.Leave(time.Second)
+		n.stopRemote()
+		return nil, err
+	}
 	defaultNode.CompareAndSwap(nil, n)
 	n.logger.Info("node started", "gossip", members.LocalAddr(), "remote", n.remoteAddr)
 	return n, nil
@@ -296,6 +308,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 	}
 	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
 	n.routes.Store(next)
+	n.observeRoutes(prev, next)
 	for name := range prev.members {
 		if _, ok := next.members[name]; !ok {
 			n.cache.DropNode(name)
@@ -366,6 +379,7 @@ func (n *Node) close(ctx context.Context) error {
 		err = errors.Join(err, lerr)
 	}
 	n.table.StopWhere(actor.StopClosing, func(string, uint32) (bool, string) { return true, "" })
+	n.stopAdmin(ctx)
 	n.stopRemote()
 	defaultNode.CompareAndSwap(n, nil)
 	n.logger.Info("node closed")
@@ -417,6 +431,21 @@ type Member struct {
 	Self bool
 	// Updated is when this node last heard news of the member.
 	Updated time.Time
+	// State is the member's health as this node sees it. memberlist does
+	// not report suspicion, so a member is MemberSuspect when this node
+	// has heard nothing of it (no acknowledged probe, no news) for 2 ×
+	// (members − 1) + 2 probe intervals, about 3 s for three members with
+	// DefaultLocalConfig: a member is probed once per round of the others
+	// in a shuffled order, so a healthy one answers at least every two
+	// rounds. Members whose direct probes fail but indirect ones succeed
+	// look suspect here while memberlist keeps them alive.
+	State MemberState
+	// LastSeen is when this node last heard from the member: an
+	// acknowledged probe or news through gossip; now for Self.
+	LastSeen time.Time
+	// ProbeRTT is the round trip of the last acknowledged probe of the
+	// member; zero if none.
+	ProbeRTT time.Duration
 }
 
 // Members returns the alive members of the cluster, sorted by name, with
@@ -431,6 +460,7 @@ func (n *Node) Members() []Member {
 			Self: m.Name == n.name, Updated: m.Updated,
 		})
 	}
+	n.assess(out)
 	return out
 }
 

@@ -24,6 +24,12 @@ type router struct{ n *Node }
 func (r *router) SendUserMessage(_ *pa.PID, message any) {
 	_, msg, sender := pa.UnwrapEnvelope(message)
 	n := r.n
+	if p, ok := msg.(*cluster.Ping); ok {
+		if sender != nil {
+			n.system.Root.Send(sender, n.pong(p))
+		}
+		return
+	}
 	env, ok := msg.(*cluster.Envelope)
 	if !ok {
 		n.logger.Warn("router: unexpected message", "type", fmt.Sprintf("%T", msg), "sender", sender)

@@ -400,6 +400,144 @@ func (x *Reply) GetPidId() string {
 	return ""
 }
 
+// Ping asks a node's router for a Pong: a round trip through the same
+// transport and router that calls take.
+type Ping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sent is when the ping was sent, in the sender's Unix nanoseconds.
+	Sent          int64 `protobuf:"varint,1,opt,name=sent,proto3" json:"sent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ping) Reset() {
+	*x = Ping{}
+	mi := &file_cluster_wire_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ping) ProtoMessage() {}
+
+func (x *Ping) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_wire_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ping.ProtoReflect.Descriptor instead.
+func (*Ping) Descriptor() ([]byte, []int) {
+	return file_cluster_wire_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Ping) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+// Pong answers a Ping with what the node says about itself.
+type Pong struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// routing_version identifies the placement the node routes by; nodes
+	// that have converged report the same value.
+	RoutingVersion uint64 `protobuf:"varint,2,opt,name=routing_version,json=routingVersion,proto3" json:"routing_version,omitempty"`
+	// admin_addr is the node's admin HTTP address; empty if it has none.
+	AdminAddr string `protobuf:"bytes,3,opt,name=admin_addr,json=adminAddr,proto3" json:"admin_addr,omitempty"`
+	// sent echoes Ping.sent.
+	Sent int64 `protobuf:"varint,4,opt,name=sent,proto3" json:"sent,omitempty"`
+	// activations is how many processes are active on the node.
+	Activations int64 `protobuf:"varint,5,opt,name=activations,proto3" json:"activations,omitempty"`
+	// draining is set while the node is leaving.
+	Draining      bool `protobuf:"varint,6,opt,name=draining,proto3" json:"draining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pong) Reset() {
+	*x = Pong{}
+	mi := &file_cluster_wire_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pong) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pong) ProtoMessage() {}
+
+func (x *Pong) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_wire_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pong.ProtoReflect.Descriptor instead.
+func (*Pong) Descriptor() ([]byte, []int) {
+	return file_cluster_wire_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Pong) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Pong) GetRoutingVersion() uint64 {
+	if x != nil {
+		return x.RoutingVersion
+	}
+	return 0
+}
+
+func (x *Pong) GetAdminAddr() string {
+	if x != nil {
+		return x.AdminAddr
+	}
+	return ""
+}
+
+func (x *Pong) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *Pong) GetActivations() int64 {
+	if x != nil {
+		return x.Activations
+	}
+	return 0
+}
+
+func (x *Pong) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
+}
+
 var File_cluster_wire_proto protoreflect.FileDescriptor
 
 const file_cluster_wire_proto_rawDesc = "" +
@@ -435,7 +573,17 @@ const file_cluster_wire_proto_rawDesc = "" +
 	"\bredirect\x18\x03 \x01(\v2\x19.mesh.cluster.v1.RedirectR\bredirect\x12\x1f\n" +
 	"\vpid_address\x18\x04 \x01(\tR\n" +
 	"pidAddress\x12\x15\n" +
-	"\x06pid_id\x18\x05 \x01(\tR\x05pidId*\xb7\x01\n" +
+	"\x06pid_id\x18\x05 \x01(\tR\x05pidId\"\x1a\n" +
+	"\x04Ping\x12\x12\n" +
+	"\x04sent\x18\x01 \x01(\x03R\x04sent\"\xb4\x01\n" +
+	"\x04Pong\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12'\n" +
+	"\x0frouting_version\x18\x02 \x01(\x04R\x0eroutingVersion\x12\x1d\n" +
+	"\n" +
+	"admin_addr\x18\x03 \x01(\tR\tadminAddr\x12\x12\n" +
+	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12 \n" +
+	"\vactivations\x18\x05 \x01(\x03R\vactivations\x12\x1a\n" +
+	"\bdraining\x18\x06 \x01(\bR\bdraining*\xb7\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -459,21 +607,23 @@ func file_cluster_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cluster_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_cluster_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_cluster_wire_proto_goTypes = []any{
 	(Code)(0),         // 0: mesh.cluster.v1.Code
 	(*Envelope)(nil),  // 1: mesh.cluster.v1.Envelope
 	(*Failure)(nil),   // 2: mesh.cluster.v1.Failure
 	(*Redirect)(nil),  // 3: mesh.cluster.v1.Redirect
 	(*Reply)(nil),     // 4: mesh.cluster.v1.Reply
-	nil,               // 5: mesh.cluster.v1.Envelope.TraceEntry
-	(*anypb.Any)(nil), // 6: google.protobuf.Any
+	(*Ping)(nil),      // 5: mesh.cluster.v1.Ping
+	(*Pong)(nil),      // 6: mesh.cluster.v1.Pong
+	nil,               // 7: mesh.cluster.v1.Envelope.TraceEntry
+	(*anypb.Any)(nil), // 8: google.protobuf.Any
 }
 var file_cluster_wire_proto_depIdxs = []int32{
-	6, // 0: mesh.cluster.v1.Envelope.payload:type_name -> google.protobuf.Any
-	5, // 1: mesh.cluster.v1.Envelope.trace:type_name -> mesh.cluster.v1.Envelope.TraceEntry
+	8, // 0: mesh.cluster.v1.Envelope.payload:type_name -> google.protobuf.Any
+	7, // 1: mesh.cluster.v1.Envelope.trace:type_name -> mesh.cluster.v1.Envelope.TraceEntry
 	0, // 2: mesh.cluster.v1.Failure.code:type_name -> mesh.cluster.v1.Code
-	6, // 3: mesh.cluster.v1.Reply.payload:type_name -> google.protobuf.Any
+	8, // 3: mesh.cluster.v1.Reply.payload:type_name -> google.protobuf.Any
 	2, // 4: mesh.cluster.v1.Reply.failure:type_name -> mesh.cluster.v1.Failure
 	3, // 5: mesh.cluster.v1.Reply.redirect:type_name -> mesh.cluster.v1.Redirect
 	6, // [6:6] is the sub-list for method output_type
@@ -494,7 +644,7 @@ func file_cluster_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_wire_proto_rawDesc), len(file_cluster_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
