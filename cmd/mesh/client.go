@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// client talks to admin endpoints.
+type client struct {
+	http    *http.Client
+	timeout time.Duration
+}
+
+func newClient(o *options) *client {
+	return &client{
+		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		timeout: o.timeout,
+	}
+}
+
+// apiError is an error answer of an admin endpoint.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.status) }
+
+// do sends a request to addr and decodes the JSON answer into v; raw, if
+// not nil, receives the body as it came. An answer with a status of 400 or
+// more is an *apiError.
+func (c *client) do(ctx context.Context, method, addr, path string, body any, v any, raw *[]byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", addr, err)
+	}
+	if raw != nil {
+		*raw = b
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return &apiError{status: resp.StatusCode, msg: e.Error}
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("%s%s: unexpected answer: %w", addr, path, err)
+		}
+	}
+	return nil
+}
+
+// get GETs path from the first of addrs that answers, decoding into v, and
+// returns the address that answered. An error answer from a node ends the
+// search: another node would give the same.
+func (c *client) get(ctx context.Context, addrs []string, path string, v any, raw *[]byte) (string, error) {
+	var errs []error
+	for _, addr := range addrs {
+		err := c.do(ctx, http.MethodGet, addr, path, nil, v, raw)
+		var ae *apiError
+		if err == nil || errors.As(err, &ae) {
+			return addr, err
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("no admin endpoint answered: %w", errors.Join(errs...))
+}
+
+// post POSTs body to the first of addrs that accepts a connection: a
+// request that may have reached a node is not sent to another.
+func (c *client) post(ctx context.Context, addrs []string, path string, body, v any, raw *[]byte) (string, error) {
+	var errs []error
+	for _, addr := range addrs {
+		err := c.do(ctx, http.MethodPost, addr, path, body, v, raw)
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "dial" {
+			return addr, err
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("no admin endpoint answered: %w", errors.Join(errs...))
+}
