@@ -1,0 +1,188 @@
+// Command chat is a chat service on mesh: each room is a process (the
+// capability "room", one process per room name) that keeps the room's
+// history; members post to a room and read its history from any node, and
+// never say where the room lives.
+//
+// Run with no flags (or -demo), it starts three nodes in this process,
+// lets three members, each on its own node, talk in three rooms, and reads
+// every room's history back from every node. With -node it is one node of
+// a cluster of separate processes, such as scripts/cluster.sh starts. See
+// README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/examples/chat/chatpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// capabilityName is the capability of room processes.
+const capabilityName = "room"
+
+// keep is how many messages a room keeps.
+const keep = 100
+
+// room is the process of one chat room. Handle is never called
+// concurrently, so its fields need no lock.
+type room struct {
+	node     string
+	seq      int64
+	messages []*chatpb.Message // the last keep, oldest first
+	members  map[string]bool
+}
+
+// Handle takes a Post, replying with its sequence number, or answers a
+// History with the room's messages.
+func (r *room) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+	switch m := msg.(type) {
+	case *chatpb.Post:
+		if m.GetMember() == "" || m.GetText() == "" {
+			return nil, errors.New("a post needs a member and a text")
+		}
+		r.seq++
+		r.messages = append(r.messages, &chatpb.Message{
+			Seq: r.seq, Member: m.GetMember(), Text: m.GetText(), UnixMs: time.Now().UnixMilli(),
+		})
+		if len(r.messages) > keep {
+			r.messages = slices.Delete(r.messages, 0, len(r.messages)-keep)
+		}
+		if r.members == nil {
+			r.members = map[string]bool{}
+		}
+		r.members[m.GetMember()] = true
+		return &chatpb.Posted{Seq: r.seq, Node: r.node}, nil
+	case *chatpb.History:
+		var out []*chatpb.Message
+		for _, msg := range r.messages {
+			if msg.GetSeq() > m.GetAfterSeq() {
+				out = append(out, msg)
+			}
+		}
+		if limit := int(m.GetLimit()); limit > 0 && len(out) > limit {
+			out = out[len(out)-limit:]
+		}
+		members := make([]string, 0, len(r.members))
+		for name := range r.members {
+			members = append(members, name)
+		}
+		slices.Sort(members)
+		return &chatpb.Messages{Room: ctx.ID(), Messages: out, Node: r.node, Members: members}, nil
+	}
+	return nil, fmt.Errorf("room: unexpected message %T", msg)
+}
+
+// roomCapability is the capability a node named node offers.
+func roomCapability(node string) mesh.Capability {
+	return mesh.Capability{Name: capabilityName, New: func(string) mesh.Process { return &room{node: node} }}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the program with args and returns its exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		demo       = fs.Bool("demo", false, "run the three-node demo in this process (the default)")
+		node       = fs.String("node", "", "run one node with this `name`, offering rooms, until SIGINT or SIGTERM")
+		gossip     = fs.String("gossip", "127.0.0.1:0", "gossip `address` of the node (port 0 picks a free port)")
+		remote     = fs.String("remote", "127.0.0.1:0", "actor message `address` of the node")
+		admin      = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")
+		adminCalls = fs.Bool("admin-calls", false, "let the admin endpoint take calls (mesh call)")
+		seeds      = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
+		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls]] [-seeds ADDR,...]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *demo && *node != "" {
+		fs.Usage()
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *node != "" {
+		cfg := mesh.DefaultLocalConfig()
+		cfg.NodeName, cfg.GossipAddr, cfg.RemoteAddr, cfg.Seeds = *node, *gossip, *remote, splitList(*seeds)
+		cfg.AdminAddr, cfg.AdminCalls = *admin, *adminCalls
+		cfg.Logger = newLogger(stderr, level)
+		err = runNode(ctx, cfg, stdout)
+	} else {
+		err = runDemo(ctx, stdout, newLogger(stderr, level))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "chat:", err)
+		return 1
+	}
+	return 0
+}
+
+// runNode runs one node offering rooms until ctx ends, then leaves
+// gracefully. Once it serves, it prints
+//
+//	node-1 ready gossip=127.0.0.1:7101 remote=127.0.0.1:8101 admin=127.0.0.1:9101
+func runNode(ctx context.Context, cfg mesh.Config, stdout io.Writer) error {
+	n, err := mesh.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.RegisterCapabilities(roomCapability(n.Name())); err != nil {
+		_ = n.Close(context.Background())
+		return err
+	}
+	fmt.Fprintf(stdout, "%s ready gossip=%s remote=%s admin=%s\n", n.Name(), n.GossipAddr(), n.RemoteAddr(), n.AdminAddr())
+	<-ctx.Done()
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.Close(closeCtx)
+}
+
+// newLogger logs at level and above to w as text, without timestamps.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/examples/chat/chatpb"
+)
+
+// TestDemo runs the demo and checks that every room kept its posts in
+// order, that every node reads the same history, and that the output says
+// so.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, logs bytes.Buffer
+	res, err := demo(ctx, &out, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer func() {
+		if t.Failed() {
+			t.Logf("demo output:\n%s\nlogs:\n%s", out.String(), logs.String())
+		}
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, l := range conversation {
+		want[l.room] = append(want[l.room], l.member+": "+l.text)
+	}
+	for room, lines := range want {
+		if len(res.histories[room]) != 3 {
+			t.Errorf("#%s was read through %d nodes, want 3", room, len(res.histories[room]))
+		}
+		for node, got := range res.histories[room] {
+			if !slices.Equal(got, lines) {
+				t.Errorf("#%s through %s: %q, want %q", room, node, got, lines)
+			}
+		}
+		if !strings.Contains(out.String(), "#"+room+" lives on "+res.holder[room]) {
+			t.Errorf("the output does not say where #%s lives", room)
+		}
+	}
+	if strings.Contains(out.String(), "DIFFERENT") {
+		t.Error("the output reports histories that differ between nodes")
+	}
+	if logs.Len() > 0 {
+		t.Errorf("the nodes logged warnings:\n%s", logs.String())
+	}
+}
+
+// TestRoom: a room numbers its posts, keeps the last ones, and answers a
+// history after a sequence number and within a limit.
+func TestRoom(t *testing.T) {
+	r := &room{node: "n"}
+	for i := range keep + 5 {
+		reply, err := r.Handle(&mesh.Context{}, &chatpb.Post{Member: "m", Text: strings.Repeat("x", i+1)})
+		if err != nil || reply.(*chatpb.Posted).GetSeq() != int64(i+1) {
+			t.Fatalf("post %d: %v, %v", i+1, reply, err)
+		}
+	}
+	if _, err := r.Handle(&mesh.Context{}, &chatpb.Post{Member: "m"}); err == nil {
+		t.Error("a post without text was taken")
+	}
+	for _, tt := range []struct {
+		after, limit int
+		first, count int64
+	}{{0, 0, 6, keep}, {100, 0, 101, 5}, {0, 3, 103, 3}, {104, 10, 105, 1}, {105, 0, 0, 0}} {
+		reply, err := r.Handle(&mesh.Context{}, &chatpb.History{AfterSeq: int64(tt.after), Limit: int32(tt.limit)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := reply.(*chatpb.Messages).GetMessages()
+		var first int64
+		if len(msgs) > 0 {
+			first = msgs[0].GetSeq()
+		}
+		if int64(len(msgs)) != tt.count || first != tt.first {
+			t.Errorf("history after %d, limit %d: %d messages from %d; want %d from %d", tt.after, tt.limit, len(msgs), first, tt.count, tt.first)
+		}
+	}
+}
