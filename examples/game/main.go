@@ -1,0 +1,172 @@
+// Command game runs game sessions on mesh, placed by region: a node in
+// region R carries the label region=R and offers the capability "game-R",
+// so a session of region R (a process of "game-R") lives only on a node of
+// that region, wherever it is called from, and moves only within the
+// region when a node leaves.
+//
+// Run with no flags (or -demo), it starts four nodes in this process, two
+// in region eu and two in us, plays sessions of both regions through nodes
+// of both, then stops an eu node and shows its sessions move to the other
+// eu node. With -node it is one node of a cluster of separate processes,
+// such as scripts/cluster.sh starts. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/examples/game/gamepb"
+	"google.golang.org/protobuf/proto"
+)
+
+// capabilityOf returns the capability of the sessions of region.
+func capabilityOf(region string) string { return "game-" + region }
+
+// session is the process of one game session. Handle is never called
+// concurrently, so its fields need no lock.
+type session struct {
+	node, region string
+	scores       map[string]int64
+}
+
+// Handle adds players and points and replies with the session's state.
+func (s *session) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+	if s.scores == nil {
+		s.scores = map[string]int64{}
+	}
+	switch m := msg.(type) {
+	case *gamepb.Join:
+		if m.GetPlayer() == "" {
+			return nil, errors.New("join: no player")
+		}
+		if _, ok := s.scores[m.GetPlayer()]; !ok {
+			s.scores[m.GetPlayer()] = 0
+		}
+	case *gamepb.Score:
+		if _, ok := s.scores[m.GetPlayer()]; !ok {
+			return nil, fmt.Errorf("score: %q has not joined", m.GetPlayer())
+		}
+		s.scores[m.GetPlayer()] += m.GetPoints()
+	case *gamepb.Get:
+	default:
+		return nil, fmt.Errorf("session: unexpected message %T", msg)
+	}
+	return &gamepb.State{Session: ctx.ID(), Region: s.region, Node: s.node, Scores: s.scores}, nil
+}
+
+// sessionCapability is the capability a node named node in region offers.
+func sessionCapability(node, region string) mesh.Capability {
+	return mesh.Capability{Name: capabilityOf(region), New: func(string) mesh.Process {
+		return &session{node: node, region: region}
+	}}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the program with args and returns its exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("game", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		demo       = fs.Bool("demo", false, "run the four-node demo in this process (the default)")
+		node       = fs.String("node", "", "run one node with this `name` until SIGINT or SIGTERM")
+		region     = fs.String("region", "", "with -node, the node's `region`: it gets the label region=REGION and offers game-REGION")
+		gossip     = fs.String("gossip", "127.0.0.1:0", "gossip `address` of the node (port 0 picks a free port)")
+		remote     = fs.String("remote", "127.0.0.1:0", "actor message `address` of the node")
+		admin      = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")
+		adminCalls = fs.Bool("admin-calls", false, "let the admin endpoint take calls (mesh call)")
+		seeds      = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
+		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  game [-demo]\n  game -node NAME -region REGION [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls]] [-seeds ADDR,...]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *demo && *node != "" || (*node == "") != (*region == "") {
+		fs.Usage()
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *node != "" {
+		cfg := mesh.DefaultLocalConfig()
+		cfg.NodeName, cfg.GossipAddr, cfg.RemoteAddr, cfg.Seeds = *node, *gossip, *remote, splitList(*seeds)
+		cfg.AdminAddr, cfg.AdminCalls = *admin, *adminCalls
+		cfg.Labels = map[string]string{"region": *region}
+		cfg.Logger = newLogger(stderr, level)
+		err = runNode(ctx, cfg, stdout)
+	} else {
+		_, err = runDemo(ctx, stdout, newLogger(stderr, level))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "game:", err)
+		return 1
+	}
+	return 0
+}
+
+// runNode runs one node offering the sessions of its region label until
+// ctx ends, then leaves gracefully. Once it serves, it prints
+//
+//	eu-1 ready gossip=127.0.0.1:7101 remote=127.0.0.1:8101 admin=127.0.0.1:9101
+func runNode(ctx context.Context, cfg mesh.Config, stdout io.Writer) error {
+	n, err := mesh.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.RegisterCapabilities(sessionCapability(n.Name(), cfg.Labels["region"])); err != nil {
+		_ = n.Close(context.Background())
+		return err
+	}
+	fmt.Fprintf(stdout, "%s ready gossip=%s remote=%s admin=%s\n", n.Name(), n.GossipAddr(), n.RemoteAddr(), n.AdminAddr())
+	<-ctx.Done()
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.Close(closeCtx)
+}
+
+// newLogger logs at level and above to w as text, without timestamps.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/examples/game/gamepb"
+)
+
+// TestDemo runs the demo and checks that every session was served by a
+// node labelled with its region, before and after the stop, that the
+// stopped node's sessions moved within their region, and that a region no
+// node serves fails with ErrNoNode.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, logs bytes.Buffer
+	res, err := runDemo(ctx, &out, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer func() {
+		if t.Failed() {
+			t.Logf("demo output:\n%s\nlogs:\n%s", out.String(), logs.String())
+		}
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.before) != len(plays) || len(res.after) != len(plays) {
+		t.Fatalf("served %d sessions before the stop and %d after, want %d", len(res.before), len(res.after), len(plays))
+	}
+	moved, nodes := 0, map[string]bool{}
+	for _, p := range plays {
+		key := p.region + "/" + p.id
+		before, after := res.before[key], res.after[key]
+		nodes[before] = true
+		if res.regionOf[before] != p.region || res.regionOf[after] != p.region {
+			t.Errorf("%s served by %s (region %q) then %s (region %q)", key, before, res.regionOf[before], after, res.regionOf[after])
+		}
+		if after == res.stopped {
+			t.Errorf("%s served by %s after it stopped", key, after)
+		}
+		if before == res.stopped {
+			moved++
+		}
+	}
+	if moved == 0 || len(nodes) != 4 {
+		t.Errorf("%d sessions moved off %s, sessions were spread over %d nodes; want some and 4", moved, res.stopped, len(nodes))
+	}
+	if !errors.Is(res.noRegion, mesh.ErrNoNode) {
+		t.Errorf("a session of an unserved region: %v, want ErrNoNode", res.noRegion)
+	}
+	if logs.Len() > 0 {
+		t.Errorf("the nodes logged warnings:\n%s", logs.String())
+	}
+}
+
+// TestSession: players join once, score only after joining, and the
+// state names the session, its region and its node.
+func TestSession(t *testing.T) {
+	s := &session{node: "eu-1", region: "eu"}
+	ctx := &mesh.Context{}
+	for _, m := range []*gamepb.Join{{Player: "ana"}, {Player: "ana"}, {Player: "ben"}} {
+		if _, err := s.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Handle(ctx, &gamepb.Score{Player: "zed", Points: 1}); err == nil || !strings.Contains(err.Error(), "not joined") {
+		t.Errorf("score of a player who did not join: %v", err)
+	}
+	reply, err := s.Handle(ctx, &gamepb.Score{Player: "ana", Points: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := reply.(*gamepb.State)
+	if st.GetScores()["ana"] != 5 || len(st.GetScores()) != 2 || st.GetRegion() != "eu" || st.GetNode() != "eu-1" {
+		t.Errorf("state %v", st)
+	}
+}
