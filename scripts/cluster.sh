@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# A local cluster of an example's nodes, each its own OS process with its own
+# ports and log file, for trying mesh and cmd/mesh by hand.
+#
+#   scripts/cluster.sh up N          build, then start node-1 ... node-N
+#   scripts/cluster.sh status        each node's process, then `mesh status` and `mesh peers`
+#   scripts/cluster.sh kill NODE     kill -9 NODE (e.g. node-2): a crash
+#   scripts/cluster.sh restart NODE  start NODE again, same name and ports
+#   scripts/cluster.sh down          stop every node (SIGTERM; SIGKILL after 15 s)
+#
+# node-i gossips on 127.0.0.1 port BASE_PORT+i, takes actor messages on port
+# BASE_PORT+1000+i and serves its admin endpoint on port BASE_PORT+2000+i: with the
+# default BASE_PORT=7100, node-1's admin endpoint is 127.0.0.1:9101, which is
+# what cmd/mesh asks by default. Logs, pids and binaries go to .cluster/ at
+# the top of the repository (git-ignored).
+#
+# Environment:
+#   EXAMPLE      chat (default) or game; game nodes alternate regions eu, us
+#   BASE_PORT    7100 by default
+#   CLUSTER_DIR  .cluster by default
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dir=${CLUSTER_DIR:-$root/.cluster}
+state=$dir/cluster.env
+
+usage() {
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+	exit 2
+}
+
+die() {
+	echo "cluster.sh: $*" >&2
+	exit 1
+}
+
+# load reads what `up` saved: EXAMPLE, N, BASE_PORT.
+load() {
+	[ -f "$state" ] || die "no cluster here: run 'scripts/cluster.sh up N' first"
+	# shellcheck source=/dev/null
+	. "$state"
+}
+
+gossip_addr() { echo "127.0.0.1:$((BASE_PORT + $1))"; }
+remote_addr() { echo "127.0.0.1:$((BASE_PORT + 1000 + $1))"; }
+admin_addr() { echo "127.0.0.1:$((BASE_PORT + 2000 + $1))"; }
+
+# index turns node-3 into 3, refusing names that are not in the cluster.
+index() {
+	local i=${1#node-}
+	[[ $1 == node-* && $i =~ ^[0-9]+$ && $i -ge 1 && $i -le $N ]] || die "no node $1: the nodes are node-1 ... node-$N"
+	echo "$i"
+}
+
+running() {
+	local pidfile=$dir/node-$1.pid
+	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+all_admins() {
+	local addrs="" i
+	for ((i = 1; i <= N; i++)); do addrs+="${addrs:+,}$(admin_addr "$i")"; done
+	echo "$addrs"
+}
+
+# start starts node-i in the background and waits for it to serve.
+start() {
+	local i=$1 name=node-$1 seeds="" j
+	running "$i" && die "$name is running already (pid $(cat "$dir/$name.pid"))"
+	for ((j = 1; j <= N; j++)); do seeds+="${seeds:+,}$(gossip_addr "$j")"; done
+	local args=(-node "$name" -gossip "$(gossip_addr "$i")" -remote "$(remote_addr "$i")"
+		-admin "$(admin_addr "$i")" -admin-calls -seeds "$seeds")
+	if [ "$EXAMPLE" = game ]; then
+		local regions=(eu us)
+		args+=(-region "${regions[$(((i - 1) % 2))]}")
+	fi
+	local log=$dir/$name.log
+	echo "--- $(date '+%F %T') start ${args[*]}" >>"$log"
+	"$dir/bin/$EXAMPLE" "${args[@]}" >>"$log" 2>&1 </dev/null &
+	echo $! >"$dir/$name.pid"
+	local lines
+	lines=$(wc -l <"$log")
+	for _ in $(seq 300); do
+		if tail -n +"$((lines + 1))" "$log" | grep -q "^$name ready"; then
+			echo "$name   pid $(cat "$dir/$name.pid")   gossip $(gossip_addr "$i")   admin $(admin_addr "$i")   log ${log#"$root"/}"
+			return
+		fi
+		running "$i" || die "$name exited; see $log"
+		sleep 0.1
+	done
+	die "$name did not start within 30 s; see $log"
+}
+
+cmd=${1:-}
+case $cmd in
+up)
+	[ $# -eq 2 ] && [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] || usage
+	if [ -f "$state" ]; then
+		load
+		for ((i = 1; i <= N; i++)); do
+			running "$i" && die "node-$i is running: run 'scripts/cluster.sh down' first"
+		done
+	fi
+	EXAMPLE=${EXAMPLE:-chat}
+	BASE_PORT=${BASE_PORT:-7100}
+	N=$2
+	case $EXAMPLE in chat | game) ;; *) die "EXAMPLE=$EXAMPLE: want chat or game" ;; esac
+	mkdir -p "$dir/bin"
+	echo "building examples/$EXAMPLE and cmd/mesh into ${dir#"$root"/}/bin"
+	(cd "$root" && go build -o "$dir/bin/$EXAMPLE" "./examples/$EXAMPLE" && go build -o "$dir/bin/mesh" ./cmd/mesh)
+	printf 'EXAMPLE=%s\nN=%s\nBASE_PORT=%s\n' "$EXAMPLE" "$N" "$BASE_PORT" >"$state"
+	for ((i = 1; i <= N; i++)); do start "$i"; done
+	echo
+	echo "mesh CLI: ${dir#"$root"/}/bin/mesh --addr $(all_admins) status"
+	;;
+status)
+	[ $# -eq 1 ] || usage
+	load
+	for ((i = 1; i <= N; i++)); do
+		if running "$i"; then
+			echo "node-$i   running   pid $(cat "$dir/node-$i.pid")   admin $(admin_addr "$i")"
+		else
+			echo "node-$i   stopped"
+		fi
+	done
+	echo
+	code=0
+	"$dir/bin/mesh" --addr "$(all_admins)" status || code=$?
+	echo
+	"$dir/bin/mesh" --addr "$(all_admins)" peers || true
+	exit $code
+	;;
+kill)
+	[ $# -eq 2 ] || usage
+	load
+	i=$(index "$2")
+	running "$i" || die "$2 is not running"
+	kill -9 "$(cat "$dir/$2.pid")"
+	echo "--- $(date '+%F %T') killed with SIGKILL" >>"$dir/$2.log"
+	echo "$2 killed (SIGKILL)"
+	;;
+restart)
+	[ $# -eq 2 ] || usage
+	load
+	i=$(index "$2")
+	if running "$i"; then
+		kill -TERM "$(cat "$dir/$2.pid")"
+		for _ in $(seq 150); do running "$i" || break; sleep 0.1; done
+		running "$i" && die "$2 still runs 15 s after SIGTERM"
+	fi
+	start "$i"
+	;;
+down)
+	[ $# -eq 1 ] || usage
+	load
+	# One at a time: a node that leaves while its peers leave too has nobody
+	# left to hear its goodbye.
+	for ((i = N; i >= 1; i--)); do
+		running "$i" || continue
+		pid=$(cat "$dir/node-$i.pid")
+		kill -TERM "$pid"
+		for _ in $(seq 150); do running "$i" || break; sleep 0.1; done
+		if running "$i"; then
+			kill -9 "$pid"
+			echo "node-$i killed: still running 15 s after SIGTERM"
+		else
+			echo "node-$i stopped"
+		fi
+	done
+	rm -f "$dir"/node-*.pid "$state"
+	echo "logs are kept in ${dir#"$root"/}"
+	;;
+*)
+	usage
+	;;
+esac
