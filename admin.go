@@ -65,7 +65,7 @@ func (n *Node) startAdmin() error {
 			n.logger.Warn("admin endpoint stopped", "err", err)
 		}
 	}()
-	n.admin = a
+	n.admin.Store(a)
 	n.logger.Info("admin endpoint listening", "addr", a.addr)
 	return nil
 }
@@ -73,24 +73,25 @@ func (n *Node) startAdmin() error {
 // stopAdmin stops the admin endpoint, letting requests in progress finish
 // within ctx or a second, whichever ends first.
 func (n *Node) stopAdmin(ctx context.Context) {
-	if n.admin == nil {
+	a := n.admin.Load()
+	if a == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := n.admin.srv.Shutdown(ctx); err != nil {
-		_ = n.admin.srv.Close()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		_ = a.srv.Close()
 	}
-	n.admin.wg.Wait()
+	a.wg.Wait()
 }
 
 // AdminAddr returns the address the admin endpoint listens on, or "" if
 // the node has none (Config.AdminAddr is empty).
 func (n *Node) AdminAddr() string {
-	if n.admin == nil {
-		return ""
+	if a := n.admin.Load(); a != nil {
+		return a.addr
 	}
-	return n.admin.addr
+	return ""
 }
 
 // adminEndpoints lists the admin endpoints, for GET /.

@@ -43,7 +43,9 @@ type Node struct {
 	metrics *metrics
 	tracing tracing
 	health  healthLog
-	admin   *admin // nil without Config.AdminAddr
+	// admin is set once the endpoint serves; the router reads it for
+	// pongs. nil without Config.AdminAddr.
+	admin atomic.Pointer[admin]
 
 	// capMu serialises changes to the capabilities this node offers and
 	// to its gossiped metadata.

@@ -62,8 +62,8 @@ func (t *tracing) start(ctx context.Context, op string, req *Request) (context.C
 		trace.WithAttributes(attribute.String("mesh.capability", req.Capability), attribute.String("mesh.id", req.ID)))
 }
 
-// end ends span, if any, recording err.
-func end(span trace.Span, err error) {
+// endSpan ends span, if any, recording err.
+func endSpan(span trace.Span, err error) {
 	if span == nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (n *Node) runCall(ctx context.Context, c *call) (proto.Message, error) {
 	if err != nil {
 		n.logger.Debug("call failed", "capability", c.req.Capability, "id", c.req.ID, "err", err)
 	}
-	end(span, err)
+	endSpan(span, err)
 	return reply, err
 }
 
@@ -105,6 +105,6 @@ func (n *Node) runCast(ctx context.Context, req *Request) error {
 	if err != nil {
 		n.logger.Debug("cast failed", "capability", req.Capability, "id", req.ID, "err", err)
 	}
-	end(span, err)
+	endSpan(span, err)
 	return err
 }
