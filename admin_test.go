@@ -172,10 +172,12 @@ func TestAdminEndpoints(t *testing.T) {
 			Reasons []map[string]any `json:"reasons"`
 			Members map[string]int   `json:"members"`
 		}
-		adminGet(t, admin, "/v1/status", &st)
-		if st.Status != "running" || len(st.Reasons) != 0 || st.Members["alive"] != 3 {
-			t.Errorf("status %+v; want running with 3 alive members", st)
-		}
+		// A probe round late under load makes a member look suspect for
+		// a moment: wait for a clean answer rather than take the first.
+		waitFor(t, 10*time.Second, "status running with 3 alive members", func() bool {
+			adminGet(t, admin, "/v1/status", &st)
+			return st.Status == "running" && len(st.Reasons) == 0 && st.Members["alive"] == 3
+		})
 		var ping struct {
 			Pings []struct {
 				Node  string  `json:"node"`
