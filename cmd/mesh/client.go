@@ -88,26 +88,24 @@ func (c *client) do(ctx context.Context, method, addr, path string, body any, v 
 // returns the address that answered. An error answer from a node ends the
 // search: another node would give the same.
 func (c *client) get(ctx context.Context, addrs []string, path string, v any, raw *[]byte) (string, error) {
-	var errs []error
-	for _, addr := range addrs {
-		err := c.do(ctx, http.MethodGet, addr, path, nil, v, raw)
-		var ae *apiError
-		if err == nil || errors.As(err, &ae) {
-			return addr, err
-		}
-		errs = append(errs, err)
-	}
-	return "", fmt.Errorf("no admin endpoint answered: %w", errors.Join(errs...))
+	return first(addrs, func(addr string) error { return c.do(ctx, http.MethodGet, addr, path, nil, v, raw) },
+		func(err error) bool { var ae *apiError; return !errors.As(err, &ae) })
 }
 
 // post POSTs body to the first of addrs that accepts a connection: a
 // request that may have reached a node is not sent to another.
 func (c *client) post(ctx context.Context, addrs []string, path string, body, v any, raw *[]byte) (string, error) {
+	return first(addrs, func(addr string) error { return c.do(ctx, http.MethodPost, addr, path, body, v, raw) },
+		func(err error) bool { var op *net.OpError; return errors.As(err, &op) && op.Op == "dial" })
+}
+
+// first calls try on each of addrs in turn until it succeeds or fails with
+// an error next does not accept, and returns the address it stopped at.
+func first(addrs []string, try func(addr string) error, next func(error) bool) (string, error) {
 	var errs []error
 	for _, addr := range addrs {
-		err := c.do(ctx, http.MethodPost, addr, path, body, v, raw)
-		var op *net.OpError
-		if !errors.As(err, &op) || op.Op != "dial" {
+		err := try(addr)
+		if err == nil || !next(err) {
 			return addr, err
 		}
 		errs = append(errs, err)
