@@ -29,6 +29,7 @@ func main() {
 	mode := flag.String("mode", "quick", "quick or full")
 	out := flag.String("out", "bench", "directory for RESULTS.md, charts and profiles")
 	only := flag.String("only", "", "comma-separated workload IDs to run (default all)")
+	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, ceiling, peer (default all)")
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
@@ -70,7 +71,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	s, err := runSuite(exe, p, *out, splitList(*only), *profile, os.Stderr)
+	sel := selection{workloads: splitList(*only)}
+	for _, c := range splitList(*cont) {
+		sel.contenders = append(sel.contenders, strings.ToLower(c))
+	}
+	s, err := runSuite(exe, p, *out, sel, *profile, os.Stderr)
 	if err == nil {
 		err = writeReport(*out, s)
 	}
@@ -103,9 +108,15 @@ type suite struct {
 	Profiles map[string][]string `json:"profiles,omitempty"`
 }
 
-// runSuite runs the workloads (all, or those in only) and saves the
-// results as results.json in outDir.
-func runSuite(exe string, p params, outDir string, only []string, profile bool, progress io.Writer) (*suite, error) {
+// selection restricts a run to some workloads and contenders; empty
+// means all.
+type selection struct {
+	workloads, contenders []string
+}
+
+// runSuite runs the selected workloads and saves the results as
+// results.json in outDir.
+func runSuite(exe string, p params, outDir string, sel selection, profile bool, progress io.Writer) (*suite, error) {
 	tmp, err := tempDir()
 	if err != nil {
 		return nil, err
@@ -120,10 +131,17 @@ func runSuite(exe string, p params, outDir string, only []string, profile bool, 
 	var ws []workload
 	steps := 0
 	for _, w := range workloads() {
-		if len(only) == 0 || slices.Contains(only, w.ID) {
-			ws = append(ws, w)
-			steps += w.Rounds(p) * len(w.Contenders)
+		if len(sel.workloads) > 0 && !slices.Contains(sel.workloads, w.ID) {
+			continue
 		}
+		if len(sel.contenders) > 0 {
+			w.Contenders = slices.DeleteFunc(slices.Clone(w.Contenders), func(c string) bool { return !slices.Contains(sel.contenders, c) })
+			if len(w.Contenders) == 0 {
+				continue
+			}
+		}
+		ws = append(ws, w)
+		steps += w.Rounds(p) * len(w.Contenders)
 	}
 	r.logf("bench %s: %d workloads, %d runs; machine: %d cores, %s", p.Mode, len(ws), steps, s.Machine.Cores, s.Machine.Go)
 	step := 0
@@ -146,7 +164,7 @@ func runSuite(exe string, p params, outDir string, only []string, profile bool, 
 				r.logf("[%d/%d] %s round %d/%d %-7s %s (%.1fs)", step, steps, w.ID, round+1, n, c, headline(w.ID, res), time.Since(t0).Seconds())
 			}
 		}
-		if profile && slices.Contains([]string{"B1", "B5", "C1"}, w.ID) {
+		if profile && slices.Contains([]string{"B1", "B5", "C1"}, w.ID) && slices.Contains(w.Contenders, meshC) {
 			dir := filepath.Join(outDir, "profiles")
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, err

@@ -41,7 +41,6 @@ type runner struct {
 	exe  string // the binary to start as node processes
 	tmp  string // node logs
 	p    params
-	prof string // directory for mesh's CPU profiles; "" for none
 	out  io.Writer
 
 	start time.Time

@@ -44,7 +44,7 @@ func TestSmoke(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := runSuite(os.Args[0], smokeParams(), dir, []string{w.ID}, false, logWriter{t})
+			s, err := runSuite(os.Args[0], smokeParams(), dir, selection{workloads: []string{w.ID}}, false, logWriter{t})
 			outcomes[i] = outcome{s, dir, err}
 		}()
 	}
