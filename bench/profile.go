@@ -193,7 +193,10 @@ func writeProfiles(b *strings.Builder, dir string, s *suite) {
 	b.WriteString("### CPU profiles of mesh\n\nEach profile is of one extra, unreported run of mesh with `pprof` on; the files are in `profiles/` " +
 		"(`go tool pprof -top bench/profiles/B5.pprof`). Each table gives the share of all CPU samples whose stack holds the named work " +
 		"(the rows overlap: a sample counts in every row it matches), then mesh's and protoactor's heaviest functions by cumulative time. " +
-		"Garbage-collection time is paid by whoever allocates: read it with the allocations per operation in the tables above.\n\n")
+		"Garbage-collection time is paid by whoever allocates: read it with the allocations per operation in the tables above. ")
+	pp := profileParams(s.Params)
+	fmt.Fprintf(b, "The profiled runs are larger than the measured ones, to hold seconds of samples: B1 %s activations, B5 %s calls, C1 %s calls.\n\n",
+		commas(float64(pp.B1)), commas(float64(pp.B5Calls)), commas(float64(pp.C1Calls)))
 	for _, w := range slices.Sorted(maps.Keys(s.Profiles)) {
 		for _, f := range s.Profiles[w] {
 			name := strings.TrimSuffix(filepath.Base(f), ".pprof")
