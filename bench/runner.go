@@ -38,10 +38,10 @@ func loadAverage() float64 {
 
 // runner runs workloads in node processes.
 type runner struct {
-	exe  string // the binary to start as node processes
-	tmp  string // node logs
-	p    params
-	out  io.Writer
+	exe string // the binary to start as node processes
+	tmp string // node logs
+	p   params
+	out io.Writer
 
 	start time.Time
 	seq   int
