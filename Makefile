@@ -8,7 +8,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 # generated upstream.
 PROTOS = $(shell find . -name '*.proto' ! -path './cluster/patched/*' ! -path './.git/*' | sed 's|^\./||' | sort)
 
-.PHONY: all test demo lint proto bench bench-full
+.PHONY: all test demo lint proto bench bench-full mesh cluster cluster-down
 
 all: lint test
 
@@ -40,3 +40,15 @@ bench:
 
 bench-full:
 	bash scripts/bench.sh full
+
+# The operator CLI, into ./bin.
+mesh:
+	go build -o bin/mesh ./cmd/mesh
+
+# Three chat nodes as OS processes with admin endpoints on 127.0.0.1:9101-9103
+# (EXAMPLE=game for game nodes); bin/mesh talks to them. Stop with make cluster-down.
+cluster:
+	bash scripts/cluster.sh up 3
+
+cluster-down:
+	bash scripts/cluster.sh down
