@@ -2,7 +2,6 @@ package mesh_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,28 +23,10 @@ var adminClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Trans
 // startAdminNode starts a node with an admin endpoint on a free port.
 func startAdminNode(t testing.TB, name string, seeds []string, calls bool, caps ...mesh.Capability) *mesh.Node {
 	t.Helper()
-	cfg := mesh.DefaultLocalConfig()
-	cfg.NodeName = name
-	cfg.Seeds = seeds
-	cfg.Logger = testLogger(t)
-	cfg.DrainTimeout = 300 * time.Millisecond
-	cfg.AdminAddr = "127.0.0.1:0"
-	cfg.AdminCalls = calls
-	n, err := mesh.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = n.Close(ctx)
-	})
-	if len(caps) > 0 {
-		if err := n.RegisterCapabilities(caps...); err != nil {
-			t.Fatalf("register on %s: %v", name, err)
-		}
-	}
-	return n
+	return startNodeWith(t, name, seeds, func(cfg *mesh.Config) {
+		cfg.AdminAddr = "127.0.0.1:0"
+		cfg.AdminCalls = calls
+	}, caps...)
 }
 
 // adminGet GETs path from the admin endpoint addr, decodes the JSON answer

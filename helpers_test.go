@@ -31,11 +31,21 @@ func testLogger(t testing.TB) *slog.Logger {
 // startNode starts a node named name on loopback with free ports.
 func startNode(t testing.TB, name string, seeds []string, caps ...mesh.Capability) *mesh.Node {
 	t.Helper()
+	return startNodeWith(t, name, seeds, nil, caps...)
+}
+
+// startNodeWith starts a node like startNode, letting edit change its
+// configuration first; it is closed when the test ends.
+func startNodeWith(t testing.TB, name string, seeds []string, edit func(*mesh.Config), caps ...mesh.Capability) *mesh.Node {
+	t.Helper()
 	cfg := mesh.DefaultLocalConfig()
 	cfg.NodeName = name
 	cfg.Seeds = seeds
 	cfg.Logger = testLogger(t)
 	cfg.DrainTimeout = 300 * time.Millisecond
+	if edit != nil {
+		edit(&cfg)
+	}
 	n, err := mesh.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -35,27 +35,7 @@ func startTraced(t *testing.T, name string, seeds []string, rec *tracetest.SpanR
 	t.Helper()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	cfg := mesh.DefaultLocalConfig()
-	cfg.NodeName = name
-	cfg.Seeds = seeds
-	cfg.Logger = testLogger(t)
-	cfg.DrainTimeout = 300 * time.Millisecond
-	cfg.TracerProvider = tp
-	n, err := mesh.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = n.Close(ctx)
-	})
-	if len(caps) > 0 {
-		if err := n.RegisterCapabilities(caps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return n
+	return startNodeWith(t, name, seeds, func(cfg *mesh.Config) { cfg.TracerProvider = tp }, caps...)
 }
 
 // TestTraceAcrossNodes: a call from a span on one node to a process on
