@@ -356,6 +356,9 @@ func notes(s *suite, w workload) string {
 			fmt.Fprintf(&b, "\n- **%s round %d failed:** %s", r.Contender, r.Round, msg)
 			continue
 		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "\n- %s round %d, %s", r.Contender, r.Round, n)
+		}
 		for _, name := range slices.Sorted(maps.Keys(r.Phases)) {
 			ph := r.Phases[name]
 			if ph.Errors > 0 || ph.OK < ph.N {

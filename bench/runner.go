@@ -21,6 +21,8 @@ type result struct {
 	// Values are figures that are not phases (R1, R2).
 	Values map[string]float64 `json:"values,omitempty"`
 	Err    string             `json:"err,omitempty"`
+	// Notes are remarks of the run, such as the first error of a load.
+	Notes []string `json:"notes,omitempty"`
 	// Load is the machine's 1-minute load average when the run began.
 	Load float64 `json:"load"`
 }

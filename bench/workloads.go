@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -243,7 +244,7 @@ func movedShare(before, after []string) float64 {
 // served elsewhere afterwards, the activations the nodes in keep lost, and
 // the calls that failed from the start of fn until the cluster in settled
 // was seen by every node in it.
-func (cl *group) change(prefix string, v map[string]float64, idList, owners []string, keep, settled []int, fn func() error) ([]string, error) {
+func (cl *group) change(prefix string, v map[string]float64, notes *[]string, idList, owners []string, keep, settled []int, fn func() error) ([]string, error) {
 	var shardsBefore []string
 	if cl.contender == meshC {
 		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: "echo"}, 30*time.Second)
@@ -278,6 +279,9 @@ func (cl *group) change(prefix string, v map[string]float64, idList, owners []st
 	v[prefix+"calls"] = float64(rep.Load.Calls)
 	v[prefix+"failed"] = float64(rep.Load.Failed)
 	v[prefix+"max_latency_s"] = rep.Load.MaxLatency
+	if rep.Load.FirstErr != "" {
+		*notes = append(*notes, fmt.Sprintf("%s: first failed call: %s", strings.TrimSuffix(prefix, "_"), rep.Load.FirstErr))
+	}
 	after, err := cl.survey(idList)
 	if err != nil {
 		return nil, err
@@ -316,37 +320,39 @@ func runR1(r *runner, contender, _ string) (*result, error) {
 		return nil, err
 	}
 	v := map[string]float64{"ids": float64(len(idList))}
-	owners, err = cl.change("join_", v, idList, owners, []int{0, 1, 2}, []int{0, 1, 2, 3}, func() error {
+	var notes []string
+	owners, err = cl.change("join_", v, &notes, idList, owners, []int{0, 1, 2}, []int{0, 1, 2, 3}, func() error {
 		return cl.add(echo)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
 	}
-	if _, err := cl.change("leave_", v, idList, owners, []int{0, 1, 2}, []int{0, 1, 2}, func() error {
+	if _, err := cl.change("leave_", v, &notes, idList, owners, []int{0, 1, 2}, []int{0, 1, 2}, func() error {
 		return cl.leave(3)
 	}); err != nil {
 		return nil, fmt.Errorf("leave: %w", err)
 	}
-	return &result{Values: v}, nil
+	return &result{Values: v, Notes: notes}, nil
 }
 
 func runR2(r *runner, contender, _ string) (*result, error) {
 	v := map[string]float64{}
+	var notes []string
 	for _, graceful := range []bool{false, true} {
 		prefix := "kill_"
 		if graceful {
 			prefix = "leave_"
 		}
-		if err := r.failover(contender, graceful, prefix, v); err != nil {
+		if err := r.failover(contender, graceful, prefix, v, &notes); err != nil {
 			return nil, fmt.Errorf("%s: %w", prefix[:len(prefix)-1], err)
 		}
 	}
-	return &result{Values: v}, nil
+	return &result{Values: v, Notes: notes}, nil
 }
 
 // failover starts 3 nodes, loads the IDs node-3 serves from node-1, and
 // kills or closes node-3.
-func (r *runner) failover(contender string, graceful bool, prefix string, v map[string]float64) error {
+func (r *runner) failover(contender string, graceful bool, prefix string, v map[string]float64, notes *[]string) error {
 	echo := []string{"echo"}
 	cl, err := r.startCluster(contender, [][]string{echo, echo, echo}, 0)
 	if err != nil {
@@ -407,6 +413,9 @@ func (r *runner) failover(contender string, graceful bool, prefix string, v map[
 	v[prefix+"calls"] = float64(rep.Load.Calls)
 	v[prefix+"failed"] = float64(rep.Load.Failed)
 	v[prefix+"max_latency_s"] = rep.Load.MaxLatency
+	if rep.Load.FirstErr != "" {
+		*notes = append(*notes, fmt.Sprintf("%s: first failed call: %s", strings.TrimSuffix(prefix, "_"), rep.Load.FirstErr))
+	}
 	return nil
 }
 
