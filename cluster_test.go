@@ -220,7 +220,7 @@ func TestGracefulLeaveLosesNoCall(t *testing.T) {
 					return
 				default:
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				_, err := callers[w%2].Call(ctx, mesh.Request{Capability: "echo", ID: fmt.Sprint("actor_", i), Payload: wrapString("x")})
 				cancel()
 				calls.Add(1)

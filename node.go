@@ -57,8 +57,8 @@ type Node struct {
 	routesMu sync.Mutex
 
 	closing atomic.Bool
-	// strayAt is when, during Close, the router last received a message:
-	// a peer still routing to this node. Unix nanoseconds.
+	// strayAt is when, during Close, a peer last routed a message here,
+	// to the router or to a stopped activation. Unix nanoseconds.
 	strayAt   atomic.Int64
 	closeOnce sync.Once
 	closeErr  error
@@ -102,6 +102,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Factory: n.factories.Get,
 		Owner:   n.owner,
 		Recast:  n.recast,
+		Stray:   n.stray,
 		Logger:  n.logger,
 		Hooks:   n.hooks(),
 	})
@@ -380,7 +381,7 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
-	n.table.StopWhere(actor.StopClosing, func(string, uint32) (bool, string) { return true, "" })
+	n.table.StopAll(actor.StopClosing)
 	n.stopAdmin(ctx)
 	n.stopRemote()
 	defaultNode.CompareAndSwap(n, nil)
@@ -389,6 +390,14 @@ func (n *Node) close(ctx context.Context) error {
 		return fmt.Errorf("mesh: close %s: %w", n.name, err)
 	}
 	return nil
+}
+
+// stray notes, while the node drains, that a peer still routed a message
+// here.
+func (n *Node) stray() {
+	if n.closing.Load() {
+		n.strayAt.Store(time.Now().UnixNano())
+	}
 }
 
 // drainQuiet is how long no peer may have routed to a draining node before

@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"fmt"
-	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/cluster"
@@ -51,10 +50,8 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 		return
 	}
 	owner, version := n.owner(env.Capability, env.Shard)
-	if n.closing.Load() {
-		n.strayAt.Store(time.Now().UnixNano())
-	}
 	if owner != n.name || n.closing.Load() {
+		n.stray()
 		if env.Cast {
 			if owner != "" && owner != n.name && env.Hops < maxCastHops {
 				env.Hops++

@@ -38,6 +38,8 @@ type initMsg struct {
 type stopMsg struct {
 	reason   StopReason
 	newOwner string
+	// now skips the linger: nothing can be on its way any more.
+	now bool
 }
 
 // activation is the protoactor actor that hosts one Process.
@@ -78,6 +80,7 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 		return
 	}
 	if a.gone {
+		a.stray()
 		if r.Cast {
 			a.recast(r.Payload)
 		} else if c.Sender() != nil {
@@ -107,6 +110,7 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 	}
 	owner, version := a.t.cfg.Owner(env.Capability, env.Shard)
 	if a.gone || owner != a.t.cfg.Self {
+		a.stray()
 		if env.Cast {
 			a.recast(payload)
 			return
@@ -203,11 +207,17 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 		}()
 	}
 	a.proc = nil
-	if m.reason == StopClosing {
+	if m.now {
 		c.Stop(c.Self())
 		return
 	}
 	c.SetReceiveTimeout(a.t.cfg.Linger)
+}
+
+func (a *activation) stray() {
+	if a.t.cfg.Stray != nil {
+		a.t.cfg.Stray()
+	}
 }
 
 func (a *activation) recast(payload proto.Message) {

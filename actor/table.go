@@ -24,6 +24,11 @@ type TableConfig struct {
 	// the version of the capability's ring; owner is "" when no node
 	// offers the capability.
 	Owner func(capability string, shard uint32) (owner string, version uint64)
+	// Stray is called, from the activation's goroutine, when a message
+	// reaches an activation that no longer serves it (stopped, or its
+	// shard moved): a caller still routes by an older view. If nil,
+	// nothing is called.
+	Stray func()
 	// Recast routes again a Cast that reached an activation which had
 	// begun to stop. If nil, such casts are dropped.
 	Recast func(capability, id string, payload proto.Message)
@@ -158,6 +163,24 @@ func (t *Table) StopWhere(reason StopReason, stop func(capability string, shard 
 			return ok
 		}) {
 			t.system.Root.Send(e.pid, &stopMsg{reason: reason, newOwner: owners[e]})
+			if t.cfg.Hooks.Stopped != nil {
+				t.cfg.Hooks.Stopped(c, reason)
+			}
+			n++
+		}
+	})
+	t.count.Add(-int64(n))
+	return n
+}
+
+// StopAll stops every activation at once, without the linger of
+// StopWhere: for the very end of a node, when nothing can reach them any
+// more. It returns how many it stopped.
+func (t *Table) StopAll(reason StopReason) int {
+	n := 0
+	t.acts.all(func(c string, m *striped[*entry]) {
+		for _, e := range m.extract(func(string, *entry) bool { return true }) {
+			t.system.Root.Send(e.pid, &stopMsg{reason: reason, now: true})
 			if t.cfg.Hooks.Stopped != nil {
 				t.cfg.Hooks.Stopped(c, reason)
 			}
