@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -62,20 +63,44 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 	if n.closing.Load() {
 		return nil, ErrClosed
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
-		defer cancel()
-	}
 	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
+	if dl, ok := ctx.Deadline(); ok {
+		c.deadline = dl
+	} else {
+		// A timer of our own rather than context.WithTimeout, which costs
+		// a context, a cancel function and a timer per call.
+		c.deadline = time.Now().Add(n.cfg.CallTimeout)
+		c.timer = timers.Get().(*time.Timer)
+		c.timer.Reset(n.cfg.CallTimeout)
+		defer func() {
+			c.timer.Stop()
+			timers.Put(c.timer)
+		}()
+	}
 	return n.runCall(ctx, &c)
 }
+
+// timers holds stopped timers for calls whose context has no deadline.
+// Since Go 1.23 a stopped timer delivers nothing stale after Reset.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// replies holds reply channels of local calls. A channel goes back only
+// once its one answer was received, so nothing can arrive on it later.
+var replies = sync.Pool{New: func() any { return make(chan actor.Response, 1) }}
 
 // call is one Call in progress.
 type call struct {
 	n     *Node
 	req   *Request
 	shard uint32
+	// deadline ends the call: ctx's, or CallTimeout from the start. timer
+	// fires at it when ctx has no deadline of its own; nil otherwise.
+	deadline time.Time
+	timer    *time.Timer
 	// packed is the payload in wire form, made on the first remote try.
 	packed *anypb.Any
 	// via is a node a redirect named, to ask on the next try.
@@ -102,15 +127,18 @@ func (c *call) run(ctx context.Context) (proto.Message, error) {
 			return reply, err
 		}
 		c.why = err
-		if ctx.Err() != nil {
+		if c.over(ctx) {
 			return nil, c.deadlineError(ctx)
 		}
 		if out == later {
-			t := time.NewTimer(pause)
+			t := time.NewTimer(min(pause, time.Until(c.deadline)))
 			select {
 			case <-t.C:
 			case <-ctx.Done():
-				t.Stop()
+			case <-c.timeout():
+			}
+			t.Stop()
+			if c.over(ctx) {
 				return nil, c.deadlineError(ctx)
 			}
 			pause = min(2*pause, 100*time.Millisecond)
@@ -121,9 +149,23 @@ func (c *call) run(ctx context.Context) (proto.Message, error) {
 	}
 }
 
+// timeout returns the channel of the call's own timer, or nil (which never
+// delivers) when ctx bounds the call.
+func (c *call) timeout() <-chan time.Time {
+	if c.timer == nil {
+		return nil
+	}
+	return c.timer.C
+}
+
+// over reports whether the call must end: ctx is done or the deadline has
+// passed.
+func (c *call) over(ctx context.Context) bool {
+	return ctx.Err() != nil || !time.Now().Before(c.deadline)
+}
+
 func (c *call) deadlineError(ctx context.Context) error {
-	err := ctx.Err()
-	if errors.Is(err, context.Canceled) {
+	if err := ctx.Err(); errors.Is(err, context.Canceled) {
 		return fmt.Errorf("mesh: call %s/%s canceled: %w", c.req.Capability, c.req.ID, err)
 	}
 	switch {
@@ -161,25 +203,33 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 		// elsewhere.
 		return nil, later, err
 	}
-	dl, _ := ctx.Deadline()
-	w := actor.NewWaiter(n.system)
-	defer w.Release()
-	n.system.Root.RequestWithCustomSender(pid, &actor.Request{Payload: c.req.Payload, Deadline: dl, Ctx: ctx}, w.PID())
-	m, err := w.Wait(ctx)
-	if err != nil {
+	ch := replies.Get().(chan actor.Response)
+	// No protoactor sender: the answer comes on ch, and so does ErrMoved
+	// when the activation stopped between lookup and send (see deadLetter).
+	n.system.Root.Send(pid, &actor.Request{Payload: c.req.Payload, Deadline: c.deadline, Ctx: ctx, Reply: ch})
+	var resp actor.Response
+	select {
+	case resp = <-ch:
+		replies.Put(ch)
+	case <-ctx.Done():
+		return nil, later, nil
+	case <-c.timeout():
 		return nil, later, nil
 	}
-	switch m := m.(type) {
-	case *actor.Response:
-		if errors.Is(m.Err, actor.ErrMoved) {
-			return nil, retry, m.Err
-		}
-		return m.Payload, done, m.Err
-	case *pa.DeadLetterResponse:
-		// The activation stopped between lookup and send.
-		return nil, retry, nil
+	if errors.Is(resp.Err, actor.ErrMoved) {
+		return nil, retry, resp.Err
 	}
-	return nil, done, fmt.Errorf("mesh: unexpected local reply %T", m)
+	return resp.Payload, done, resp.Err
+}
+
+// deadLetter answers a local Call whose activation stopped before the
+// request reached it, so that the caller routes it again at once.
+func (n *Node) deadLetter(evt any) {
+	if d, ok := evt.(*pa.DeadLetterEvent); ok {
+		if r, ok := d.Message.(*actor.Request); ok && r.Reply != nil {
+			r.Answer(actor.Response{Err: actor.ErrMoved})
+		}
+	}
 }
 
 func (c *call) remote(ctx context.Context, r *routes, owner string, version uint64) (proto.Message, outcome, error) {
@@ -203,13 +253,12 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 			return nil, later, fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 		}
 	}
-	dl, _ := ctx.Deadline()
 	env := &cluster.Envelope{
 		Capability:  c.req.Capability,
 		Id:          c.req.ID,
 		Shard:       c.shard,
 		RingVersion: version,
-		Deadline:    dl.UnixNano(),
+		Deadline:    c.deadline.UnixNano(),
 		Payload:     c.packed,
 		WantPid:     !cached,
 		Trace:       n.tracing.carrier(ctx),
@@ -217,8 +266,13 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 	w := actor.NewWaiter(n.system)
 	defer w.Release()
 	n.system.Root.RequestWithCustomSender(pid, env, w.PID())
-	m, err := w.Wait(ctx)
-	if err != nil {
+	var m any
+	select {
+	case m = <-w.C():
+	case <-ctx.Done():
+	case <-c.timeout():
+	}
+	if m == nil {
 		if cached {
 			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)
 		}

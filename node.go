@@ -106,6 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Logger:  n.logger,
 		Hooks:   n.hooks(),
 	})
+	n.system.EventStream.Subscribe(n.deadLetter)
 	if _, ok := n.system.ProcessRegistry.Add(&router{n: n}, routerName); !ok {
 		n.stopRemote()
 		return nil, fmt.Errorf("mesh: register router: name taken")

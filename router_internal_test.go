@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -239,5 +240,38 @@ func TestStaleViewIsRedirected(t *testing.T) {
 	}
 	if got, want := reply.(*wrapperspb.StringValue).GetValue(), "node-3/"+id+": where?"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestDeadLetteredLocalCallIsAnswered: a local call whose activation
+// stopped between lookup and send is answered ErrMoved at once (so the
+// caller routes it again), not left to its deadline.
+func TestDeadLetteredLocalCallIsAnswered(t *testing.T) {
+	n := startTestCluster(t, 1)[0]
+	id := idOn(t, n, n.name)
+	pid, err := n.table.Ensure("echo", id, shard.Of(id, n.cfg.Shards))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.table.StopAll(actor.StopClosing)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, alive := n.system.ProcessRegistry.Get(pid); !alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the activation did not stop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ch := make(chan actor.Response, 1)
+	n.system.Root.Send(pid, &actor.Request{Payload: wrapperspb.String("late"), Reply: ch})
+	select {
+	case resp := <-ch:
+		if !errors.Is(resp.Err, actor.ErrMoved) {
+			t.Fatalf("answer %+v, want ErrMoved", resp)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a dead-lettered local call got no answer")
 	}
 }

@@ -21,6 +21,10 @@ type Request struct {
 	// Ctx is the caller's context; the process reaches it through
 	// Context.Context. nil means none.
 	Ctx context.Context
+	// Reply, for a Call, receives the one Response; it must have room
+	// for it (a buffer of one). A Request without Reply is answered to
+	// its protoactor sender, if any.
+	Reply chan Response
 }
 
 // Response answers a Request that is not a Cast.
@@ -83,14 +87,38 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 		a.stray()
 		if r.Cast {
 			a.recast(r.Payload)
-		} else if c.Sender() != nil {
-			c.Respond(&Response{Err: ErrMoved})
+		} else {
+			r.respond(c, Response{Err: ErrMoved})
 		}
 		return
 	}
 	reply, err := a.handle(r.Ctx, false, r.Payload, r.Deadline, r.Cast)
-	if !r.Cast && c.Sender() != nil {
-		c.Respond(&Response{Payload: reply, Err: err})
+	if !r.Cast {
+		r.respond(c, Response{Payload: reply, Err: err})
+	}
+}
+
+// IgnoreDeadLetterLogging tells protoactor not to log a Request it
+// dead-letters: the node answers it instead (and protoactor's log
+// throttle would start a goroutine for it).
+func (*Request) IgnoreDeadLetterLogging() {}
+
+// respond answers r on its Reply channel, or to its sender.
+func (r *Request) respond(c pa.Context, resp Response) {
+	if r.Reply != nil {
+		r.Answer(resp)
+	} else if c.Sender() != nil {
+		c.Respond(&resp)
+	}
+}
+
+// Answer puts resp on r's Reply channel unless it already holds an
+// answer; it never blocks. A node uses it to answer a Request that was
+// dead-lettered because its activation had just stopped.
+func (r *Request) Answer(resp Response) {
+	select {
+	case r.Reply <- resp:
+	default:
 	}
 }
 

@@ -38,6 +38,10 @@ func (w *Waiter) Wait(ctx context.Context) (any, error) {
 	}
 }
 
+// C returns the channel the reply arrives on, for a caller that waits on
+// more than a context.
+func (w *Waiter) C() <-chan any { return w.ch }
+
 // Release unregisters w. A reply arriving later goes to dead letters.
 func (w *Waiter) Release() {
 	w.reg.Remove(w.pid)
