@@ -88,9 +88,9 @@ var timers = sync.Pool{New: func() any {
 	return t
 }}
 
-// replies holds reply channels of local calls. A channel goes back only
+// localReplies holds reply channels of local calls. A channel goes back only
 // once its one answer was received, so nothing can arrive on it later.
-var replies = sync.Pool{New: func() any { return make(chan actor.Response, 1) }}
+var localReplies = sync.Pool{New: func() any { return make(chan actor.Response, 1) }}
 
 // call is one Call in progress.
 type call struct {
@@ -203,14 +203,14 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 		// elsewhere.
 		return nil, later, err
 	}
-	ch := replies.Get().(chan actor.Response)
+	ch := localReplies.Get().(chan actor.Response)
 	// No protoactor sender: the answer comes on ch, and so does ErrMoved
 	// when the activation stopped between lookup and send (see deadLetter).
 	n.system.Root.Send(pid, &actor.Request{Payload: c.req.Payload, Deadline: c.deadline, Ctx: ctx, Reply: ch})
 	var resp actor.Response
 	select {
 	case resp = <-ch:
-		replies.Put(ch)
+		localReplies.Put(ch)
 	case <-ctx.Done():
 		return nil, later, nil
 	case <-c.timeout():
@@ -263,15 +263,15 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		WantPid:     !cached,
 		Trace:       n.tracing.carrier(ctx),
 	}
-	w := actor.NewWaiter(n.system)
-	defer w.Release()
-	n.system.Root.RequestWithCustomSender(pid, env, w.PID())
+	p, sender := n.replies.expect()
+	n.system.Root.RequestWithCustomSender(pid, env, sender)
 	var m any
 	select {
-	case m = <-w.C():
+	case m = <-p.ch:
 	case <-ctx.Done():
 	case <-c.timeout():
 	}
+	p.release(m != nil)
 	if m == nil {
 		if cached {
 			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)

@@ -37,6 +37,7 @@ type Node struct {
 	members    *cluster.Membership
 	table      *actor.Table
 	cache      *actor.Cache
+	replies    *replies
 
 	factories capability.Registry[actor.Factory]
 
@@ -107,6 +108,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Hooks:   n.hooks(),
 	})
 	n.system.EventStream.Subscribe(n.deadLetter)
+	n.replies = &replies{address: n.remoteAddr}
+	if _, ok := n.system.ProcessRegistry.Add(n.replies, repliesName); !ok {
+		n.stopRemote()
+		return nil, fmt.Errorf("mesh: register reply process: name taken")
+	}
 	if _, ok := n.system.ProcessRegistry.Add(&router{n: n}, routerName); !ok {
 		n.stopRemote()
 		return nil, fmt.Errorf("mesh: register router: name taken")

@@ -275,3 +275,51 @@ func TestDeadLetteredLocalCallIsAnswered(t *testing.T) {
 		t.Fatal("a dead-lettered local call got no answer")
 	}
 }
+
+// TestCachedPIDOfStoppedActivation: a caller whose cached PID names an
+// activation that is gone gets protoactor's dead-letter answer through the
+// reply process, drops the entry and reaches a new activation through the
+// owner's router, well within its deadline.
+func TestCachedPIDOfStoppedActivation(t *testing.T) {
+	nodes := startTestCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	id := idOn(t, a, b.name)
+	call := func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		reply, err := a.Call(ctx, Request{Capability: "echo", ID: id, Payload: wrapperspb.String("x")})
+		if err != nil {
+			return "", err
+		}
+		return reply.(*wrapperspb.StringValue).GetValue(), nil
+	}
+	if _, err := call(); err != nil {
+		t.Fatal(err)
+	}
+	s := shard.Of(id, a.cfg.Shards)
+	cached, ok := a.cache.Get("echo", id, s)
+	if !ok {
+		t.Fatal("the caller did not cache the activation's PID")
+	}
+	b.table.StopAll(actor.StopClosing)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, alive := b.system.ProcessRegistry.GetLocal(cached.PID.Id); !alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the activation did not stop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if _, err := call(); err != nil {
+		t.Fatalf("call after the activation stopped: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("the call took %v: the dead letter was not noticed", took)
+	}
+	if now, _ := a.cache.Get("echo", id, s); now.PID.Equal(cached.PID) {
+		t.Fatal("the stale PID is still cached")
+	}
+}

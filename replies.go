@@ -1,0 +1,91 @@
+package mesh
+
+import (
+	"sync"
+	"sync/atomic"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+)
+
+// repliesName is the protoactor ID of every node's reply process.
+const repliesName = "mesh-replies"
+
+// replyShards is the number of locks pending remote calls spread over.
+const replyShards = 64
+
+// replies receives the answers to this node's remote calls. Each call is
+// sent in the name of one PID, the reply process's, carrying the call's
+// number in its RequestId; protoactor keeps that number on the reply, and
+// on the dead-letter response when the target is gone, so one process
+// registered once serves every call. It replaces a process registered and
+// removed per call, which was the largest cost of a remote call.
+type replies struct {
+	address string
+	next    atomic.Uint32
+	shards  [replyShards]struct {
+		mu      sync.Mutex // guards pending
+		pending map[uint32]chan any
+	}
+}
+
+// channels holds reply channels. One goes back only after its call is
+// released, under the lock that deliveries take, so no late answer can
+// reach the call that takes it next.
+var channels = sync.Pool{New: func() any { return make(chan any, 1) }}
+
+// pending is one remote call waiting for its answer.
+type pending struct {
+	r  *replies
+	id uint32
+	ch chan any
+}
+
+// expect registers a call and returns the sender to put on its request.
+func (r *replies) expect() (pending, *pa.PID) {
+	id := r.next.Add(1)
+	if id == 0 { // 0 means "no request id" to protoactor
+		id = r.next.Add(1)
+	}
+	p := pending{r: r, id: id, ch: channels.Get().(chan any)}
+	s := &r.shards[id%replyShards]
+	s.mu.Lock()
+	if s.pending == nil {
+		s.pending = make(map[uint32]chan any)
+	}
+	s.pending[id] = p.ch
+	s.mu.Unlock()
+	return p, &pa.PID{Address: r.address, Id: repliesName, RequestId: id}
+}
+
+// release forgets the call; answered reports whether its answer was
+// received, in which case its channel is empty and can be reused.
+func (p pending) release(answered bool) {
+	s := &p.r.shards[p.id%replyShards]
+	s.mu.Lock()
+	delete(s.pending, p.id)
+	s.mu.Unlock()
+	if answered {
+		channels.Put(p.ch)
+	}
+}
+
+// SendUserMessage implements protoactor's Process: it hands an answer to
+// the call its RequestId names, if that call still waits.
+func (r *replies) SendUserMessage(pid *pa.PID, message any) {
+	_, msg, _ := pa.UnwrapEnvelope(message)
+	s := &r.shards[pid.RequestId%replyShards]
+	s.mu.Lock()
+	if ch, ok := s.pending[pid.RequestId]; ok {
+		select {
+		case ch <- msg:
+		default:
+		}
+	}
+	s.mu.Unlock()
+}
+
+// SendSystemMessage implements protoactor's Process; replies ignores them.
+func (r *replies) SendSystemMessage(*pa.PID, any) {}
+
+// Stop implements protoactor's Process; replies lives as long as its node.
+func (r *replies) Stop(*pa.PID) {}
