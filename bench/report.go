@@ -229,7 +229,20 @@ func roundRatios(s *suite, w, other string, get func(*result) (float64, bool)) (
 	return spreadOf(rs)
 }
 
-func fmtRatio(x float64) string { return fmt.Sprintf("%.2f×", x) }
+// fmtRatio prints a ratio with two decimals, or two significant digits when
+// it is below 0.1 (a fixed two decimals showed 0.0012 as "0.00×", which
+// reads as zero), and without decimals from 100 up.
+func fmtRatio(x float64) string {
+	switch {
+	case x <= 0 || math.IsInf(x, 0) || math.IsNaN(x):
+		return fmt.Sprintf("%g×", x)
+	case x >= 100:
+		return commas(x) + "×"
+	case x >= 0.1:
+		return fmt.Sprintf("%.2f×", x)
+	}
+	return fmt.Sprintf("%.*f×", 1-int(math.Floor(math.Log10(x))), x)
+}
 
 func ran(s *suite, w string) bool {
 	for _, r := range s.Results {
@@ -238,6 +251,37 @@ func ran(s *suite, w string) bool {
 		}
 	}
 	return false
+}
+
+// multiNode lists the workloads that run several node processes at once.
+var multiNode = []string{"C1", "C2", "R1", "R2"}
+
+// writeLoad reports the machine's load average when the runs began, for
+// single-node and multi-node workloads apart: it counts the benchmark's own
+// processes, so it shows other work only where it stands above what those
+// account for.
+func writeLoad(b *strings.Builder, s *suite) {
+	var single, multi []float64
+	for _, res := range s.Results {
+		if slices.Contains(multiNode, res.Workload) {
+			multi = append(multi, res.Load)
+		} else {
+			single = append(single, res.Load)
+		}
+	}
+	var parts []string
+	if l, ok := spreadOf(single); ok {
+		parts = append(parts, fmt.Sprintf("median %.2f (%.2f–%.2f) on single-node workloads", l.Median, l.Min, l.Max))
+	}
+	if l, ok := spreadOf(multi); ok {
+		parts = append(parts, fmt.Sprintf("median %.2f (%.2f–%.2f) on multi-node ones", l.Median, l.Min, l.Max))
+	}
+	if len(parts) == 0 {
+		return
+	}
+	fmt.Fprintf(b, " Load average (1 min) when runs began, on %d cores: %s. It counts the benchmark's own processes, which keep "+
+		"the cores busy (one node process on a single-node workload, three or four on %s), so only load above theirs shows other work.",
+		s.Machine.Cores, strings.Join(parts, ", "), strings.Join(multiNode, ", "))
 }
 
 // writeReport writes RESULTS.md and its charts into dir.
@@ -260,17 +304,13 @@ func writeReport(dir string, s *suite) error {
 		fmt.Fprintf(&b, ", %d GiB", m.MemoryGiB)
 	}
 	b.WriteString(". Shared machine: absolute figures drift by up to 2× between runs; the ratios, measured side by side in the same run, are the result.")
-	var loads []float64
-	for _, res := range s.Results {
-		loads = append(loads, res.Load)
-	}
-	if l, ok := spreadOf(loads); ok {
-		fmt.Fprintf(&b, " Load average (1 min) when runs began: median %.2f, %.2f–%.2f on %d cores: above the benchmark's own processes, other work shared the machine.", l.Median, l.Min, l.Max, m.Cores)
-	}
+	writeLoad(&b, s)
 	b.WriteString("\n\n")
 	b.WriteString(`**Contenders.** *mesh*: this module through its public API (` + "`mesh.Call`" + `), 4096 shards, echo capability.
 *ceiling*: raw protoactor-go with no routing: ` + "`SpawnNamed`" + ` + ` + "`RequestFuture`" + ` to a known PID, across nodes a remote spawn and
-` + "`RequestFuture`" + ` to the known remote PID. mesh can approach it, not pass it.
+` + "`RequestFuture`" + ` to the known remote PID. It bounds protoactor's own request/response, not mesh: ` + "`RequestFuture`" + ` registers a future
+process in protoactor's registry and starts a timer per call, where mesh answers a local call on a pooled channel and a remote one through one
+reply process per node, so mesh can pass it, on one node by a wide margin.
 *peer*: protoactor-go's own ` + "`cluster`" + ` package (virtual actors, disthash identity lookup, ` + "`cluster.Request`" + `), with the in-memory
 test provider on one node and the automanaged provider across node processes (its health endpoint on loopback, polled every 1 s).
 All three run the same echo process, the same payload (a ` + "`StringValue`" + `), a 5 s call timeout and the same remote queue sizes.
@@ -404,6 +444,19 @@ func absTarget(w string, get func(*result) (float64, bool), f func(float64) stri
 	}
 }
 
+// worstTarget is absTarget judged on every round: met only if the figure
+// of each round meets it, where a median of 0 failed calls would let rounds
+// that failed some pass.
+func worstTarget(w string, get func(*result) (float64, bool), f func(float64) string, met func(float64) bool) func(*suite) (string, bool, bool) {
+	return func(s *suite) (string, bool, bool) {
+		sp, ok := figures(s, w, meshC, row{get: get})
+		if !ok {
+			return "not measured", false, false
+		}
+		return cell(sp, true, f), met(sp.Min) && met(sp.Max), true
+	}
+}
+
 // aheadOfPeer checks that mesh beats the peer on every workload's first
 // (headline) figure.
 func aheadOfPeer(s *suite) (string, bool, bool) {
@@ -448,7 +501,7 @@ func targets() []target {
 		{"M live heap per idle activation", "≤ 1,024 B", absTarget("M",
 			phaseGet(phActivate, func(ph phaseResult) (float64, bool) { return ph.HeapPer, true }), fmtBytes, func(v float64) bool { return v <= 1024 })},
 		{"R1 shards moved on a join (3 → 4 nodes)", "≤ 1.2 × 25% = 30%", absTarget("R1", value("join_shards_moved"), fmtPct, func(v float64) bool { return v <= 0.3 })},
-		{"R2 failed calls during a graceful leave", "0", absTarget("R2", value("leave_failed"), fmtCount, func(v float64) bool { return v == 0 })},
+		{"R2 failed calls during a graceful leave", "0 in every round", worstTarget("R2", value("leave_failed"), fmtCount, func(v float64) bool { return v == 0 })},
 	}
 }
 
