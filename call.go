@@ -222,6 +222,16 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	return resp.Payload, done, resp.Err
 }
 
+// target returns where a message for (capability, id) on remote owner
+// goes: its activation, when the cache holds one on that owner, or else the
+// owner's router (nil if the owner has no address yet).
+func (n *Node) target(r *routes, capability, id string, s uint32, owner string) (pid *pa.PID, cached bool) {
+	if e, ok := n.cache.Get(capability, id, s); ok && e.Owner == owner {
+		return e.PID, true
+	}
+	return r.routers[owner], false
+}
+
 // deadLetter answers a local Call whose activation stopped before the
 // request reached it, so that the caller routes it again at once.
 func (n *Node) deadLetter(evt any) {
@@ -241,17 +251,10 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		}
 		c.packed = a
 	}
-	target, cached := n.cache.Get(c.req.Capability, c.req.ID, c.shard)
-	if cached && target.Owner != owner {
-		cached = false
-	}
-	pid := target.PID
-	if !cached {
-		pid = r.routers[owner]
-		if pid == nil {
-			// Owner known to the ring but not (yet) to the member map.
-			return nil, later, fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
-		}
+	pid, cached := n.target(r, c.req.Capability, c.req.ID, c.shard, owner)
+	if pid == nil {
+		// Owner known to the ring but not (yet) to the member map.
+		return nil, later, fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 	}
 	env := &cluster.Envelope{
 		Capability:  c.req.Capability,
@@ -354,10 +357,7 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	pid := r.routers[owner]
-	if target, ok := n.cache.Get(req.Capability, req.ID, s); ok && target.Owner == owner {
-		pid = target.PID
-	}
+	pid, _ := n.target(r, req.Capability, req.ID, s, owner)
 	if pid == nil {
 		return fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 	}

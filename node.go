@@ -327,27 +327,24 @@ func (n *Node) onMembers(members []cluster.Member) {
 	if next.table.Version() == prev.table.Version() {
 		return
 	}
-	reason := actor.StopMoved
+	moved := actor.StopMoved
 	if n.closing.Load() {
-		reason = actor.StopClosing
+		moved = actor.StopClosing
 	}
-	moved := n.table.StopWhere(reason, func(c string, s uint32) (bool, string) {
+	stopped := n.table.StopWhere(func(c string, s uint32) (actor.StopReason, string) {
 		if _, hosted := n.factories.Get(c); !hosted {
-			return false, ""
+			return actor.StopUnregistered, ""
 		}
 		ring := next.table.Ring(c)
 		if ring == nil {
-			return true, ""
+			return moved, ""
 		}
-		owner := ring.Owner(s)
-		return owner != n.name, owner
+		if owner := ring.Owner(s); owner != n.name {
+			return moved, owner
+		}
+		return 0, ""
 	})
-	unregistered := n.table.StopWhere(actor.StopUnregistered, func(c string, _ uint32) (bool, string) {
-		_, hosted := n.factories.Get(c)
-		return !hosted, ""
-	})
-	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version(),
-		"stopped_moved", moved, "stopped_unregistered", unregistered)
+	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version(), "stopped", stopped)
 }
 
 // owner returns the owner of a shard and its ring's version, as this node

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/cluster"
 )
 
@@ -44,11 +43,8 @@ func (n *Node) Ping(ctx context.Context, node string) (Pong, error) {
 	if pid == nil {
 		return Pong{}, fmt.Errorf("%w: %q", ErrUnknownMember, node)
 	}
-	w := actor.NewWaiter(n.system)
-	defer w.Release()
 	start := time.Now()
-	n.system.Root.RequestWithCustomSender(pid, &cluster.Ping{Sent: start.UnixNano()}, w.PID())
-	m, err := w.Wait(ctx)
+	m, err := n.ask(ctx, pid, &cluster.Ping{Sent: start.UnixNano()})
 	rtt := time.Since(start)
 	if err != nil {
 		return Pong{}, fmt.Errorf("mesh: ping %s: no answer: %w", node, err)

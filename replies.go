@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -66,6 +67,21 @@ func (p pending) release(answered bool) {
 	s.mu.Unlock()
 	if answered {
 		channels.Put(p.ch)
+	}
+}
+
+// ask sends msg to pid in the name of the reply process and returns the
+// answer, or ctx's error when it ends first.
+func (n *Node) ask(ctx context.Context, pid *pa.PID, msg any) (any, error) {
+	p, sender := n.replies.expect()
+	n.system.Root.RequestWithCustomSender(pid, msg, sender)
+	select {
+	case m := <-p.ch:
+		p.release(true)
+		return m, nil
+	case <-ctx.Done():
+		p.release(false)
+		return nil, ctx.Err()
 	}
 }
 

@@ -76,12 +76,9 @@ func startTestCluster(t *testing.T, size int) []*Node {
 // ask sends msg to pid from n and waits for the answer.
 func ask(t *testing.T, n *Node, pid *pa.PID, msg any) any {
 	t.Helper()
-	w := actor.NewWaiter(n.system)
-	defer w.Release()
-	n.system.Root.RequestWithCustomSender(pid, msg, w.PID())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	reply, err := w.Wait(ctx)
+	reply, err := n.ask(ctx, pid, msg)
 	if err != nil {
 		t.Fatalf("no answer to %T: %v", msg, err)
 	}

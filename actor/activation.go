@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -175,11 +176,10 @@ func (a *activation) reply(c pa.Context, env *cluster.Envelope, rep *cluster.Rep
 
 // failureOf turns an error of Handle into its wire form.
 func failureOf(err error) *cluster.Failure {
-	switch e := err.(type) {
-	case *ProcessError:
+	if e, ok := err.(*ProcessError); ok {
 		return &cluster.Failure{Code: cluster.Code_CODE_APPLICATION, Message: e.Msg}
 	}
-	if isProcessFailed(err) {
+	if errors.Is(err, ErrProcessFailed) {
 		return &cluster.Failure{Code: cluster.Code_CODE_PROCESS_FAILED, Message: err.Error()}
 	}
 	return &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}

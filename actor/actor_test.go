@@ -97,7 +97,12 @@ func TestStopWhereLingersThenGoes(t *testing.T) {
 		}
 		pids = append(pids, pid)
 	}
-	stopped := table.StopWhere(StopMoved, func(_ string, shard uint32) (bool, string) { return shard%2 == 0, "other" })
+	stopped := table.StopWhere(func(_ string, shard uint32) (StopReason, string) {
+		if shard%2 == 0 {
+			return StopMoved, "other"
+		}
+		return 0, ""
+	})
 	if stopped != 5 || table.Len() != 5 {
 		t.Fatalf("stopped %d, %d left", stopped, table.Len())
 	}

@@ -54,6 +54,6 @@ func (c *Cache) Drop(capability, id string, shard uint32, pid *pa.PID) {
 // DropNode forgets every entry that names node.
 func (c *Cache) DropNode(node string) {
 	c.m.all(func(_ string, m *striped[Cached]) {
-		m.extract(func(_ string, e Cached) bool { return e.Owner == node })
+		m.deleteWhere(func(_ string, e Cached) bool { return e.Owner == node })
 	})
 }

@@ -15,7 +15,7 @@
 //
 // # Concurrency
 //
-// Table, Cache and Waiter are safe for concurrent use; lookups take one
+// Table and Cache are safe for concurrent use; lookups take one
 // read lock out of 1024 stripes, chosen by shard. A Process's Handle and Stop
 // run on its activation's goroutine, never concurrently with each other.
 package actor

@@ -30,5 +30,3 @@ func (e *ProcessError) Error() string {
 
 // Unwrap returns the Process's own error, when it was returned on this node.
 func (e *ProcessError) Unwrap() error { return e.Err }
-
-func isProcessFailed(err error) bool { return errors.Is(err, ErrProcessFailed) }

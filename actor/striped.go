@@ -82,21 +82,19 @@ func (m *striped[V]) deleteIf(id string, shard uint32, drop func(V) bool) bool {
 	return false
 }
 
-// extract removes and returns every entry for which drop reports true.
-func (m *striped[V]) extract(drop func(id string, v V) bool) []V {
-	var out []V
+// deleteWhere removes every entry for which drop reports true, calling
+// drop under the entry's stripe lock.
+func (m *striped[V]) deleteWhere(drop func(id string, v V) bool) {
 	for i := range m.s {
 		s := &m.s[i]
 		s.mu.Lock()
 		for id, v := range s.m {
 			if drop(id, v) {
-				out = append(out, v)
 				delete(s.m, id)
 			}
 		}
 		s.mu.Unlock()
 	}
-	return out
 }
 
 // each calls f for every entry, holding one stripe's read lock at a time.

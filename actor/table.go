@@ -146,46 +146,46 @@ func (t *Table) List() []Activation {
 	return out
 }
 
-// StopWhere stops every activation for which stop returns true, telling
-// its process why and which node owns it now. The activations leave the
-// table at once, so the next message for their IDs on this node makes a new
-// activation; messages already on their way to a stopped one are answered
-// with a redirect. It returns how many it stopped.
-func (t *Table) StopWhere(reason StopReason, stop func(capability string, shard uint32) (bool, string)) int {
-	n := 0
-	t.acts.all(func(c string, m *striped[*entry]) {
-		owners := map[*entry]string{}
-		for _, e := range m.extract(func(_ string, e *entry) bool {
-			ok, owner := stop(c, e.shard)
-			if ok {
-				owners[e] = owner
-			}
-			return ok
-		}) {
-			t.system.Root.Send(e.pid, &stopMsg{reason: reason, newOwner: owners[e]})
-			if t.cfg.Hooks.Stopped != nil {
-				t.cfg.Hooks.Stopped(c, reason)
-			}
-			n++
-		}
-	})
-	t.count.Add(-int64(n))
-	return n
+// StopWhere stops every activation for which stop returns a reason (zero
+// keeps it), telling its process why and which node owns it now. The
+// activations leave the table at once, so the next message for their IDs
+// on this node makes a new activation; messages already on their way to a
+// stopped one are answered with a redirect while it lingers. It returns how
+// many it stopped.
+func (t *Table) StopWhere(stop func(capability string, shard uint32) (StopReason, string)) int {
+	return t.stop(stop, false)
 }
 
 // StopAll stops every activation at once, without the linger of
 // StopWhere: for the very end of a node, when nothing can reach them any
 // more. It returns how many it stopped.
 func (t *Table) StopAll(reason StopReason) int {
+	return t.stop(func(string, uint32) (StopReason, string) { return reason, "" }, true)
+}
+
+func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, string), now bool) int {
+	type stopping struct {
+		pid *pa.PID
+		msg *stopMsg
+	}
 	n := 0
 	t.acts.all(func(c string, m *striped[*entry]) {
-		for _, e := range m.extract(func(string, *entry) bool { return true }) {
-			t.system.Root.Send(e.pid, &stopMsg{reason: reason, now: true})
-			if t.cfg.Hooks.Stopped != nil {
-				t.cfg.Hooks.Stopped(c, reason)
+		var stops []stopping
+		m.deleteWhere(func(_ string, e *entry) bool {
+			reason, owner := decide(c, e.shard)
+			if reason == 0 {
+				return false
 			}
-			n++
+			stops = append(stops, stopping{e.pid, &stopMsg{reason: reason, newOwner: owner, now: now}})
+			return true
+		})
+		for _, s := range stops {
+			t.system.Root.Send(s.pid, s.msg)
+			if t.cfg.Hooks.Stopped != nil {
+				t.cfg.Hooks.Stopped(c, s.msg.reason)
+			}
 		}
+		n += len(stops)
 	})
 	t.count.Add(-int64(n))
 	return n

@@ -95,7 +95,6 @@ type bucket struct {
 // overlap: a sample counts in every bucket one of its frames matches.
 var buckets = []bucket{
 	{"all of mesh.Call (routing, activation, the call itself)", regexp.MustCompile(`^github\.com/meshrun/mesh\.\(\*Node\)\.Call$`)},
-	{"reply waiters: actor.NewWaiter, Wait, Release", regexp.MustCompile(`^github\.com/meshrun/mesh/actor\.(NewWaiter|\(\*Waiter\)\.(Wait|Release))$`)},
 	{"protoactor's process registry: add, remove, look up a PID", regexp.MustCompile(`protoactor-go/actor\.\(\*ProcessRegistryValue\)\.(Add|Remove|Get|GetLocal)$`)},
 	{"call deadline: context.WithTimeout and its cancel", regexp.MustCompile(`^context\.(WithTimeout|WithDeadline|WithDeadlineCause|\(\*timerCtx\)|\(\*cancelCtx\))`)},
 	{"reply process of remote calls: mesh's replies (expect, release, delivery)", regexp.MustCompile(`^github\.com/meshrun/mesh\.(\(\*replies\)|pending)\.`)},

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,18 +193,8 @@ func (m *Membership) Members() []Member {
 		out = append(out, mem)
 	}
 	m.membersMu.Unlock()
-	slices.SortFunc(out, func(a, b Member) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // SetMeta replaces this node's metadata and gossips it, waiting up to
