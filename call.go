@@ -224,12 +224,13 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 
 // target returns where a message for (capability, id) on remote owner
 // goes: its activation, when the cache holds one on that owner, or else the
-// owner's router (nil if the owner has no address yet).
-func (n *Node) target(r *routes, capability, id string, s uint32, owner string) (pid *pa.PID, cached bool) {
+// owner's router (nil if the owner has no address yet); and the owner's
+// incarnation that the message must name.
+func (n *Node) target(r *routes, capability, id string, s uint32, owner string) (pid *pa.PID, incarnation uint64, cached bool) {
 	if e, ok := n.cache.Get(capability, id, s); ok && e.Owner == owner {
-		return e.PID, true
+		return e.PID, e.Incarnation, true
 	}
-	return r.routers[owner], false
+	return r.routers[owner], r.members[owner].Meta.Incarnation, false
 }
 
 // deadLetter answers a local Call whose activation stopped before the
@@ -251,7 +252,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		}
 		c.packed = a
 	}
-	pid, cached := n.target(r, c.req.Capability, c.req.ID, c.shard, owner)
+	pid, incarnation, cached := n.target(r, c.req.Capability, c.req.ID, c.shard, owner)
 	if pid == nil {
 		// Owner known to the ring but not (yet) to the member map.
 		return nil, later, fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
@@ -265,6 +266,9 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		Payload:     c.packed,
 		WantPid:     !cached,
 		Trace:       n.tracing.carrier(ctx),
+
+		Incarnation:       incarnation,
+		CallerIncarnation: n.incarnation,
 	}
 	p, sender := n.replies.expect()
 	n.system.Root.RequestWithCustomSender(pid, env, sender)
@@ -292,6 +296,11 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 					return nil, retry, nil
 				}
 			}
+			if cached {
+				// The PID names no activation of this ID any more (it
+				// stopped, or its node restarted): ask the router at once.
+				return nil, retry, nil
+			}
 			// The owner sees the ring otherwise; wait for our views to meet.
 			return nil, later, fmt.Errorf("redirected by %s to %q", owner, m.Redirect.Owner)
 		case m.Failure != nil:
@@ -306,7 +315,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		}
 		if m.PidId != "" {
 			n.cache.Put(c.req.Capability, c.req.ID, c.shard, actor.Cached{
-				PID: pa.NewPID(m.PidAddress, m.PidId), Owner: owner, Version: version,
+				PID: pa.NewPID(m.PidAddress, m.PidId), Owner: owner, Version: version, Incarnation: m.Incarnation,
 			})
 		}
 		return reply, done, nil
@@ -357,13 +366,14 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	pid, _ := n.target(r, req.Capability, req.ID, s, owner)
+	pid, incarnation, _ := n.target(r, req.Capability, req.ID, s, owner)
 	if pid == nil {
 		return fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 	}
 	n.system.Root.Send(pid, &cluster.Envelope{
 		Capability: req.Capability, Id: req.ID, Shard: s,
 		RingVersion: ring.Version(), Payload: a, Cast: true, Hops: hops, Trace: n.tracing.carrier(ctx),
+		Incarnation: incarnation, CallerIncarnation: n.incarnation,
 	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -30,6 +31,10 @@ type Node struct {
 	cfg    Config
 	name   string
 	logger *slog.Logger
+	// incarnation tells this run of the node from earlier ones under the
+	// same name (see DESIGN.md, Identity): drawn at Start, gossiped, and
+	// carried by every envelope and cached PID.
+	incarnation uint64
 
 	system     *pa.ActorSystem
 	remote     *remote.Remote
@@ -89,7 +94,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, name: cfg.NodeName, logger: cfg.Logger.With("node", cfg.NodeName)}
+	n := &Node{cfg: cfg, name: cfg.NodeName, logger: cfg.Logger.With("node", cfg.NodeName), incarnation: newIncarnation()}
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
 		return slog.New(debugOnly{n.logger.Handler()}).With("component", "protoactor")
 	}))
@@ -99,16 +104,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.cache = actor.NewCache(0)
 	n.metrics, n.tracing = newMetrics(n), newTracing(cfg)
 	n.table = actor.NewTable(n.system, actor.TableConfig{
-		Self:    n.name,
-		Factory: n.factories.Get,
-		Owner:   n.owner,
-		Recast:  n.recast,
-		Stray:   n.stray,
-		Logger:  n.logger,
-		Hooks:   n.hooks(),
+		Self:        n.name,
+		Incarnation: n.incarnation,
+		Factory:     n.factories.Get,
+		Owner:       n.owner,
+		Recast:      n.recast,
+		Stray:       n.stray,
+		Logger:      n.logger,
+		Hooks:       n.hooks(),
 	})
 	n.system.EventStream.Subscribe(n.deadLetter)
-	n.replies = &replies{address: n.remoteAddr}
+	n.replies = newReplies(n.remoteAddr, n.incarnation)
 	if _, ok := n.system.ProcessRegistry.Add(n.replies, repliesName); !ok {
 		n.stopRemote()
 		return nil, fmt.Errorf("mesh: register reply process: name taken")
@@ -222,11 +228,25 @@ func (n *Node) meta() cluster.Meta {
 		Capabilities: n.factories.Names(),
 		Labels:       n.cfg.Labels,
 		Draining:     n.draining,
+		Incarnation:  n.incarnation,
+	}
+}
+
+// newIncarnation draws a node incarnation: random, never zero.
+func newIncarnation() uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			return v
+		}
 	}
 }
 
 // Name returns the node's name.
 func (n *Node) Name() string { return n.name }
+
+// Incarnation returns the random number that tells this run of the node
+// from earlier runs under the same name; it is drawn at every Start.
+func (n *Node) Incarnation() uint64 { return n.incarnation }
 
 // RemoteAddr returns the address other nodes send actor messages to.
 func (n *Node) RemoteAddr() string { return n.remoteAddr }
@@ -319,8 +339,10 @@ func (n *Node) onMembers(members []cluster.Member) {
 	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
 	n.routes.Store(next)
 	n.observeRoutes(prev, next)
-	for name := range prev.members {
-		if _, ok := next.members[name]; !ok {
+	for name, old := range prev.members {
+		// PIDs of a member that left, or restarted since, name nothing or
+		// another activation.
+		if m, ok := next.members[name]; !ok || m.Meta.Incarnation != old.Meta.Incarnation {
 			n.cache.DropNode(name)
 		}
 	}
@@ -350,7 +372,13 @@ func (n *Node) onMembers(members []cluster.Member) {
 // owner returns the owner of a shard and its ring's version, as this node
 // sees them now.
 func (n *Node) owner(capability string, s uint32) (string, uint64) {
-	ring := n.routes.Load().table.Ring(capability)
+	return n.routes.Load().owner(capability, s)
+}
+
+// owner returns the owner of a shard and its ring's version in r; "" when
+// no node offers the capability.
+func (r *routes) owner(capability string, s uint32) (string, uint64) {
+	ring := r.table.Ring(capability)
 	if ring == nil || int(s) >= ring.Shards() {
 		return "", 0
 	}
@@ -444,6 +472,9 @@ type Member struct {
 	Draining bool
 	// Self marks the node that answered.
 	Self bool
+	// Incarnation is drawn at random at every start of the member; a
+	// change under the same name means it restarted.
+	Incarnation uint64
 	// Updated is when this node last heard news of the member.
 	Updated time.Time
 	// State is the member's health as this node sees it. memberlist does
@@ -472,7 +503,7 @@ func (n *Node) Members() []Member {
 		out = append(out, Member{
 			Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
 			Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
-			Self: m.Name == n.name, Updated: m.Updated,
+			Self: m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
 		})
 	}
 	n.assess(out)

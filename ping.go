@@ -27,6 +27,8 @@ type Pong struct {
 	Activations int64
 	// Draining is set while the member is leaving.
 	Draining bool
+	// Incarnation is the member's incarnation, drawn at its start.
+	Incarnation uint64
 	// Err is set, by PingAll, when the member did not answer.
 	Err error
 }
@@ -52,7 +54,7 @@ func (n *Node) Ping(ctx context.Context, node string) (Pong, error) {
 	switch m := m.(type) {
 	case *cluster.Pong:
 		return Pong{Node: m.Node, RTT: rtt, RoutingVersion: m.RoutingVersion, AdminAddr: m.AdminAddr,
-			Activations: m.Activations, Draining: m.Draining}, nil
+			Activations: m.Activations, Draining: m.Draining, Incarnation: m.Incarnation}, nil
 	case *pa.DeadLetterResponse:
 		return Pong{}, fmt.Errorf("mesh: ping %s: no router answers at %s", node, pid.Address)
 	case *cluster.Reply:
@@ -93,5 +95,6 @@ func (n *Node) pong(p *cluster.Ping) *cluster.Pong {
 		Sent:           p.GetSent(),
 		Activations:    int64(n.table.Len()),
 		Draining:       n.closing.Load(),
+		Incarnation:    n.incarnation,
 	}
 }

@@ -24,8 +24,10 @@ import (
 // a mesh node: its value is the node name.
 const childEnv = "MESH_TEST_CHILD"
 
-// runChild runs one node offering echo until SIGTERM, then closes it. It
-// prints "READY <gossip address>" once serving.
+// runChild runs one node offering echo and tally until SIGTERM, then
+// closes it. It prints "READY <gossip address>" once serving.
+// MESH_TEST_SEEDS, MESH_TEST_GOSSIP and MESH_TEST_REMOTE set its seeds and
+// addresses.
 func runChild(name string) {
 	cfg := mesh.DefaultLocalConfig()
 	cfg.NodeName = name
@@ -35,12 +37,15 @@ func runChild(name string) {
 	if g := os.Getenv("MESH_TEST_GOSSIP"); g != "" {
 		cfg.GossipAddr = g
 	}
+	if r := os.Getenv("MESH_TEST_REMOTE"); r != "" {
+		cfg.RemoteAddr = r
+	}
 	n, err := mesh.Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	if err := n.RegisterCapabilities(echo(name)); err != nil {
+	if err := n.RegisterCapabilities(echo(name), tally(name)); err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
@@ -66,9 +71,16 @@ type child struct {
 // port).
 func startChild(t *testing.T, name, gossip string, seeds []string) *child {
 	t.Helper()
+	return startChildAt(t, name, gossip, "", seeds)
+}
+
+// startChildAt is startChild with the remote address fixed too ("" for a
+// free port).
+func startChildAt(t *testing.T, name, gossip, remote string, seeds []string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+name,
-		"MESH_TEST_SEEDS="+strings.Join(seeds, ","), "MESH_TEST_GOSSIP="+gossip)
+		"MESH_TEST_SEEDS="+strings.Join(seeds, ","), "MESH_TEST_GOSSIP="+gossip, "MESH_TEST_REMOTE="+remote)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -2,10 +2,12 @@ package mesh
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/cluster"
 )
 
 // repliesName is the protoactor ID of every node's reply process.
@@ -22,11 +24,24 @@ const replyShards = 64
 // removed per call, which was the largest cost of a remote call.
 type replies struct {
 	address string
-	next    atomic.Uint32
-	shards  [replyShards]struct {
+	// incarnation is the node's: a Reply that echoes another one was meant
+	// for an earlier run of this node and is dropped.
+	incarnation uint64
+	next        atomic.Uint32
+	shards      [replyShards]struct {
 		mu      sync.Mutex // guards pending
 		pending map[uint32]chan any
 	}
+}
+
+// newReplies returns the reply process of the node at address in
+// incarnation. Request numbers start at random, so that answers still on
+// their way to an earlier run of the node are unlikely to find a call
+// waiting under their number; Replies are also checked by incarnation.
+func newReplies(address string, incarnation uint64) *replies {
+	r := &replies{address: address, incarnation: incarnation}
+	r.next.Store(rand.Uint32())
+	return r
 }
 
 // channels holds reply channels. One goes back only after its call is
@@ -89,6 +104,11 @@ func (n *Node) ask(ctx context.Context, pid *pa.PID, msg any) (any, error) {
 // the call its RequestId names, if that call still waits.
 func (r *replies) SendUserMessage(pid *pa.PID, message any) {
 	_, msg, _ := pa.UnwrapEnvelope(message)
+	if rep, ok := msg.(*cluster.Reply); ok && rep.CallerIncarnation != 0 && rep.CallerIncarnation != r.incarnation {
+		// Meant for a call of an earlier run of this node (0: the sender
+		// could not tell, as for a message that was no envelope).
+		return
+	}
 	s := &r.shards[pid.RequestId%replyShards]
 	s.mu.Lock()
 	if ch, ok := s.pending[pid.RequestId]; ok {

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"fmt"
+	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/cluster"
@@ -49,24 +50,37 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 			fmt.Sprintf("shard %d for %q, this node computes %d: shard counts differ", env.Shard, env.Id, s))
 		return
 	}
-	owner, version := n.owner(env.Capability, env.Shard)
+	if env.Deadline != 0 && time.Now().UnixNano() >= env.Deadline {
+		// Its caller has given up: activating a process for it would
+		// only cost memory.
+		return
+	}
+	// One snapshot for the whole message: a second load could lack the
+	// owner the first one named.
+	rt := n.routes.Load()
+	owner, version := rt.owner(env.Capability, env.Shard)
 	if owner != n.name || n.closing.Load() {
 		n.stray()
 		if env.Cast {
-			if owner != "" && owner != n.name && env.Hops < maxCastHops {
+			if to := rt.routers[owner]; to != nil && owner != n.name && env.Hops < maxCastHops {
 				env.Hops++
-				n.system.Root.Send(n.routes.Load().routers[owner], env)
+				env.Incarnation = rt.members[owner].Meta.Incarnation
+				n.system.Root.Send(to, env)
 			}
 			return
 		}
-		r.respond(sender, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+		r.reply(env, sender, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
 		return
 	}
 	pid, err := n.table.Ensure(env.Capability, env.Id, env.Shard)
 	if err != nil {
-		r.respond(sender, &cluster.Reply{Redirect: &cluster.Redirect{RingVersion: version}})
+		r.reply(env, sender, &cluster.Reply{Redirect: &cluster.Redirect{RingVersion: version}})
 		return
 	}
+	// The router found the activation by (capability, ID) in this
+	// incarnation: whatever the sender believed of this node, the
+	// envelope is now addressed to this life of it.
+	env.Incarnation = n.incarnation
 	if env.Cast {
 		n.system.Root.Send(pid, env)
 		return
@@ -76,8 +90,14 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 
 func (r *router) fail(env *cluster.Envelope, sender *pa.PID, code cluster.Code, msg string) {
 	if !env.Cast {
-		r.respond(sender, &cluster.Reply{Failure: &cluster.Failure{Code: code, Message: msg}})
+		r.reply(env, sender, &cluster.Reply{Failure: &cluster.Failure{Code: code, Message: msg}})
 	}
+}
+
+// reply answers env with rep, stamped like an activation's reply.
+func (r *router) reply(env *cluster.Envelope, to *pa.PID, rep *cluster.Reply) {
+	rep.Incarnation, rep.CallerIncarnation = r.n.incarnation, env.CallerIncarnation
+	r.respond(to, rep)
 }
 
 func (r *router) respond(to *pa.PID, rep *cluster.Reply) {

@@ -107,7 +107,8 @@ func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
 	onB, onA := idOn(t, a, b.name), idOn(t, a, a.name)
 	good, _ := anypb.New(wrapperspb.String("hi"))
 	env := func(id string, edit func(*cluster.Envelope)) *cluster.Envelope {
-		e := &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good}
+		e := &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good,
+			CallerIncarnation: a.incarnation}
 		if edit != nil {
 			edit(e)
 		}

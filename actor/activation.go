@@ -87,7 +87,7 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 	if a.gone {
 		a.stray()
 		if r.Cast {
-			a.recast(r.Payload)
+			a.recast(a.ctx.capability, a.ctx.id, r.Payload)
 		} else {
 			r.respond(c, Response{Err: ErrMoved})
 		}
@@ -138,10 +138,13 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 		return
 	}
 	owner, version := a.t.cfg.Owner(env.Capability, env.Shard)
-	if a.gone || owner != a.t.cfg.Self {
+	if a.gone || owner != a.t.cfg.Self || !a.addressed(env) {
+		// Not ours to handle: a caller routed by an older view, or sent
+		// to a PID that names another activation now (see addressed). The
+		// caller forgets the PID and asks the owner's router.
 		a.stray()
 		if env.Cast {
-			a.recast(payload)
+			a.recast(env.Capability, env.Id, payload)
 			return
 		}
 		a.reply(c, env, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
@@ -168,8 +171,21 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 	a.reply(c, env, rep)
 }
 
+// addressed reports whether env is meant for this activation. protoactor
+// numbers actors from 1 in every process, so a PID cached before its node
+// restarted names whichever activation holds that number now: the
+// envelope's incarnation tells the two lives apart, and its (capability,
+// ID) must be this activation's.
+func (a *activation) addressed(env *cluster.Envelope) bool {
+	return env.Incarnation == a.t.cfg.Incarnation && env.Id == a.ctx.id && env.Capability == a.ctx.capability
+}
+
+// reply answers env to its sender, stamped with this node's incarnation
+// (the caller caches the PID under it) and the caller's own (so that a
+// restarted caller drops answers meant for its previous life).
 func (a *activation) reply(c pa.Context, env *cluster.Envelope, rep *cluster.Reply) {
 	if !env.Cast && c.Sender() != nil {
+		rep.Incarnation, rep.CallerIncarnation = a.t.cfg.Incarnation, env.CallerIncarnation
 		c.Respond(rep)
 	}
 }
@@ -248,8 +264,8 @@ func (a *activation) stray() {
 	}
 }
 
-func (a *activation) recast(payload proto.Message) {
+func (a *activation) recast(capability, id string, payload proto.Message) {
 	if a.t.cfg.Recast != nil {
-		a.t.cfg.Recast(a.ctx.capability, a.ctx.id, payload)
+		a.t.cfg.Recast(capability, id, payload)
 	}
 }

@@ -11,6 +11,10 @@ type Cached struct {
 	// Owner for the shard.
 	Owner   string
 	Version uint64
+	// Incarnation is the owner's incarnation the PID was made under; a
+	// message to the PID carries it, and the owner refuses it when the
+	// node has restarted since.
+	Incarnation uint64
 }
 
 // Cache maps (capability, ID) to the PID of its remote activation, so that

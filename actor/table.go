@@ -18,6 +18,10 @@ var ErrNotHosted = errors.New("mesh: capability not hosted on this node")
 type TableConfig struct {
 	// Self is this node's name.
 	Self string
+	// Incarnation is this node's incarnation. An activation refuses an
+	// envelope that names another one: it was sent to a PID of an earlier
+	// life of the node, which may name another activation now.
+	Incarnation uint64
 	// Factory returns the factory of a capability this node hosts.
 	Factory func(capability string) (Factory, bool)
 	// Owner returns the owner of a shard as this node sees it now, and

@@ -12,8 +12,9 @@ import (
 // refuses it.
 const MaxMetaSize = 512
 
-// metaVersion is the first byte of every encoded Meta.
-const metaVersion = 1
+// metaVersion is the first byte of every encoded Meta. Version 2 added the
+// incarnation; a node refuses metadata of another version.
+const metaVersion = 2
 
 const flagDraining = 1 << 0
 
@@ -29,10 +30,14 @@ type Meta struct {
 	// Draining is set while the node leaves: it stays a member but owns no
 	// shard.
 	Draining bool
+	// Incarnation is drawn at random at every start of the node. Actor
+	// IDs restart from 1 with the process, so a PID is only meaningful
+	// together with the incarnation it was made under.
+	Incarnation uint64
 }
 
-// Encode returns the wire form of m: a version byte, a flags byte, then
-// length-prefixed strings. It fails with ErrMetaTooLarge past MaxMetaSize.
+// Encode returns the wire form of m: a version byte, a flags byte, the
+// incarnation in 8 bytes (big-endian), then length-prefixed strings. It fails with ErrMetaTooLarge past MaxMetaSize.
 func (m Meta) Encode() ([]byte, error) {
 	b := make([]byte, 0, 64)
 	flags := byte(0)
@@ -40,6 +45,7 @@ func (m Meta) Encode() ([]byte, error) {
 		flags |= flagDraining
 	}
 	b = append(b, metaVersion, flags)
+	b = binary.BigEndian.AppendUint64(b, m.Incarnation)
 	b = appendString(b, m.RemoteAddr)
 	b = binary.AppendUvarint(b, uint64(len(m.Capabilities)))
 	for _, c := range m.Capabilities {
@@ -67,6 +73,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 	}
 	flags := d.byte()
 	m.Draining = flags&flagDraining != 0
+	m.Incarnation = d.uint64()
 	m.RemoteAddr = d.string()
 	if n := d.count(); n > 0 {
 		m.Capabilities = make([]string, 0, n)
@@ -112,6 +119,19 @@ func (d *decoder) byte() byte {
 	c := d.b[0]
 	d.b = d.b[1:]
 	return c
+}
+
+func (d *decoder) uint64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.err = fmt.Errorf("truncated")
+		return 0
+	}
+	v := binary.BigEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
 }
 
 func (d *decoder) uvarint() uint64 {

@@ -22,12 +22,14 @@ var sampleMetas = map[string]Meta{
 		RemoteAddr: "[::1]:7000",
 		Labels:     map[string]string{"region": "eu-west-1", "zone": "b", "empty": ""},
 	},
-	"draining": {RemoteAddr: "node-3:7000", Draining: true},
+	"draining":    {RemoteAddr: "node-3:7000", Draining: true},
+	"incarnation": {RemoteAddr: "127.0.0.1:9000", Incarnation: 0xfedcba9876543210},
 	"everything": {
 		RemoteAddr:   "host.example:65535",
 		Capabilities: []string{"a", "b"},
 		Labels:       map[string]string{"region": "us", "ünïcode": "välue"},
 		Draining:     true,
+		Incarnation:  1,
 	},
 	"empty strings": {Capabilities: []string{""}, Labels: map[string]string{"": ""}},
 }
@@ -109,9 +111,10 @@ func TestMetaDecodeDoesNotAliasInput(t *testing.T) {
 }
 
 func TestMetaEncodeSizeLimit(t *testing.T) {
-	// An address-only Meta encodes to version, flags, a 2-byte length (for
-	// 128..16383 bytes), the address and two zero counts: len(addr)+6.
-	const overhead = 6
+	// An address-only Meta encodes to version, flags, the 8-byte
+	// incarnation, a 2-byte length (for 128..16383 bytes), the address and
+	// two zero counts: len(addr)+14.
+	const overhead = 14
 	many := func(n, size int) []string {
 		out := make([]string, n)
 		for i := range out {
@@ -185,7 +188,7 @@ func TestDecodeMetaRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := []byte{metaVersion, 0}
+	head := []byte{metaVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	tests := []struct {
 		name string
 		in   []byte
@@ -193,9 +196,11 @@ func TestDecodeMetaRejects(t *testing.T) {
 		{"nil", nil},
 		{"empty", []byte{}},
 		{"version 0", append([]byte{0}, valid[1:]...)},
-		{"version 2", append([]byte{2}, valid[1:]...)},
+		{"version 1", append([]byte{1}, valid[1:]...)},
+		{"version 3", append([]byte{3}, valid[1:]...)},
 		{"version 255", append([]byte{255}, valid[1:]...)},
 		{"version only", []byte{metaVersion}},
+		{"incarnation truncated", []byte{metaVersion, 0, 1, 2, 3}},
 		{"no counts", cat(head, uv(0))},
 		{"no label count", cat(head, uv(0), uv(0))},
 		{"trailing byte", append(bytes.Clone(valid), 0)},
@@ -243,9 +248,10 @@ func TestDecodeMetaRejects(t *testing.T) {
 }
 
 func TestDecodeMetaAcceptsHandBuilt(t *testing.T) {
-	// Pins the wire format other nodes rely on: version, flags, addr,
-	// capabilities, labels, each string length-prefixed by a uvarint.
-	in := cat([]byte{metaVersion, flagDraining},
+	// Pins the wire format other nodes rely on: version, flags,
+	// incarnation, addr, capabilities, labels, each string length-prefixed
+	// by a uvarint.
+	in := cat([]byte{metaVersion, flagDraining}, []byte{1, 2, 3, 4, 5, 6, 7, 8},
 		uv(6), []byte("h:7000"),
 		uv(2), uv(1), []byte("a"), uv(2), []byte("bc"),
 		uv(1), uv(1), []byte("k"), uv(1), []byte("v"))
@@ -253,7 +259,8 @@ func TestDecodeMetaAcceptsHandBuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Meta{RemoteAddr: "h:7000", Capabilities: []string{"a", "bc"}, Labels: map[string]string{"k": "v"}, Draining: true}
+	want := Meta{RemoteAddr: "h:7000", Capabilities: []string{"a", "bc"}, Labels: map[string]string{"k": "v"}, Draining: true,
+		Incarnation: 0x0102030405060708}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %#v, want %#v", got, want)
 	}
@@ -274,7 +281,7 @@ func FuzzDecodeMeta(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{metaVersion, 0xff, 0, 0, 0})
-	f.Add(cat([]byte{metaVersion, 0}, uv(0), uv(1<<63)))
+	f.Add(cat([]byte{metaVersion, 0}, make([]byte, 8), uv(0), uv(1<<63)))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := DecodeMeta(in)
 		if err != nil {

@@ -109,9 +109,17 @@ type Envelope struct {
 	// want_pid asks the activation to put its PID in the reply.
 	WantPid bool `protobuf:"varint,9,opt,name=want_pid,json=wantPid,proto3" json:"want_pid,omitempty"`
 	// trace carries trace context (W3C traceparent and friends).
-	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Trace map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// incarnation is the incarnation of the receiving node the sender
+	// addresses: the one its cached PID was made under, or the one
+	// membership gossips. A node refuses a message for an activation that
+	// names another incarnation.
+	Incarnation uint64 `protobuf:"fixed64,11,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// caller_incarnation is the sender's own incarnation; the reply echoes
+	// it, so that a reply meant for the caller's previous life is dropped.
+	CallerIncarnation uint64 `protobuf:"fixed64,12,opt,name=caller_incarnation,json=callerIncarnation,proto3" json:"caller_incarnation,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Envelope) Reset() {
@@ -212,6 +220,20 @@ func (x *Envelope) GetTrace() map[string]string {
 		return x.Trace
 	}
 	return nil
+}
+
+func (x *Envelope) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *Envelope) GetCallerIncarnation() uint64 {
+	if x != nil {
+		return x.CallerIncarnation
+	}
+	return 0
 }
 
 // Failure is an error reply.
@@ -329,10 +351,15 @@ type Reply struct {
 	Redirect *Redirect              `protobuf:"bytes,3,opt,name=redirect,proto3" json:"redirect,omitempty"`
 	// pid_address and pid_id name the activation that served the call,
 	// when the Envelope asked for it.
-	PidAddress    string `protobuf:"bytes,4,opt,name=pid_address,json=pidAddress,proto3" json:"pid_address,omitempty"`
-	PidId         string `protobuf:"bytes,5,opt,name=pid_id,json=pidId,proto3" json:"pid_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PidAddress string `protobuf:"bytes,4,opt,name=pid_address,json=pidAddress,proto3" json:"pid_address,omitempty"`
+	PidId      string `protobuf:"bytes,5,opt,name=pid_id,json=pidId,proto3" json:"pid_id,omitempty"`
+	// incarnation is the answering node's incarnation: a cached PID is only
+	// valid under it.
+	Incarnation uint64 `protobuf:"fixed64,6,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// caller_incarnation echoes Envelope.caller_incarnation.
+	CallerIncarnation uint64 `protobuf:"fixed64,7,opt,name=caller_incarnation,json=callerIncarnation,proto3" json:"caller_incarnation,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
@@ -400,6 +427,20 @@ func (x *Reply) GetPidId() string {
 	return ""
 }
 
+func (x *Reply) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *Reply) GetCallerIncarnation() uint64 {
+	if x != nil {
+		return x.CallerIncarnation
+	}
+	return 0
+}
+
 // Ping asks a node's router for a Pong: a round trip through the same
 // transport and router that calls take.
 type Ping struct {
@@ -461,7 +502,9 @@ type Pong struct {
 	// activations is how many processes are active on the node.
 	Activations int64 `protobuf:"varint,5,opt,name=activations,proto3" json:"activations,omitempty"`
 	// draining is set while the node is leaving.
-	Draining      bool `protobuf:"varint,6,opt,name=draining,proto3" json:"draining,omitempty"`
+	Draining bool `protobuf:"varint,6,opt,name=draining,proto3" json:"draining,omitempty"`
+	// incarnation is the node's incarnation, drawn at its start.
+	Incarnation   uint64 `protobuf:"fixed64,7,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -538,11 +581,18 @@ func (x *Pong) GetDraining() bool {
 	return false
 }
 
+func (x *Pong) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
 var File_cluster_wire_proto protoreflect.FileDescriptor
 
 const file_cluster_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x12cluster/wire.proto\x12\x0fmesh.cluster.v1\x1a\x19google/protobuf/any.proto\"\xf8\x02\n" +
+	"\x12cluster/wire.proto\x12\x0fmesh.cluster.v1\x1a\x19google/protobuf/any.proto\"\xc9\x03\n" +
 	"\bEnvelope\x12\x1e\n" +
 	"\n" +
 	"capability\x18\x01 \x01(\tR\n" +
@@ -556,7 +606,9 @@ const file_cluster_wire_proto_rawDesc = "" +
 	"\x04hops\x18\b \x01(\rR\x04hops\x12\x19\n" +
 	"\bwant_pid\x18\t \x01(\bR\awantPid\x12:\n" +
 	"\x05trace\x18\n" +
-	" \x03(\v2$.mesh.cluster.v1.Envelope.TraceEntryR\x05trace\x1a8\n" +
+	" \x03(\v2$.mesh.cluster.v1.Envelope.TraceEntryR\x05trace\x12 \n" +
+	"\vincarnation\x18\v \x01(\x06R\vincarnation\x12-\n" +
+	"\x12caller_incarnation\x18\f \x01(\x06R\x11callerIncarnation\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -566,16 +618,18 @@ const file_cluster_wire_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"C\n" +
 	"\bRedirect\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12!\n" +
-	"\fring_version\x18\x02 \x01(\x04R\vringVersion\"\xda\x01\n" +
+	"\fring_version\x18\x02 \x01(\x04R\vringVersion\"\xab\x02\n" +
 	"\x05Reply\x12.\n" +
 	"\apayload\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\apayload\x122\n" +
 	"\afailure\x18\x02 \x01(\v2\x18.mesh.cluster.v1.FailureR\afailure\x125\n" +
 	"\bredirect\x18\x03 \x01(\v2\x19.mesh.cluster.v1.RedirectR\bredirect\x12\x1f\n" +
 	"\vpid_address\x18\x04 \x01(\tR\n" +
 	"pidAddress\x12\x15\n" +
-	"\x06pid_id\x18\x05 \x01(\tR\x05pidId\"\x1a\n" +
+	"\x06pid_id\x18\x05 \x01(\tR\x05pidId\x12 \n" +
+	"\vincarnation\x18\x06 \x01(\x06R\vincarnation\x12-\n" +
+	"\x12caller_incarnation\x18\a \x01(\x06R\x11callerIncarnation\"\x1a\n" +
 	"\x04Ping\x12\x12\n" +
-	"\x04sent\x18\x01 \x01(\x03R\x04sent\"\xb4\x01\n" +
+	"\x04sent\x18\x01 \x01(\x03R\x04sent\"\xd6\x01\n" +
 	"\x04Pong\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12'\n" +
 	"\x0frouting_version\x18\x02 \x01(\x04R\x0eroutingVersion\x12\x1d\n" +
@@ -583,7 +637,8 @@ const file_cluster_wire_proto_rawDesc = "" +
 	"admin_addr\x18\x03 \x01(\tR\tadminAddr\x12\x12\n" +
 	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12 \n" +
 	"\vactivations\x18\x05 \x01(\x03R\vactivations\x12\x1a\n" +
-	"\bdraining\x18\x06 \x01(\bR\bdraining*\xb7\x01\n" +
+	"\bdraining\x18\x06 \x01(\bR\bdraining\x12 \n" +
+	"\vincarnation\x18\a \x01(\x06R\vincarnation*\xb7\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +

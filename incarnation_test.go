@@ -1,0 +1,226 @@
+package mesh_test
+
+// Identity across restarts: a node killed and restarted at once under the
+// same name and ports makes new actors numbered from 1, so PIDs that
+// callers cached before the restart name other activations now.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// misapplied counts, in one OS process, the tally messages that a process
+// handled although they named another ID.
+var misapplied atomic.Int64
+
+// tally is a capability whose processes count the messages that name their
+// own ID ("<id>"), and count in misapplied those that name another one.
+// They reply "<node>/<id>/<count>/<misapplied>".
+func tally(node string) mesh.Capability {
+	return mesh.Capability{Name: "tally", New: func(string) mesh.Process {
+		var count int
+		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+			if msg.(*wrapperspb.StringValue).GetValue() == ctx.ID() {
+				count++
+			} else {
+				misapplied.Add(1)
+			}
+			return wrapperspb.String(fmt.Sprintf("%s/%s/%d/%d", node, ctx.ID(), count, misapplied.Load())), nil
+		})
+	}}
+}
+
+// tallyReply is a parsed tally reply.
+type tallyReply struct {
+	node, id          string
+	count, misapplied int
+}
+
+func parseTally(t *testing.T, m proto.Message) tallyReply {
+	t.Helper()
+	parts := strings.Split(m.(*wrapperspb.StringValue).GetValue(), "/")
+	if len(parts) != 4 {
+		t.Fatalf("malformed tally reply %q", m)
+	}
+	count, err1 := strconv.Atoi(parts[2])
+	mis, err2 := strconv.Atoi(parts[3])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("malformed tally reply %q", m)
+	}
+	return tallyReply{node: parts[0], id: parts[1], count: count, misapplied: mis}
+}
+
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestKilledAndRestartedOwnerNeverServesAnotherID kills one of two owner
+// processes with SIGKILL while a third node calls and casts to IDs whose
+// PIDs it has cached, and restarts it at once on the same name and ports,
+// so the caller never sees it leave. No reply may come from the process of
+// another ID, no message may count on another ID's counter, and every ID
+// must answer correctly again after the restart.
+func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts OS processes")
+	}
+	other := startChild(t, "node-c", "", nil)
+	gossip, remote := freeAddr(t), freeAddr(t)
+	victim := startChildAt(t, "node-b", gossip, remote, []string{other.gossip})
+	caller := startNode(t, "node-a", []string{other.gossip, victim.gossip})
+	waitOffering(t, caller, "tally", 2)
+
+	ids := make([]string, 300)
+	var onVictim []string
+	for i := range ids {
+		ids[i] = fmt.Sprintf("t-%d", i)
+		r := parseTally(t, mustCallTally(t, caller, ids[i]))
+		if r.id != ids[i] {
+			t.Fatalf("warm-up call for %s answered by %s", ids[i], r.id)
+		}
+		if r.node == victim.name {
+			onVictim = append(onVictim, ids[i])
+		}
+	}
+	if len(onVictim) < 20 {
+		t.Fatalf("the victim owns %d of %d IDs; want at least 20", len(onVictim), len(ids))
+	}
+
+	var (
+		mu       sync.Mutex // guards the figures below
+		calls    int
+		failed   int
+		wrong    []string
+		untyped  []error
+		worstMis int
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := onVictim[rng.IntN(len(onVictim))]
+				if w == 3 {
+					// Casts through the same cached PIDs.
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_ = caller.Cast(ctx, mesh.Request{Capability: "tally", ID: id, Payload: wrapString(id)})
+					cancel()
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				reply, err := caller.Call(ctx, mesh.Request{Capability: "tally", ID: id, Payload: wrapString(id)})
+				cancel()
+				mu.Lock()
+				calls++
+				switch {
+				case err != nil:
+					failed++
+					if !errors.Is(err, mesh.ErrDeadlineExceeded) && !errors.Is(err, mesh.ErrUnreachable) {
+						untyped = append(untyped, err)
+					}
+				default:
+					r := parseTally(t, reply)
+					if r.id != id {
+						wrong = append(wrong, fmt.Sprintf("call for %s answered by the process of %s", id, r.id))
+					}
+					if r.node == victim.name {
+						worstMis = max(worstMis, r.misapplied)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		wg.Wait()
+	}()
+
+	time.Sleep(500 * time.Millisecond)
+	killed := time.Now()
+	victim.kill(t)
+	victim = startChildAt(t, victim.name, gossip, remote, []string{other.gossip})
+	down := time.Since(killed)
+	time.Sleep(4 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	// After the load, every ID of the victim answers from its own process,
+	// and no message was counted on another ID's counter.
+	for _, id := range onVictim {
+		r := parseTally(t, mustCallTally(t, caller, id))
+		if r.id != id {
+			wrong = append(wrong, fmt.Sprintf("final call for %s answered by the process of %s", id, r.id))
+		}
+		worstMis = max(worstMis, r.misapplied)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("kill -9 and restart of %s in %v; %d IDs on it; %d calls during the load, %d failed (typed) while it was down; "+
+		"%d replies from another ID's process; %d messages counted on another ID's counter",
+		victim.name, down.Round(time.Millisecond), len(onVictim), calls, failed, len(wrong), worstMis)
+	if len(wrong) > 0 {
+		t.Errorf("%d replies from the wrong process, e.g. %s", len(wrong), wrong[0])
+	}
+	if worstMis > 0 {
+		t.Errorf("%d messages were counted on the counter of another ID", worstMis)
+	}
+	if len(untyped) > 0 {
+		t.Errorf("%d calls failed with an untyped error, e.g. %v", len(untyped), untyped[0])
+	}
+	if down > 5*time.Second {
+		t.Errorf("the restart took %v: it was not immediate", down)
+	}
+}
+
+// mustCallTally calls tally/id with id as the message, retrying until a
+// 10 s deadline, and fails the test if it does not answer.
+func mustCallTally(t *testing.T, n *mesh.Node, id string) proto.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		attempt, stop := context.WithTimeout(ctx, time.Second)
+		reply, err := n.Call(attempt, mesh.Request{Capability: "tally", ID: id, Payload: wrapString(id)})
+		stop()
+		if err == nil {
+			return reply
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("tally/%s did not answer: %v", id, err)
+		}
+	}
+}
