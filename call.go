@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/actor"
@@ -21,7 +22,9 @@ type Request struct {
 	// Capability names the kind of process.
 	Capability string
 	// ID identifies the process within its capability: 1 to MaxIDLen
-	// bytes.
+	// bytes of valid UTF-8. The same rule holds on every path (a local
+	// call, a remote one, a cast, Locate): any other ID is refused at once
+	// with ErrInvalidRequest. Encode binary keys (hex, base64) first.
 	ID string
 	// Payload is the message. It must not be modified after the call: a
 	// process on the same node receives this very value.
@@ -30,13 +33,17 @@ type Request struct {
 
 func (r *Request) validateTarget() error {
 	if err := capability.Validate(r.Capability); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	if r.ID == "" {
 		return fmt.Errorf("%w: empty ID", ErrInvalidRequest)
 	}
 	if len(r.ID) > MaxIDLen {
 		return fmt.Errorf("%w: ID of %d bytes, limit %d", ErrInvalidRequest, len(r.ID), MaxIDLen)
+	}
+	if !utf8.ValidString(r.ID) {
+		// The wire carries IDs as protobuf strings, which must be UTF-8.
+		return fmt.Errorf("%w: ID %q is not valid UTF-8", ErrInvalidRequest, r.ID)
 	}
 	return nil
 }
@@ -120,6 +127,11 @@ const (
 )
 
 func (c *call) run(ctx context.Context) (proto.Message, error) {
+	// Work whose caller has already given up is not sent. A deadline of
+	// our own (timer set) is CallTimeout away: no clock read needed.
+	if ctx.Err() != nil || c.timer == nil && !time.Now().Before(c.deadline) {
+		return nil, c.deadlineError(ctx)
+	}
 	pause := time.Millisecond
 	for {
 		reply, out, err := c.try(ctx)
@@ -164,17 +176,32 @@ func (c *call) over(ctx context.Context) bool {
 	return ctx.Err() != nil || !time.Now().Before(c.deadline)
 }
 
+// deadlineError is the error of a call that ctx or its deadline ended.
 func (c *call) deadlineError(ctx context.Context) error {
-	if err := ctx.Err(); errors.Is(err, context.Canceled) {
-		return fmt.Errorf("mesh: call %s/%s canceled: %w", c.req.Capability, c.req.ID, err)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("%w: call %s/%s", ErrCanceled, c.req.Capability, c.req.ID)
 	}
 	switch {
-	case c.owner == "":
-		return fmt.Errorf("%w: %s/%s", ErrDeadlineExceeded, c.req.Capability, c.req.ID)
 	case c.why != nil:
 		return fmt.Errorf("%w: %s/%s on %s: %w", ErrDeadlineExceeded, c.req.Capability, c.req.ID, c.owner, c.why)
+	case c.owner == "":
+		return fmt.Errorf("%w: %s/%s", ErrDeadlineExceeded, c.req.Capability, c.req.ID)
+	case c.owner == c.n.name:
+		return fmt.Errorf("%w: %s/%s: the process did not answer in time", ErrDeadlineExceeded, c.req.Capability, c.req.ID)
 	}
 	return fmt.Errorf("%w: %s/%s: %w: %s did not answer", ErrDeadlineExceeded, c.req.Capability, c.req.ID, ErrUnreachable, c.owner)
+}
+
+// contextError is the error of a Cast whose ctx has ended: ErrCanceled or
+// ErrDeadlineExceeded, or nil while ctx is live.
+func contextError(ctx context.Context, req *Request) error {
+	switch err := ctx.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: cast %s/%s", ErrCanceled, req.Capability, req.ID)
+	}
+	return fmt.Errorf("%w: cast %s/%s", ErrDeadlineExceeded, req.Capability, req.ID)
 }
 
 // try routes the request once under the current snapshot.
@@ -248,7 +275,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 	if c.packed == nil {
 		a, err := cluster.Pack(c.req.Payload)
 		if err != nil {
-			return nil, done, fmt.Errorf("%w: %v", ErrBadPayload, err)
+			return nil, done, fmt.Errorf("%w: %w", ErrBadPayload, err)
 		}
 		c.packed = a
 	}
@@ -311,7 +338,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		}
 		reply, err := cluster.Unpack(m.Payload)
 		if err != nil {
-			return nil, done, fmt.Errorf("%w: reply from %s: %v", ErrBadPayload, owner, err)
+			return nil, done, fmt.Errorf("%w: reply from %s: %w", ErrBadPayload, owner, err)
 		}
 		if m.PidId != "" {
 			n.cache.Put(c.req.Capability, c.req.ID, c.shard, actor.Cached{
@@ -327,7 +354,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		}
 		return nil, later, fmt.Errorf("%w: %s has no router", ErrUnreachable, owner)
 	}
-	return nil, done, fmt.Errorf("mesh: unexpected reply %T from %s", m, owner)
+	return nil, done, fmt.Errorf("%w: unexpected reply %T from %s", ErrBadPayload, m, owner)
 }
 
 // Cast sends req to its process without waiting for a reply. Delivery is
@@ -337,7 +364,7 @@ func (n *Node) Cast(ctx context.Context, req Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := contextError(ctx, &req); err != nil {
 		return err
 	}
 	if n.closing.Load() {
@@ -357,14 +384,14 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	if owner == n.name {
 		pid, err := n.table.Ensure(req.Capability, req.ID, s)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNoNode, err)
+			return fmt.Errorf("%w: %w", ErrNoNode, err)
 		}
 		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true, Ctx: ctx})
 		return nil
 	}
 	a, err := cluster.Pack(req.Payload)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
 	}
 	pid, incarnation, _ := n.target(r, req.Capability, req.ID, s, owner)
 	if pid == nil {

@@ -10,29 +10,37 @@ import (
 	"github.com/meshrun/mesh/cluster"
 )
 
-// Errors returned by mesh. Match them with errors.Is: the errors a call
-// returns wrap one of these with the details of the case.
+// Errors returned by mesh. Match them with errors.Is: every error that a
+// function or method of this package returns wraps one of these with the
+// details of the case, except the *ProcessError of a process's own
+// failure (match it with errors.As).
 var (
 	// ErrInvalidRequest reports a Request with an empty or invalid
-	// capability name, an empty ID, an ID longer than MaxIDLen, or a nil
-	// payload.
+	// capability name (it then wraps ErrInvalidCapability too), an empty
+	// ID, an ID longer than MaxIDLen or not valid UTF-8, or a nil payload.
 	ErrInvalidRequest = errors.New("mesh: invalid request")
 	// ErrNoNode reports that no node of the cluster, as this node sees it,
 	// offers the requested capability.
 	ErrNoNode = errors.New("mesh: no node offers the capability")
-	// ErrDeadlineExceeded reports a call that did not end by its deadline.
-	// It wraps context.DeadlineExceeded.
+	// ErrDeadlineExceeded reports a call that did not end by its deadline,
+	// or a Call or Cast whose deadline had passed before it began (nothing
+	// is sent then). It wraps context.DeadlineExceeded.
 	ErrDeadlineExceeded = fmt.Errorf("mesh: deadline exceeded: %w", context.DeadlineExceeded)
-	// ErrUnreachable reports an owner node that cannot be reached. It is
-	// returned together with ErrDeadlineExceeded when the owner stopped
-	// answering before the deadline passed.
+	// ErrCanceled reports a Call or Cast whose context was canceled before
+	// it ended. It wraps context.Canceled.
+	ErrCanceled = fmt.Errorf("mesh: canceled: %w", context.Canceled)
+	// ErrUnreachable reports an owner node that cannot be reached, or a
+	// member that does not answer a Ping. It is returned together with
+	// ErrDeadlineExceeded when a remote owner was sent the call and did not
+	// answer before the deadline passed.
 	ErrUnreachable = errors.New("mesh: owner unreachable")
 	// ErrProcessFailed reports a process that panicked while handling the
 	// message. No other process is affected; the process is made again on
 	// its next message.
 	ErrProcessFailed = actor.ErrProcessFailed
 	// ErrBadPayload reports a payload or reply that cannot be encoded or
-	// decoded, such as a message type the receiving node does not know.
+	// decoded, such as a message type the receiving node does not know,
+	// or an answer of a kind this node does not understand.
 	ErrBadPayload = errors.New("mesh: undecodable payload")
 	// ErrUnknownMember reports a node name that is not a member of the
 	// cluster as this node sees it.
@@ -44,6 +52,15 @@ var (
 	ErrNoDefaultNode = errors.New("mesh: no default node (call mesh.Start or mesh.SetDefault first)")
 	// ErrInvalidConfig reports a Config that Start refuses.
 	ErrInvalidConfig = errors.New("mesh: invalid config")
+	// ErrStart reports a node that could not start although its Config is
+	// valid: an address it cannot listen on, or Start's ctx ending first
+	// (the error then wraps ctx's error too). Start undoes what it began.
+	ErrStart = errors.New("mesh: node did not start")
+	// ErrDrainIncomplete reports a Close that stopped the node without a
+	// complete drain: its ctx ended first (the error then wraps ctx's error
+	// too), or the cluster could not be told that the node leaves. The node
+	// is stopped all the same; peers route around it once they detect it.
+	ErrDrainIncomplete = errors.New("mesh: node stopped before its drain completed")
 	// ErrInvalidCapability reports a Capability with an invalid name or no
 	// factory.
 	ErrInvalidCapability = capability.ErrInvalidName
@@ -75,6 +92,8 @@ func failureError(req *Request, owner string, f *cluster.Failure) error {
 		return fmt.Errorf("%w: %s answered: %s", ErrNoNode, owner, f.Message)
 	case cluster.Code_CODE_CLOSED:
 		return fmt.Errorf("%w: %s is closing", ErrUnreachable, owner)
+	case cluster.Code_CODE_DEADLINE:
+		return fmt.Errorf("%w: %s answered: %s", ErrDeadlineExceeded, owner, f.Message)
 	}
-	return fmt.Errorf("mesh: %s answered with failure %v: %s", owner, f.Code, f.Message)
+	return fmt.Errorf("%w: %s answered with failure %v: %s", ErrBadPayload, owner, f.Code, f.Message)
 }

@@ -36,7 +36,7 @@ type Pong struct {
 // Ping sends a ping through the mesh to the router of node, a member of
 // the cluster (this node included), and returns its answer. It fails with
 // ErrUnknownMember if node is not a member as this node sees it, and with
-// ctx's error if no answer comes first.
+// ErrUnreachable (wrapping ctx's error) if no answer comes first.
 func (n *Node) Ping(ctx context.Context, node string) (Pong, error) {
 	if n.closing.Load() {
 		return Pong{}, ErrClosed
@@ -49,19 +49,19 @@ func (n *Node) Ping(ctx context.Context, node string) (Pong, error) {
 	m, err := n.ask(ctx, pid, &cluster.Ping{Sent: start.UnixNano()})
 	rtt := time.Since(start)
 	if err != nil {
-		return Pong{}, fmt.Errorf("mesh: ping %s: no answer: %w", node, err)
+		return Pong{}, fmt.Errorf("%w: ping %s: no answer: %w", ErrUnreachable, node, err)
 	}
 	switch m := m.(type) {
 	case *cluster.Pong:
 		return Pong{Node: m.Node, RTT: rtt, RoutingVersion: m.RoutingVersion, AdminAddr: m.AdminAddr,
 			Activations: m.Activations, Draining: m.Draining, Incarnation: m.Incarnation}, nil
 	case *pa.DeadLetterResponse:
-		return Pong{}, fmt.Errorf("mesh: ping %s: no router answers at %s", node, pid.Address)
+		return Pong{}, fmt.Errorf("%w: ping %s: no router answers at %s", ErrUnreachable, node, pid.Address)
 	case *cluster.Reply:
 		// A node of an older version answers a Ping as an unknown message.
-		return Pong{}, fmt.Errorf("mesh: %s does not answer pings: %s", node, m.GetFailure().GetMessage())
+		return Pong{}, fmt.Errorf("%w: %s does not answer pings: %s", ErrBadPayload, node, m.GetFailure().GetMessage())
 	}
-	return Pong{}, fmt.Errorf("mesh: unexpected answer %T to a ping of %s", m, node)
+	return Pong{}, fmt.Errorf("%w: unexpected answer %T to a ping of %s", ErrBadPayload, m, node)
 }
 
 // PingAll pings every member at once and returns their answers sorted by

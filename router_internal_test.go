@@ -321,3 +321,65 @@ func TestCachedPIDOfStoppedActivation(t *testing.T) {
 		t.Fatal("the stale PID is still cached")
 	}
 }
+
+// TestRouterDropsExpiredEnvelopes: an envelope whose deadline has passed
+// is dropped by the owner's router before anything is activated for it.
+func TestRouterDropsExpiredEnvelopes(t *testing.T) {
+	nodes := startTestCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	payload, _ := anypb.New(wrapperspb.String("late"))
+	r := &router{n: b}
+	for i := range 100 {
+		id := idOn(t, a, b.name) + fmt.Sprint("-", i)
+		s := shard.Of(id, b.cfg.Shards)
+		if o, _ := b.owner("echo", s); o != b.name {
+			continue
+		}
+		for _, cast := range []bool{false, true} {
+			r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, Cast: cast,
+				Deadline: time.Now().Add(-time.Millisecond).UnixNano(), Incarnation: b.incarnation})
+		}
+	}
+	if got := b.table.Len(); got != 0 {
+		t.Fatalf("%d activations for expired envelopes", got)
+	}
+}
+
+// TestRouterReadsOneSnapshotPerMessage: while the placement changes under
+// it, the router handles every envelope by one routing snapshot. Reading
+// the owner from one snapshot and the owner's address from a newer one
+// that lacks it would send to a nil PID and panic.
+func TestRouterReadsOneSnapshotPerMessage(t *testing.T) {
+	nodes := startTestCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	full := b.routes.Load()
+	// The same placement without the members' addresses, as a snapshot
+	// published while a member's metadata is being replaced.
+	bare := &routes{table: full.table, list: full.list, members: full.members, routers: map[string]*pa.PID{}}
+	id := idOn(t, b, a.name)
+	s := shard.Of(id, b.cfg.Shards)
+	payload, _ := anypb.New(wrapperspb.String("x"))
+	r := &router{n: b}
+	stop := make(chan struct{})
+	flipped := make(chan struct{})
+	go func() {
+		defer close(flipped)
+		for {
+			select {
+			case <-stop:
+				b.routes.Store(full)
+				return
+			default:
+				b.routes.Store(bare)
+				b.routes.Store(full)
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-flipped
+	}()
+	for range 200_000 {
+		r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, Cast: true})
+	}
+}
