@@ -31,7 +31,7 @@ const (
 var (
 	callOutcomes = []string{outcomeOK, outcomeProcessError, outcomeProcessFailed, outcomeDeadline,
 		outcomeUnreachable, outcomeCanceled, outcomeNoNode, outcomeBadPayload, outcomeInvalid, outcomeClosed, outcomeError}
-	castOutcomes = []string{outcomeOK, outcomeNoNode, outcomeUnreachable, outcomeBadPayload, outcomeError}
+	castOutcomes = []string{outcomeOK, outcomeDeadline, outcomeCanceled, outcomeNoNode, outcomeUnreachable, outcomeBadPayload, outcomeError}
 )
 
 // maxCapabilityLabels bounds the capabilities that get series of their
@@ -61,8 +61,11 @@ type metrics struct {
 
 	// caps holds each capability's metric children, so that a call finds
 	// them with one map read and no label hashing. Copy on write.
-	caps  atomic.Pointer[map[string]*capMetrics]
-	capMu sync.Mutex // serialises additions to caps
+	caps atomic.Pointer[map[string]*capMetrics]
+	// other counts the capabilities past maxCapabilityLabels; nil until
+	// the first of them.
+	other atomic.Pointer[capMetrics]
+	capMu sync.Mutex // serialises additions to caps and other
 }
 
 // capMetrics are the children of one capability.
@@ -110,12 +113,19 @@ func newMetrics(n *Node) *metrics {
 	return m
 }
 
-// capability returns the metric children of capability c.
+// capability returns the metric children of capability c. It takes capMu
+// only to add a capability while there is room for its series: once the
+// room is used up, every capability without series of its own is counted
+// under "other" without a lock, so that calls naming made-up capabilities
+// do not serialise on it.
 func (m *metrics) capability(c string) *capMetrics {
 	if p := m.caps.Load(); p != nil {
 		if cm := (*p)[c]; cm != nil {
 			return cm
 		}
+	}
+	if cm := m.other.Load(); cm != nil {
+		return cm
 	}
 	m.capMu.Lock()
 	defer m.capMu.Unlock()
@@ -126,13 +136,23 @@ func (m *metrics) capability(c string) *capMetrics {
 	if cm := old[c]; cm != nil {
 		return cm
 	}
-	label := c
 	if len(old) >= maxCapabilityLabels {
-		if cm := old[otherCapability]; cm != nil {
-			return cm
-		}
-		label = otherCapability
+		cm := m.newCapMetrics(otherCapability)
+		m.other.Store(cm)
+		return cm
 	}
+	cm := m.newCapMetrics(c)
+	next := make(map[string]*capMetrics, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[c] = cm
+	m.caps.Store(&next)
+	return cm
+}
+
+// newCapMetrics returns the metric children of the capability label.
+func (m *metrics) newCapMetrics(label string) *capMetrics {
 	cm := &capMetrics{
 		calls:   make(map[string]prometheus.Counter, len(callOutcomes)),
 		casts:   make(map[string]prometheus.Counter, len(castOutcomes)),
@@ -146,12 +166,6 @@ func (m *metrics) capability(c string) *capMetrics {
 		cm.casts[o] = m.casts.WithLabelValues(label, o)
 	}
 	cm.callsOK, cm.castsOK = cm.calls[outcomeOK], cm.casts[outcomeOK]
-	next := make(map[string]*capMetrics, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[label] = cm
-	m.caps.Store(&next)
 	return cm
 }
 
