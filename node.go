@@ -85,22 +85,30 @@ var startMu sync.Mutex
 
 // Start starts a node, joins the cluster through cfg.Seeds and returns
 // once the node is serving. The first node started in a process becomes the
-// default node of the package-level functions. ctx bounds the start.
+// default node of the package-level functions. It fails with
+// ErrInvalidConfig for a Config it refuses, and with ErrStart when the node
+// cannot listen on its addresses or ctx ends before the node serves (the
+// error then wraps ctx's error too); it then stops what it had started.
+// Seeds that cannot be reached are not a failure: the node keeps trying
+// them in the background.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	n := &Node{cfg: cfg, name: cfg.NodeName, logger: cfg.Logger.With("node", cfg.NodeName), incarnation: newIncarnation()}
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
 		return slog.New(debugOnly{n.logger.Handler()}).With("component", "protoactor")
 	}))
 	if err := n.startRemote(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	// Nothing of the node is shared yet: stop it hard on failure.
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
 	n.cache = actor.NewCache(0)
 	n.metrics, n.tracing = newMetrics(n), newTracing(cfg)
 	n.table = actor.NewTable(n.system, actor.TableConfig{
@@ -115,14 +123,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	})
 	n.system.EventStream.Subscribe(n.deadLetter)
 	n.replies = newReplies(n.remoteAddr, n.incarnation)
-	if _, ok := n.system.ProcessRegistry.Add(n.replies, repliesName); !ok {
-		n.stopRemote()
-		return nil, fmt.Errorf("mesh: register reply process: name taken")
-	}
-	if _, ok := n.system.ProcessRegistry.Add(&router{n: n}, routerName); !ok {
-		n.stopRemote()
-		return nil, fmt.Errorf("mesh: register router: name taken")
-	}
+	// A fresh actor system has neither name yet.
+	n.system.ProcessRegistry.Add(n.replies, repliesName)
+	n.system.ProcessRegistry.Add(&router{n: n}, routerName)
 	n.routes.Store(&routes{table: shard.Build(cfg.Shards, nil, nil)})
 
 	gossipHost, gossipPort, _ := splitHostPort(cfg.GossipAddr)
@@ -142,16 +145,20 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.GossipAdvertiseAddr != "" {
 		mcfg.AdvertiseAddr, mcfg.AdvertisePort, _ = splitHostPort(cfg.GossipAdvertiseAddr)
 	}
-	members, err := cluster.Join(mcfg, n.meta())
+	members, err := cluster.Join(ctx, mcfg, n.meta())
 	if err != nil {
-		n.stopRemote()
-		return nil, err
+		n.stopRemote(stopped)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, n.name, err)
 	}
 	n.members = members
-	if err := n.startAdmin(); err != nil {
-		_ = members.Leave(time.Second)
-		n.stopRemote()
-		return nil, err
+	if err = n.startAdmin(); err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		_ = members.Leave(10 * time.Millisecond)
+		n.stopAdmin(stopped)
+		n.stopRemote(stopped)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, n.name, err)
 	}
 	defaultNode.CompareAndSwap(nil, n)
 	n.logger.Info("node started", "gossip", members.LocalAddr(), "remote", n.remoteAddr)
@@ -200,8 +207,20 @@ func (n *Node) startRemote() (err error) {
 	return nil
 }
 
-func (n *Node) stopRemote() {
-	n.remote.Shutdown(true)
+// stopRemote stops the transport, gracefully unless ctx ends first.
+func (n *Node) stopRemote(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.remote.Shutdown(true)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// gRPC allows Stop to cut short a GracefulStop in progress.
+		n.remote.Shutdown(false)
+		<-done
+	}
 	n.system.Shutdown()
 }
 
@@ -307,6 +326,9 @@ func (n *Node) UnregisterCapabilities(names ...string) error {
 // capability. capMu must be held.
 func (n *Node) announce() error {
 	if err := n.members.SetMeta(n.meta(), time.Second); err != nil {
+		if errors.Is(err, cluster.ErrClosed) {
+			return fmt.Errorf("%w: %w", ErrClosed, err)
+		}
 		return err
 	}
 	// memberlist notified the change of our own metadata synchronously.
@@ -386,11 +408,14 @@ func (r *routes) owner(capability string, s uint32) (string, uint64) {
 }
 
 // Close leaves the cluster gracefully: the node tells the others it is
-// draining so they route its shards elsewhere, waits DrainTimeout (bounded
-// by ctx) for them to do so while it redirects what still arrives, stops its
-// activations, leaves the gossip and stops every goroutine it started.
-// Calls made on the node after Close began fail with ErrClosed. Close is
-// idempotent; later calls return the first one's result.
+// draining so they route its shards elsewhere, waits DrainTimeout for them
+// to do so while it redirects what still arrives, stops its activations,
+// leaves the gossip and stops every goroutine it started. ctx bounds all
+// of it: once ctx ends, Close stops the node hard (what is left of the
+// drain is skipped, connections are cut) and returns an error wrapping
+// ErrDrainIncomplete and ctx's error. Calls made on the node after Close
+// began fail with ErrClosed. Close is idempotent; later calls return the
+// first one's result.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() { n.closeErr = n.close(ctx) })
 	return n.closeErr
@@ -398,14 +423,19 @@ func (n *Node) Close(ctx context.Context) error {
 
 func (n *Node) close(ctx context.Context) error {
 	n.closing.Store(true)
-	n.capMu.Lock()
-	n.draining = true
-	err := n.announce()
-	n.capMu.Unlock()
-	if err != nil {
-		n.logger.Warn("could not announce draining", "err", err)
+	var err error
+	if ctx.Err() == nil {
+		n.capMu.Lock()
+		n.draining = true
+		err = n.announce()
+		n.capMu.Unlock()
+		if err != nil {
+			n.logger.Warn("could not announce draining", "err", err)
+		}
+		n.drain(ctx)
 	}
-	n.drain(ctx)
+	// Leave even when ctx has ended: a short broadcast spares the peers
+	// the seconds of failure detection.
 	leaveTimeout := time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		leaveTimeout = max(10*time.Millisecond, min(leaveTimeout, time.Until(dl)))
@@ -415,12 +445,16 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	n.table.StopAll(actor.StopClosing)
 	n.stopAdmin(ctx)
-	n.stopRemote()
+	n.stopRemote(ctx)
 	defaultNode.CompareAndSwap(n, nil)
-	n.logger.Info("node closed")
-	if err != nil {
-		return fmt.Errorf("mesh: close %s: %w", n.name, err)
+	if cerr := ctx.Err(); cerr != nil {
+		err = errors.Join(cerr, err)
 	}
+	if err != nil {
+		n.logger.Warn("node stopped hard", "err", err)
+		return fmt.Errorf("mesh: close %s: %w: %w", n.name, ErrDrainIncomplete, err)
+	}
+	n.logger.Info("node closed")
 	return nil
 }
 

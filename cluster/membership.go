@@ -93,13 +93,20 @@ type Membership struct {
 
 	probes probes
 
+	// ctx ends with the membership (or a failed Join) and aborts the
+	// gossip dials in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	closeOnce sync.Once
 }
 
 // Join creates the local member with meta, joins the seeds, and starts the
 // goroutines that report changes and re-join seeds. A failure to reach the
-// seeds is logged, not returned: the re-join loop keeps trying.
-func Join(cfg Config, meta Meta) (*Membership, error) {
+// seeds is logged, not returned: the re-join loop keeps trying. ctx bounds
+// the join: if it ends first, Join stops what it started and returns ctx's
+// error.
+func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 	enc, err := meta.Encode()
 	if err != nil {
 		return nil, err
@@ -128,15 +135,39 @@ func Join(cfg Config, meta Meta) (*Membership, error) {
 	m.probes.interval = mc.ProbeInterval
 	m.log = &logWriter{logger: cfg.Logger}
 	mc.Logger = log.New(m.log, "", 0)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	tr, err := newTransport(m.ctx, cfg.BindAddr, cfg.BindPort, mc.Logger)
+	if err != nil {
+		m.cancel()
+		return nil, fmt.Errorf("cluster: start gossip: %w", err)
+	}
+	mc.Transport = tr
+	if mc.BindPort == 0 {
+		mc.BindPort = tr.GetAutoBindPort()
+		if mc.AdvertisePort == 0 {
+			mc.AdvertisePort = mc.BindPort
+		}
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		m.cancel()
+		_ = tr.Shutdown()
 		return nil, fmt.Errorf("cluster: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
 	}
 	m.ml = ml
 	// Read once: LocalNode points into state that UpdateNode rewrites.
 	self := ml.LocalNode()
 	m.localAddr = net.JoinHostPort(self.Addr.String(), strconv.Itoa(int(self.Port)))
+	// The first join runs here, so that the node knows the cluster when
+	// Join returns; ctx ending cancels its dials.
+	stop := context.AfterFunc(ctx, m.cancel)
 	m.joinSeeds()
+	if !stop() || ctx.Err() != nil {
+		m.cancel()
+		m.log.shutdown.Store(true)
+		_ = ml.Shutdown()
+		return nil, fmt.Errorf("cluster: join: %w", context.Cause(ctx))
+	}
 	m.goFunc(m.notifyLoop)
 	m.goFunc(m.rejoinLoop)
 	return m, nil
@@ -228,6 +259,7 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	var err error
 	m.closeOnce.Do(func() {
 		close(m.stop)
+		defer m.cancel()
 		if lerr := m.ml.Leave(timeout); lerr != nil {
 			// Only a broadcast not sent in time (every peer leaving at
 			// once, say): we leave all the same, and peers that missed it

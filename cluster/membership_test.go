@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -78,7 +79,7 @@ func start(t *testing.T, name string, seeds []string, configure func(*Config)) *
 	if configure != nil {
 		configure(&cfg)
 	}
-	m, err := Join(cfg, n.meta)
+	m, err := Join(context.Background(), cfg, n.meta)
 	if err != nil {
 		t.Fatalf("Join %s: %v", name, err)
 	}
@@ -171,7 +172,7 @@ func TestOnChangeAtStart(t *testing.T) {
 }
 
 func TestJoinRejectsLargeMeta(t *testing.T) {
-	_, err := Join(Config{Name: "big", BindAddr: "127.0.0.1"}, Meta{RemoteAddr: strings.Repeat("x", MaxMetaSize)})
+	_, err := Join(context.Background(), Config{Name: "big", BindAddr: "127.0.0.1"}, Meta{RemoteAddr: strings.Repeat("x", MaxMetaSize)})
 	if !errors.Is(err, ErrMetaTooLarge) {
 		t.Fatalf("Join = %v, want ErrMetaTooLarge", err)
 	}
