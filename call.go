@@ -126,10 +126,10 @@ const (
 	later                // route again after a pause
 )
 
-func (c *call) run(ctx context.Context) (proto.Message, error) {
-	// Work whose caller has already given up is not sent. A deadline of
-	// our own (timer set) is CallTimeout away: no clock read needed.
-	if ctx.Err() != nil || c.timer == nil && !time.Now().Before(c.deadline) {
+// run routes the call until it ends; now is when it began.
+func (c *call) run(ctx context.Context, now time.Time) (proto.Message, error) {
+	// Work whose caller has already given up is not sent.
+	if ctx.Err() != nil || !now.Before(c.deadline) {
 		return nil, c.deadlineError(ctx)
 	}
 	pause := time.Millisecond
@@ -252,12 +252,14 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 // target returns where a message for (capability, id) on remote owner
 // goes: its activation, when the cache holds one on that owner, or else the
 // owner's router (nil if the owner has no address yet); and the owner's
-// incarnation that the message must name.
+// incarnation that the message must name: the cached PID's, or 0 for the
+// router, which finds the activation by (capability, ID) in whatever
+// incarnation it serves.
 func (n *Node) target(r *routes, capability, id string, s uint32, owner string) (pid *pa.PID, incarnation uint64, cached bool) {
 	if e, ok := n.cache.Get(capability, id, s); ok && e.Owner == owner {
 		return e.PID, e.Incarnation, true
 	}
-	return r.routers[owner], r.members[owner].Meta.Incarnation, false
+	return r.routers[owner], 0, false
 }
 
 // deadLetter answers a local Call whose activation stopped before the

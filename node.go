@@ -207,8 +207,26 @@ func (n *Node) startRemote() (err error) {
 	return nil
 }
 
+// boundedBy returns d, or less when ctx's deadline comes sooner; 10 ms
+// when ctx has ended, for a last message that is worth a try.
+func boundedBy(ctx context.Context, d time.Duration) time.Duration {
+	const least = 10 * time.Millisecond
+	if ctx.Err() != nil {
+		return least
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		return max(least, min(d, time.Until(dl)))
+	}
+	return d
+}
+
 // stopRemote stops the transport, gracefully unless ctx ends first.
 func (n *Node) stopRemote(ctx context.Context) {
+	if ctx.Err() != nil {
+		n.remote.Shutdown(false)
+		n.system.Shutdown()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -325,7 +343,12 @@ func (n *Node) UnregisterCapabilities(names ...string) error {
 // made on this node right after RegisterCapabilities returns finds the
 // capability. capMu must be held.
 func (n *Node) announce() error {
-	if err := n.members.SetMeta(n.meta(), time.Second); err != nil {
+	return n.announceWithin(time.Second)
+}
+
+// announceWithin is announce waiting at most timeout for the broadcast.
+func (n *Node) announceWithin(timeout time.Duration) error {
+	if err := n.members.SetMeta(n.meta(), timeout); err != nil {
 		if errors.Is(err, cluster.ErrClosed) {
 			return fmt.Errorf("%w: %w", ErrClosed, err)
 		}
@@ -427,7 +450,7 @@ func (n *Node) close(ctx context.Context) error {
 	if ctx.Err() == nil {
 		n.capMu.Lock()
 		n.draining = true
-		err = n.announce()
+		err = n.announceWithin(boundedBy(ctx, time.Second))
 		n.capMu.Unlock()
 		if err != nil {
 			n.logger.Warn("could not announce draining", "err", err)
@@ -436,10 +459,7 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	// Leave even when ctx has ended: a short broadcast spares the peers
 	// the seconds of failure detection.
-	leaveTimeout := time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		leaveTimeout = max(10*time.Millisecond, min(leaveTimeout, time.Until(dl)))
-	}
+	leaveTimeout := boundedBy(ctx, time.Second)
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}

@@ -52,7 +52,9 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 	}
 	if env.Deadline != 0 && time.Now().UnixNano() >= env.Deadline {
 		// Its caller has given up: activating a process for it would
-		// only cost memory.
+		// only cost memory. The answer tells a caller whose clock is
+		// behind ours why, rather than leaving it to wait.
+		r.fail(env, sender, cluster.Code_CODE_DEADLINE, "the deadline had passed when the owner received the call")
 		return
 	}
 	// One snapshot for the whole message: a second load could lack the
@@ -64,7 +66,7 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 		if env.Cast {
 			if to := rt.routers[owner]; to != nil && owner != n.name && env.Hops < maxCastHops {
 				env.Hops++
-				env.Incarnation = rt.members[owner].Meta.Incarnation
+				env.Incarnation = 0 // to the router, by name
 				n.system.Root.Send(to, env)
 			}
 			return

@@ -329,19 +329,37 @@ func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	payload, _ := anypb.New(wrapperspb.String("late"))
 	r := &router{n: b}
+	sent := 0
 	for i := range 100 {
 		id := idOn(t, a, b.name) + fmt.Sprint("-", i)
 		s := shard.Of(id, b.cfg.Shards)
 		if o, _ := b.owner("echo", s); o != b.name {
 			continue
 		}
+		sent++
 		for _, cast := range []bool{false, true} {
 			r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, Cast: cast,
 				Deadline: time.Now().Add(-time.Millisecond).UnixNano(), Incarnation: b.incarnation})
 		}
 	}
+	if sent == 0 {
+		t.Fatal("no ID of the 100 tried is on the owner")
+	}
 	if got := b.table.Len(); got != 0 {
-		t.Fatalf("%d activations for expired envelopes", got)
+		t.Fatalf("%d activations for %d expired envelopes", got, sent)
+	}
+	// A caller whose clock is behind the owner's learns why.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id := idOn(t, a, b.name)
+	reply, err := a.ask(ctx, b.routes.Load().routers[b.name], &cluster.Envelope{Capability: "echo", Id: id,
+		Shard: shard.Of(id, a.cfg.Shards), Payload: payload, CallerIncarnation: a.incarnation,
+		Deadline: time.Now().Add(-time.Millisecond).UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, ok := reply.(*cluster.Reply); !ok || rep.GetFailure().GetCode() != cluster.Code_CODE_DEADLINE {
+		t.Fatalf("answer to an expired call %v; want a deadline failure", reply)
 	}
 }
 

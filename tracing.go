@@ -87,7 +87,7 @@ func (n *Node) hooks() actor.Hooks {
 func (n *Node) runCall(ctx context.Context, c *call) (proto.Message, error) {
 	ctx, span := n.tracing.start(ctx, "mesh.call", c.req)
 	start := time.Now()
-	reply, err := c.run(ctx)
+	reply, err := c.run(ctx, start)
 	n.metrics.called(c.req.Capability, time.Since(start), err)
 	if err != nil {
 		n.logger.Debug("call failed", "capability", c.req.Capability, "id", c.req.ID, "err", err)

@@ -131,23 +131,21 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 			return
 		}
 	}
-	payload, err := cluster.Unpack(env.Payload)
-	if err != nil {
-		a.t.cfg.Logger.Warn("undecodable payload", "capability", a.ctx.capability, "id", a.ctx.id, "sender", c.Sender(), "err", err)
-		a.reply(c, env, &cluster.Reply{Failure: &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
-		return
-	}
 	owner, version := a.t.cfg.Owner(env.Capability, env.Shard)
 	if a.gone || owner != a.t.cfg.Self || !a.addressed(env) {
 		// Not ours to handle: a caller routed by an older view, or sent
 		// to a PID that names another activation now (see addressed). The
 		// caller forgets the PID and asks the owner's router.
 		a.stray()
-		if env.Cast {
+		if !env.Cast {
+			a.reply(c, env, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+		} else if payload, ok := a.unpack(c, env); ok {
 			a.recast(env.Capability, env.Id, payload)
-			return
 		}
-		a.reply(c, env, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+		return
+	}
+	payload, ok := a.unpack(c, env)
+	if !ok {
 		return
 	}
 	var parent context.Context
@@ -169,6 +167,18 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 		rep.PidAddress, rep.PidId = c.Self().Address, c.Self().Id
 	}
 	a.reply(c, env, rep)
+}
+
+// unpack decodes env's payload; when it cannot, it logs it, answers the
+// caller with the failure and reports false.
+func (a *activation) unpack(c pa.Context, env *cluster.Envelope) (proto.Message, bool) {
+	payload, err := cluster.Unpack(env.Payload)
+	if err != nil {
+		a.t.cfg.Logger.Warn("undecodable payload", "capability", env.Capability, "id", env.Id, "sender", c.Sender(), "err", err)
+		a.reply(c, env, &cluster.Reply{Failure: &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
+		return nil, false
+	}
+	return payload, true
 }
 
 // addressed reports whether env is meant for this activation. protoactor

@@ -164,6 +164,9 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 	m.joinSeeds()
 	if !stop() || ctx.Err() != nil {
 		m.cancel()
+		// Seeds that were reached would keep a ghost member until they
+		// detect it.
+		_ = ml.Leave(10 * time.Millisecond)
 		m.log.shutdown.Store(true)
 		_ = ml.Shutdown()
 		return nil, fmt.Errorf("cluster: join: %w", context.Cause(ctx))
@@ -259,13 +262,14 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	var err error
 	m.closeOnce.Do(func() {
 		close(m.stop)
-		defer m.cancel()
 		if lerr := m.ml.Leave(timeout); lerr != nil {
 			// Only a broadcast not sent in time (every peer leaving at
 			// once, say): we leave all the same, and peers that missed it
 			// declare us dead by failure detection.
 			m.logger.Warn("leave broadcast not confirmed in time", "timeout", timeout, "err", lerr)
 		}
+		// A re-join in progress must not hold up the goroutines' end.
+		m.cancel()
 		// memberlist's goroutines outlive Shutdown briefly and log the
 		// closed sockets as errors: not news to anyone.
 		m.log.shutdown.Store(true)

@@ -13,7 +13,9 @@ import (
 const MaxMetaSize = 512
 
 // metaVersion is the first byte of every encoded Meta. Version 2 added the
-// incarnation; a node refuses metadata of another version.
+// incarnation. A node refuses metadata of another version, so nodes of
+// versions 1 and 2 do not see each other: a cluster moves to version 2 by
+// a full restart, not a rolling one.
 const metaVersion = 2
 
 const flagDraining = 1 << 0

@@ -110,10 +110,10 @@ type Envelope struct {
 	WantPid bool `protobuf:"varint,9,opt,name=want_pid,json=wantPid,proto3" json:"want_pid,omitempty"`
 	// trace carries trace context (W3C traceparent and friends).
 	Trace map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// incarnation is the incarnation of the receiving node the sender
-	// addresses: the one its cached PID was made under, or the one
-	// membership gossips. A node refuses a message for an activation that
-	// names another incarnation.
+	// incarnation is the incarnation of the receiving node that the PID the
+	// envelope is sent to was made under; 0 for a router, which is addressed
+	// by name. An activation refuses an envelope that names another
+	// incarnation than its node's.
 	Incarnation uint64 `protobuf:"fixed64,11,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	// caller_incarnation is the sender's own incarnation; the reply echoes
 	// it, so that a reply meant for the caller's previous life is dropped.
