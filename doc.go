@@ -70,8 +70,9 @@
 // by capability, mesh_activations by capability,
 // mesh_activations_started_total and mesh_activations_stopped_total (by
 // reason: moved, unregistered, closing), mesh_rebalances_total,
-// mesh_shards_moved_total, mesh_members by state, and Go and process
-// metrics.
+// mesh_shards_moved_total, mesh_misaddressed_total (messages refused for
+// naming another incarnation of the node or another process: PIDs cached
+// before a restart), mesh_members by state, and Go and process metrics.
 //
 // A Call or Cast carries the OpenTelemetry trace context of its ctx to the
 // node of its process, so that one call is one trace across nodes; the

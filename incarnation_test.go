@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,9 +79,14 @@ func freeAddr(t *testing.T) string {
 // TestKilledAndRestartedOwnerNeverServesAnotherID kills one of two owner
 // processes with SIGKILL while a third node calls and casts to IDs whose
 // PIDs it has cached, and restarts it at once on the same name and ports,
-// so the caller never sees it leave. No reply may come from the process of
-// another ID, no message may count on another ID's counter, and every ID
-// must answer correctly again after the restart.
+// so the caller never sees it leave. The new process joins no seed: the
+// caller then learns of its new incarnation only at a later push-pull of
+// the gossip, and until then its cached PIDs reach the new process, whose
+// actors are numbered anew in the order the caller's retries make them,
+// so the PIDs name other IDs' activations. No reply may come from the
+// process of another ID, no message may count on another ID's counter, the
+// new process must have refused stale PIDs, and every ID must answer
+// correctly again.
 func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts OS processes")
@@ -114,6 +121,10 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 		untyped  []error
 		worstMis int
 	)
+	// The load takes gate for reading around every message; the restart
+	// takes it for writing, so that no message fails during it and drops
+	// its cached PID.
+	var gate sync.RWMutex
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -128,17 +139,20 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 				default:
 				}
 				id := onVictim[rng.IntN(len(onVictim))]
+				gate.RLock()
 				if w == 3 {
 					// Casts through the same cached PIDs.
 					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 					_ = caller.Cast(ctx, mesh.Request{Capability: "tally", ID: id, Payload: wrapString(id)})
 					cancel()
+					gate.RUnlock()
 					time.Sleep(time.Millisecond)
 					continue
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				reply, err := caller.Call(ctx, mesh.Request{Capability: "tally", ID: id, Payload: wrapString(id)})
 				cancel()
+				gate.RUnlock()
 				mu.Lock()
 				calls++
 				switch {
@@ -170,10 +184,12 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 	}()
 
 	time.Sleep(500 * time.Millisecond)
+	gate.Lock()
 	killed := time.Now()
 	victim.kill(t)
-	victim = startChildAt(t, victim.name, gossip, remote, []string{other.gossip})
+	victim = startChildAt(t, victim.name, gossip, remote, nil)
 	down := time.Since(killed)
+	gate.Unlock()
 	time.Sleep(4 * time.Second)
 	close(stop)
 	wg.Wait()
@@ -187,11 +203,13 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 		}
 		worstMis = max(worstMis, r.misapplied)
 	}
+	refused := scrapeCounter(t, victim.admin, "mesh_misaddressed_total")
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("kill -9 and restart of %s in %v; %d IDs on it; %d calls during the load, %d failed (typed) while it was down; "+
-		"%d replies from another ID's process; %d messages counted on another ID's counter",
-		victim.name, down.Round(time.Millisecond), len(onVictim), calls, failed, len(wrong), worstMis)
+	t.Logf("kill -9 and restart of %s in %v; %d IDs on it; %d calls during the load, %d failed (typed); "+
+		"%d replies from another ID's process; %d messages counted on another ID's counter; "+
+		"%v messages to stale PIDs refused by the new process",
+		victim.name, down.Round(time.Millisecond), len(onVictim), calls, failed, len(wrong), worstMis, refused)
 	if len(wrong) > 0 {
 		t.Errorf("%d replies from the wrong process, e.g. %s", len(wrong), wrong[0])
 	}
@@ -201,9 +219,38 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 	if len(untyped) > 0 {
 		t.Errorf("%d calls failed with an untyped error, e.g. %v", len(untyped), untyped[0])
 	}
+	if refused == 0 {
+		t.Errorf("the new process refused no stale PID: the test did not exercise what it is for")
+	}
 	if down > 5*time.Second {
 		t.Errorf("the restart took %v: it was not immediate", down)
 	}
+}
+
+// scrapeCounter reads the value of an unlabelled counter from the
+// Prometheus metrics of the admin endpoint at addr.
+func scrapeCounter(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the metrics of %s", name, addr)
+	return 0
 }
 
 // mustCallTally calls tally/id with id as the message, retrying until a

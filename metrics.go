@@ -58,6 +58,9 @@ type metrics struct {
 	stopped    *prometheus.CounterVec
 	rebalances prometheus.Counter
 	moved      *prometheus.CounterVec
+	// misaddressed counts envelopes refused for naming another incarnation
+	// or another activation.
+	misaddressed prometheus.Counter
 
 	// caps holds each capability's metric children, so that a call finds
 	// them with one map read and no label hashing. Copy on write.
@@ -105,7 +108,11 @@ func newMetrics(n *Node) *metrics {
 			Name: "mesh_shards_moved_total", Help: "Shards whose owner changed in the placement changes this node applied, by capability.",
 		}, []string{"capability"}),
 	}
-	m.reg.MustRegister(m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved,
+	m.misaddressed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mesh_misaddressed_total",
+		Help: "Messages refused (redirected) by an activation of this node because they named another incarnation of the node or another process: PIDs cached before a restart.",
+	})
+	m.reg.MustRegister(m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
 		&nodeCollector{n: n},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -226,8 +233,9 @@ func outcomeOf(err error) string {
 // hooks are the activation table's hooks that feed the metrics.
 func (m *metrics) hooks() actor.Hooks {
 	return actor.Hooks{
-		Started: func(c string) { m.capability(c).started.Inc() },
-		Stopped: func(c string, reason actor.StopReason) { m.stopped.WithLabelValues(c, reason.String()).Inc() },
+		Started:      func(c string) { m.capability(c).started.Inc() },
+		Stopped:      func(c string, reason actor.StopReason) { m.stopped.WithLabelValues(c, reason.String()).Inc() },
+		Misaddressed: m.misaddressed.Inc,
 	}
 }
 

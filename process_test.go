@@ -25,7 +25,8 @@ import (
 const childEnv = "MESH_TEST_CHILD"
 
 // runChild runs one node offering echo and tally until SIGTERM, then
-// closes it. It prints "READY <gossip address>" once serving.
+// closes it. It prints "READY <gossip address> <admin address>" once
+// serving.
 // MESH_TEST_SEEDS, MESH_TEST_GOSSIP and MESH_TEST_REMOTE set its seeds and
 // addresses.
 func runChild(name string) {
@@ -40,6 +41,7 @@ func runChild(name string) {
 	if r := os.Getenv("MESH_TEST_REMOTE"); r != "" {
 		cfg.RemoteAddr = r
 	}
+	cfg.AdminAddr = "127.0.0.1:0"
 	n, err := mesh.Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -49,7 +51,7 @@ func runChild(name string) {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	fmt.Println("READY", n.GossipAddr())
+	fmt.Println("READY", n.GossipAddr(), n.AdminAddr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
@@ -63,6 +65,7 @@ func runChild(name string) {
 type child struct {
 	name   string
 	gossip string
+	admin  string
 	cmd    *exec.Cmd
 }
 
@@ -98,13 +101,14 @@ func startChildAt(t *testing.T, name, gossip, remote string, seeds []string) *ch
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- addr
+			if addrs, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
+				ready <- addrs
 			}
 		}
 	}()
 	select {
-	case c.gossip = <-ready:
+	case addrs := <-ready:
+		c.gossip, c.admin, _ = strings.Cut(addrs, " ")
 	case <-time.After(20 * time.Second):
 		t.Fatalf("child %s did not become ready", name)
 	}

@@ -132,7 +132,11 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 		}
 	}
 	owner, version := a.t.cfg.Owner(env.Capability, env.Shard)
-	if a.gone || owner != a.t.cfg.Self || !a.addressed(env) {
+	addressed := a.addressed(env)
+	if !addressed && a.t.cfg.Hooks.Misaddressed != nil {
+		a.t.cfg.Hooks.Misaddressed()
+	}
+	if a.gone || owner != a.t.cfg.Self || !addressed {
 		// Not ours to handle: a caller routed by an older view, or sent
 		// to a PID that names another activation now (see addressed). The
 		// caller forgets the PID and asks the owner's router.

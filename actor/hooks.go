@@ -18,6 +18,11 @@ type Hooks struct {
 	// Stopped is called for every activation StopWhere stops, from the
 	// goroutine that called StopWhere.
 	Stopped func(capability string, reason StopReason)
+	// Misaddressed is called, from the activation's goroutine, for every
+	// envelope an activation refuses because it names another incarnation
+	// of the node or another (capability, ID): it was sent to a PID cached
+	// before the node restarted. It must be quick.
+	Misaddressed func()
 	// Extract turns the trace carrier of an envelope from another node into
 	// the context its process sees. It is called from the activation's
 	// goroutine, only for envelopes that carry trace context.
