@@ -1,8 +1,9 @@
 # Tool versions, pinned. staticcheck v0.8.2 (2026.2.2) is the newest
 # release and runs with Go 1.26; protoc-gen-go matches the
 # google.golang.org/protobuf module in go.mod.
-STATICCHECK_VERSION   := v0.8.2
-PROTOC_GEN_GO_VERSION := v1.36.12
+STATICCHECK_VERSION        := v0.8.2
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 
 # Our .proto files. protoactor-go's, under cluster/patched, keep the code
 # generated upstream.
@@ -32,8 +33,11 @@ lint:
 proto:
 	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler"; exit 1; }
 	GOBIN="$(CURDIR)/bin" go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN="$(CURDIR)/bin" go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	protoc -I . --plugin=protoc-gen-go="$(CURDIR)/bin/protoc-gen-go" \
-		--go_out=. --go_opt=paths=source_relative $(PROTOS)
+		--plugin=protoc-gen-go-grpc="$(CURDIR)/bin/protoc-gen-go-grpc" \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative $(PROTOS)
 
 bench:
 	bash scripts/bench.sh quick

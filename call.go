@@ -12,9 +12,9 @@ import (
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Request addresses a message to a process by capability and ID.
@@ -108,8 +108,10 @@ type call struct {
 	// fires at it when ctx has no deadline of its own; nil otherwise.
 	deadline time.Time
 	timer    *time.Timer
-	// packed is the payload in wire form, made on the first remote try.
-	packed *anypb.Any
+	// packed and packedType are the payload in wire form, made on the
+	// first remote try.
+	packed     []byte
+	packedType string
 	// via is a node a redirect named, to ask on the next try.
 	via string
 	// owner and why describe the last failed try, for the final error.
@@ -224,6 +226,9 @@ func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
 
 func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	n := c.n
+	if err := n.bounded(c.req, proto.Size(c.req.Payload)); err != nil {
+		return nil, done, err
+	}
 	pid, err := n.table.Ensure(c.req.Capability, c.req.ID, c.shard)
 	if err != nil {
 		// The capability is being withdrawn: the next snapshot routes
@@ -274,12 +279,15 @@ func (n *Node) deadLetter(evt any) {
 
 func (c *call) remote(ctx context.Context, r *routes, owner string, version uint64) (proto.Message, outcome, error) {
 	n := c.n
-	if c.packed == nil {
-		a, err := cluster.Pack(c.req.Payload)
+	if c.packedType == "" {
+		typ, b, err := cluster.Pack(c.req.Payload)
 		if err != nil {
 			return nil, done, fmt.Errorf("%w: %w", ErrBadPayload, err)
 		}
-		c.packed = a
+		if err := n.bounded(c.req, len(b)); err != nil {
+			return nil, done, err
+		}
+		c.packed, c.packedType = b, typ
 	}
 	pid, incarnation, cached := n.target(r, c.req.Capability, c.req.ID, c.shard, owner)
 	if pid == nil {
@@ -293,6 +301,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		RingVersion: version,
 		Deadline:    c.deadline.UnixNano(),
 		Payload:     c.packed,
+		PayloadType: c.packedType,
 		WantPid:     !cached,
 		Trace:       n.tracing.carrier(ctx),
 
@@ -300,7 +309,10 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		CallerIncarnation: n.incarnation,
 	}
 	p, sender := n.replies.expect()
-	n.system.Root.RequestWithCustomSender(pid, env, sender)
+	if err := n.transport.Send(pid, env, sender); err != nil {
+		p.release(false)
+		return nil, sendOutcome(err), sendError(c.req, owner, err)
+	}
 	var m any
 	select {
 	case m = <-p.ch:
@@ -338,7 +350,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 			}
 			return nil, done, failureError(c.req, owner, m.Failure)
 		}
-		reply, err := cluster.Unpack(m.Payload)
+		reply, err := cluster.Unpack(m.PayloadType, m.Payload)
 		if err != nil {
 			return nil, done, fmt.Errorf("%w: reply from %s: %w", ErrBadPayload, owner, err)
 		}
@@ -388,23 +400,67 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrNoNode, err)
 		}
+		if err := n.bounded(req, proto.Size(req.Payload)); err != nil {
+			return err
+		}
 		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true, Ctx: ctx})
 		return nil
 	}
-	a, err := cluster.Pack(req.Payload)
+	typ, b, err := cluster.Pack(req.Payload)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := n.bounded(req, len(b)); err != nil {
+		return err
 	}
 	pid, incarnation, _ := n.target(r, req.Capability, req.ID, s, owner)
 	if pid == nil {
 		return fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 	}
-	n.system.Root.Send(pid, &cluster.Envelope{
+	err = n.transport.Send(pid, &cluster.Envelope{
 		Capability: req.Capability, Id: req.ID, Shard: s,
-		RingVersion: ring.Version(), Payload: a, Cast: true, Hops: hops, Trace: n.tracing.carrier(ctx),
+		RingVersion: ring.Version(), Payload: b, PayloadType: typ, Cast: true, Hops: hops, Trace: n.tracing.carrier(ctx),
 		Incarnation: incarnation, CallerIncarnation: n.incarnation,
-	})
+	}, nil)
+	if err != nil {
+		return sendError(req, owner, err)
+	}
 	return nil
+}
+
+// bounded fails a payload of size bytes over MaxPayload. Local calls are
+// bounded too, so that a call does not start failing when its process
+// moves to another node.
+func (n *Node) bounded(req *Request, size int) error {
+	if size > n.cfg.MaxPayload {
+		return fmt.Errorf("%w: %s/%s: %d bytes, limit %d (Config.MaxPayload)", ErrPayloadTooLarge, req.Capability, req.ID, size, n.cfg.MaxPayload)
+	}
+	return nil
+}
+
+// sendError is the error of a message the transport would not take for
+// owner.
+func sendError(req *Request, owner string, err error) error {
+	switch {
+	case errors.Is(err, transport.ErrQueueFull):
+		return fmt.Errorf("%w: %s/%s to %s: %w", ErrOverloaded, req.Capability, req.ID, owner, err)
+	case errors.Is(err, transport.ErrTooLarge):
+		return fmt.Errorf("%w: %s/%s: %w", ErrPayloadTooLarge, req.Capability, req.ID, err)
+	case errors.Is(err, transport.ErrClosed):
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	// Not a member's address yet, as the transport sees members.
+	return fmt.Errorf("%w: %s: %w", ErrUnreachable, owner, err)
+}
+
+// sendOutcome says what a call does when the transport would not take its
+// message: a full queue or an oversize message end it; an owner the
+// transport does not know yet is retried after a pause.
+func sendOutcome(err error) outcome {
+	if errors.Is(err, transport.ErrNotMember) {
+		return later
+	}
+	return done
 }
 
 // recast routes again a cast that reached a stopping activation.

@@ -16,6 +16,13 @@ import (
 // MaxIDLen is the longest process ID, in bytes.
 const MaxIDLen = 256
 
+// DefaultMaxPayload is Config.MaxPayload when it is zero: 4 MiB.
+const DefaultMaxPayload = 4 << 20
+
+// maxMaxPayload bounds Config.MaxPayload: frames of the transport must
+// stay well within what one node buffers for one peer.
+const maxMaxPayload = 64 << 20
+
 // Config configures a Node. Start it from DefaultLocalConfig or
 // DefaultLANConfig and set at least NodeName and, for every node but the
 // first, Seeds.
@@ -31,7 +38,8 @@ type Config struct {
 	// GossipAddr. If empty, the bound address.
 	GossipAdvertiseAddr string
 
-	// RemoteAddr is the host:port where actor messages (gRPC) are served.
+	// RemoteAddr is the host:port of the node's transport: the gRPC
+	// streams other nodes send messages on.
 	// Port 0 picks a free port.
 	RemoteAddr string
 	// RemoteAdvertiseAddr is the host (or host:port) other nodes dial to
@@ -50,6 +58,13 @@ type Config struct {
 	// CallTimeout bounds a Call whose context has no deadline. If zero,
 	// defaults to 5 s.
 	CallTimeout time.Duration
+
+	// MaxPayload bounds a payload and a reply, in bytes of their protobuf
+	// encoding: a larger one fails at once with ErrPayloadTooLarge, on a
+	// local call as on a remote one, and nothing is sent. Every node of a
+	// cluster should use the same value. If zero, defaults to 4 MiB
+	// (gRPC's default message limit); at most 64 MiB.
+	MaxPayload int
 
 	// Labels are free-form key/values gossiped with the node (region, zone).
 	Labels map[string]string
@@ -127,6 +142,9 @@ func (c Config) withDefaults() Config {
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 5 * time.Second
 	}
+	if c.MaxPayload == 0 {
+		c.MaxPayload = DefaultMaxPayload
+	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 500 * time.Millisecond
 		if c.lan {
@@ -161,6 +179,9 @@ func (c Config) validate() error {
 	}
 	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 {
 		return bad("durations must not be negative")
+	}
+	if c.MaxPayload < 0 || c.MaxPayload > maxMaxPayload {
+		return bad("MaxPayload %d is outside [0, %d]", c.MaxPayload, maxMaxPayload)
 	}
 	if c.AdminAddr != "" {
 		if _, _, err := splitHostPort(c.AdminAddr); err != nil {

@@ -42,6 +42,13 @@ var (
 	// decoded, such as a message type the receiving node does not know,
 	// or an answer of a kind this node does not understand.
 	ErrBadPayload = errors.New("mesh: undecodable payload")
+	// ErrPayloadTooLarge reports a payload or a reply over
+	// Config.MaxPayload; nothing is sent.
+	ErrPayloadTooLarge = actor.ErrPayloadTooLarge
+	// ErrOverloaded reports an owner node whose send queue on this node is
+	// full: it does not take messages as fast as this node sends them.
+	// Nothing is sent; try again later or shed load.
+	ErrOverloaded = errors.New("mesh: send queue to the owner is full")
 	// ErrUnknownMember reports a node name that is not a member of the
 	// cluster as this node sees it.
 	ErrUnknownMember = errors.New("mesh: no such member")
@@ -92,6 +99,8 @@ func failureError(req *Request, owner string, f *cluster.Failure) error {
 		return fmt.Errorf("%w: %s answered: %s", ErrNoNode, owner, f.Message)
 	case cluster.Code_CODE_CLOSED:
 		return fmt.Errorf("%w: %s is closing", ErrUnreachable, owner)
+	case cluster.Code_CODE_PAYLOAD_TOO_LARGE:
+		return fmt.Errorf("%w: %s answered: %s", ErrPayloadTooLarge, owner, f.Message)
 	case cluster.Code_CODE_DEADLINE:
 		return fmt.Errorf("%w: %s answered: %s", ErrDeadlineExceeded, owner, f.Message)
 	}

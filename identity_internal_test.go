@@ -9,7 +9,6 @@ import (
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/shard"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -76,13 +75,13 @@ func TestReplyMeantForEarlierLifeIsDropped(t *testing.T) {
 	nodes := startTestCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	id := idOn(t, a, b.name)
-	payload, _ := anypb.New(wrapperspb.String("hi"))
+	payloadType, payload, _ := cluster.Pack(wrapperspb.String("hi"))
 	router := b.routes.Load().routers[b.name]
 	send := func(callerIncarnation uint64) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		_, err := a.ask(ctx, router, &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards),
-			Payload: payload, CallerIncarnation: callerIncarnation})
+			Payload: payload, PayloadType: payloadType, CallerIncarnation: callerIncarnation})
 		return err
 	}
 	if err := send(a.incarnation); err != nil {

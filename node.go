@@ -14,12 +14,11 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
-	"google.golang.org/grpc"
 )
 
 // routerName is the protoactor ID of every node's router.
@@ -37,7 +36,7 @@ type Node struct {
 	incarnation uint64
 
 	system     *pa.ActorSystem
-	remote     *remote.Remote
+	transport  *transport.Transport
 	remoteAddr string
 	members    *cluster.Membership
 	table      *actor.Table
@@ -79,10 +78,6 @@ type routes struct {
 	routers map[string]*pa.PID
 }
 
-// startMu serialises the start of protoactor remotes: Remote.Start
-// replaces the process-wide gRPC logger.
-var startMu sync.Mutex
-
 // Start starts a node, joins the cluster through cfg.Seeds and returns
 // once the node is serving. The first node started in a process becomes the
 // default node of the package-level functions. It fails with
@@ -103,7 +98,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger {
 		return slog.New(debugOnly{n.logger.Handler()}).With("component", "protoactor")
 	}))
-	if err := n.startRemote(); err != nil {
+	if err := n.listen(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	// Nothing of the node is shared yet: stop it hard on failure.
@@ -126,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	// A fresh actor system has neither name yet.
 	n.system.ProcessRegistry.Add(n.replies, repliesName)
 	n.system.ProcessRegistry.Add(&router{n: n}, routerName)
+	n.transport.Start(n.system, n.remoteAddr)
 	n.routes.Store(&routes{table: shard.Build(cfg.Shards, nil, nil)})
 
 	gossipHost, gossipPort, _ := splitHostPort(cfg.GossipAddr)
@@ -147,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	members, err := cluster.Join(ctx, mcfg, n.meta())
 	if err != nil {
-		n.stopRemote(stopped)
+		n.stopTransport(stopped)
 		return nil, fmt.Errorf("%w: %s: %w", ErrStart, n.name, err)
 	}
 	n.members = members
@@ -157,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		_ = members.Leave(10 * time.Millisecond)
 		n.stopAdmin(stopped)
-		n.stopRemote(stopped)
+		n.stopTransport(stopped)
 		return nil, fmt.Errorf("%w: %s: %w", ErrStart, n.name, err)
 	}
 	defaultNode.CompareAndSwap(nil, n)
@@ -165,34 +161,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// startRemote starts protoactor's remote, turning its panics (a busy port)
-// into errors, and works out the address other nodes must dial.
-func (n *Node) startRemote() (err error) {
-	host, port, _ := splitHostPort(n.cfg.RemoteAddr)
-	rcfg := remote.Configure(host, port,
-		// The default queue of a million slots costs ~16 MB per peer.
-		remote.WithEndpointWriterQueueSize(64*1024),
-		remote.WithEndpointManagerQueueSize(64*1024),
-		remote.WithServerOptions(grpc.StreamInterceptor(recoverStream(n.logger))),
-	)
-	// One connection attempt per endpoint: on failure the messages queued
-	// for it are dead-lettered at once and our callers retry under their own
-	// deadline, instead of the writer sleeping 2 s between five attempts.
-	rcfg.MaxRetryCount = 1
-	n.remote = remote.NewRemote(n.system, rcfg)
-	startMu.Lock()
-	defer startMu.Unlock()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("mesh: start remote on %s: %v", n.cfg.RemoteAddr, r)
-		}
-	}()
-	n.remote.Start()
-	bound := n.system.Address()
-	_, boundPort, perr := net.SplitHostPort(bound)
-	if perr != nil {
-		return fmt.Errorf("mesh: remote bound to %q: %w", bound, perr)
+// listen binds the node's transport and works out the address other
+// nodes must dial.
+func (n *Node) listen() error {
+	t, err := transport.Listen(n.cfg.RemoteAddr, transport.Options{
+		MaxPayload: n.cfg.MaxPayload,
+		MaxQueue:   max(transport.DefaultMaxQueue, 4*n.cfg.MaxPayload),
+		Logger:     n.logger.With("component", "transport"),
+	})
+	if err != nil {
+		return err
 	}
+	bound := t.BoundAddr()
+	_, boundPort, _ := net.SplitHostPort(bound)
 	addr := bound
 	if adv := n.cfg.RemoteAdvertiseAddr; adv != "" {
 		addr = adv
@@ -200,10 +181,9 @@ func (n *Node) startRemote() (err error) {
 			addr = net.JoinHostPort(adv, boundPort)
 		}
 	}
-	// PIDs of this node carry the address others dial, never an alias of
-	// it: protoactor forwards a message for an alias to itself forever.
+	// PIDs of this node carry the address others dial.
 	n.system.ProcessRegistry.Address = addr
-	n.remoteAddr = addr
+	n.transport, n.remoteAddr = t, addr
 	return nil
 }
 
@@ -220,41 +200,13 @@ func boundedBy(ctx context.Context, d time.Duration) time.Duration {
 	return d
 }
 
-// stopRemote stops the transport, gracefully unless ctx ends first.
-func (n *Node) stopRemote(ctx context.Context) {
-	if ctx.Err() != nil {
-		n.remote.Shutdown(false)
-		n.system.Shutdown()
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n.remote.Shutdown(true)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		// gRPC allows Stop to cut short a GracefulStop in progress.
-		n.remote.Shutdown(false)
-		<-done
+// stopTransport stops the transport, gracefully unless ctx ends first,
+// and then the actor system.
+func (n *Node) stopTransport(ctx context.Context) {
+	if err := n.transport.Close(ctx); err != nil {
+		n.logger.Debug("transport stopped hard", "err", err)
 	}
 	n.system.Shutdown()
-}
-
-// recoverStream keeps a panic in protoactor's message decoding (a type
-// this node does not know, a malformed batch) from killing the process: the
-// stream is closed with an error and the peer reconnects.
-func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logger.Warn("dropped undecodable message stream", "method", info.FullMethod, "panic", fmt.Sprint(r))
-				err = fmt.Errorf("mesh: undecodable message: %v", r)
-			}
-		}()
-		return handler(srv, ss)
-	}
 }
 
 // meta is what this node gossips about itself. capMu must be held, or the
@@ -374,14 +326,21 @@ func (n *Node) onMembers(members []cluster.Member) {
 		routers: make(map[string]*pa.PID, len(members)),
 	}
 	var placed []shard.Member
+	addrs := make([]string, 0, len(members))
 	for _, m := range members {
 		next.members[m.Name] = m
 		next.routers[m.Name] = pa.NewPID(m.Meta.RemoteAddr, routerName)
+		if m.Name != n.name {
+			addrs = append(addrs, m.Meta.RemoteAddr)
+		}
 		if !m.Meta.Draining {
 			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Meta.Capabilities})
 		}
 	}
 	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
+	// The transport may dial members only; before the snapshot names
+	// them, so that a call routed by it can be sent.
+	n.transport.SetMembers(addrs)
 	n.routes.Store(next)
 	n.observeRoutes(prev, next)
 	for name, old := range prev.members {
@@ -465,7 +424,7 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	n.table.StopAll(actor.StopClosing)
 	n.stopAdmin(ctx)
-	n.stopRemote(ctx)
+	n.stopTransport(ctx)
 	defaultNode.CompareAndSwap(n, nil)
 	if cerr := ctx.Err(); cerr != nil {
 		err = errors.Join(cerr, err)

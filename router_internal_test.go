@@ -5,19 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -105,9 +109,9 @@ func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	router := pa.NewPID(b.remoteAddr, routerName)
 	onB, onA := idOn(t, a, b.name), idOn(t, a, a.name)
-	good, _ := anypb.New(wrapperspb.String("hi"))
+	goodType, good, _ := cluster.Pack(wrapperspb.String("hi"))
 	env := func(id string, edit func(*cluster.Envelope)) *cluster.Envelope {
-		e := &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good,
+		e := &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good, PayloadType: goodType,
 			CallerIncarnation: a.incarnation}
 		if edit != nil {
 			edit(e)
@@ -121,17 +125,16 @@ func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
 	}{
 		{"well formed", env(onB, nil), func(r *cluster.Reply) bool { return r.Payload != nil }},
 		{"unknown payload type", env(onB, func(e *cluster.Envelope) {
-			e.Payload = &anypb.Any{TypeUrl: "type.googleapis.com/no.such.Message", Value: []byte{1, 2, 3}}
+			e.PayloadType, e.Payload = "no.such.Message", []byte{1, 2, 3}
 		}), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
 		{"garbage payload bytes", env(onB, func(e *cluster.Envelope) {
-			e.Payload = &anypb.Any{TypeUrl: good.TypeUrl, Value: []byte{0xff, 0xff, 0xff}}
+			e.Payload = []byte{0xff, 0xff, 0xff}
 		}), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
-		{"no payload", env(onB, func(e *cluster.Envelope) { e.Payload = nil }), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
+		{"no payload", env(onB, func(e *cluster.Envelope) { e.Payload, e.PayloadType = nil, "" }), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
 		{"empty ID", env("", nil), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
 		{"bad capability", env(onB, func(e *cluster.Envelope) { e.Capability = "no/such" }), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
 		{"shard count mismatch", env(onB, func(e *cluster.Envelope) { e.Shard = (e.Shard + 1) % uint32(a.cfg.Shards) }), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
 		{"not the owner", env(onA, nil), func(r *cluster.Reply) bool { return r.Redirect != nil && r.Redirect.Owner == a.name }},
-		{"not an envelope", wrapperspb.String("stray"), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reply, ok := ask(t, a, router, tc.msg).(*cluster.Reply)
@@ -152,55 +155,56 @@ func isFailure(code cluster.Code) func(*cluster.Reply) bool {
 	return func(r *cluster.Reply) bool { return r.Failure != nil && r.Failure.Code == code }
 }
 
-// TestUndecodableStreamDoesNotKillNode sends protoactor-level garbage (a
-// type name the node does not know, a target index out of range) straight
-// to a node's gRPC endpoint. protoactor would panic decoding it; the node
-// must log, drop the stream and keep serving.
-func TestUndecodableStreamDoesNotKillNode(t *testing.T) {
+// TestHostileTransportInputDoesNotKillNode: garbage on the transport
+// port, a unary call of any gRPC method (protoactor remote's ListProcesses
+// killed a node with one call), and frames of malformed messages or of an
+// envelope whose sender names an address that is no member's leave the
+// node serving, and dialing nothing it was not told to.
+func TestHostileTransportInputDoesNotKillNode(t *testing.T) {
 	nodes := startTestCluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	conn, err := grpc.Dial(b.remoteAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	raw, err := net.Dial("tcp", b.remoteAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = raw.Write([]byte(strings.Repeat("\x00\xffPRI * HTTP/2.0 garbage", 500)))
+	raw.Close()
+
+	conn, err := grpc.NewClient("passthrough:///"+b.remoteAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, batch := range []*remote.MessageBatch{
-		{TypeNames: []string{"no.such.Type"}, Targets: []*pa.PID{pa.NewPID(b.remoteAddr, routerName)},
-			Envelopes: []*remote.MessageEnvelope{{TypeId: 0, MessageData: []byte{1, 2, 3}, Target: 0}}},
-		{TypeNames: []string{"mesh.cluster.v1.Envelope"}, Targets: []*pa.PID{pa.NewPID(b.remoteAddr, routerName)},
-			Envelopes: []*remote.MessageEnvelope{{TypeId: 0, Target: 7}}},
-		{TypeNames: nil, Targets: []*pa.PID{pa.NewPID(b.remoteAddr, routerName)},
-			Envelopes: []*remote.MessageEnvelope{{TypeId: 3, Target: 0}}},
-	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		stream, err := remote.NewRemotingClient(conn).Receive(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := stream.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_ConnectRequest{
-			ConnectRequest: &remote.ConnectRequest{ConnectionType: &remote.ConnectRequest_ServerConnection{
-				ServerConnection: &remote.ServerConnection{SystemId: "attacker", Address: "127.0.0.1:1"}}}}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		if err := stream.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_MessageBatch{MessageBatch: batch}}); err != nil {
-			t.Fatal(err)
-		}
-		// The node closes the stream with an error instead of crashing.
-		for {
-			if _, err := stream.Recv(); err != nil {
-				break
-			}
-		}
-		cancel()
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	for _, method := range []string{"/remote.Remoting/ListProcesses", "/remote.Remoting/GetProcessDiagnostics", "/grpc.health.v1.Health/Check"} {
+		if err := conn.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{}); status.Code(err) != codes.Unimplemented {
+			t.Fatalf("unary %s: %v, want Unimplemented", method, err)
+		}
+	}
+	typ, body, _ := cluster.Pack(wrapperspb.String("x"))
 	id := idOn(t, a, b.name)
-	if _, err := a.Call(ctx, Request{Capability: "echo", ID: id, Payload: wrapperspb.String("alive?")}); err != nil {
-		t.Fatalf("node stopped serving after garbage: %v", err)
+	stream, err := transport.NewTransportClient(conn).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&transport.Frame{Messages: []*transport.Message{
+		{},
+		{Target: routerName},
+		{Target: "$999999", Body: &transport.Message_Ping{Ping: &cluster.Ping{}}},
+		{Target: routerName, SenderAddress: "192.0.2.1:9", SenderId: "x", Body: &transport.Message_Envelope{
+			Envelope: &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, b.cfg.Shards), Payload: body, PayloadType: typ}}},
+		{Target: routerName, Body: &transport.Message_Envelope{Envelope: &cluster.Envelope{Capability: "echo", Id: id, PayloadType: "no.such.Type"}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		t.Fatalf("a frame of malformed messages: %v", err)
+	}
+	call, cancelCall := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelCall()
+	if _, err := a.Call(call, Request{Capability: "echo", ID: id, Payload: wrapperspb.String("alive?")}); err != nil {
+		t.Fatalf("node stopped serving after hostile input: %v", err)
 	}
 }
 
@@ -327,7 +331,7 @@ func TestCachedPIDOfStoppedActivation(t *testing.T) {
 func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 	nodes := startTestCluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	payload, _ := anypb.New(wrapperspb.String("late"))
+	payloadType, payload, _ := cluster.Pack(wrapperspb.String("late"))
 	r := &router{n: b}
 	sent := 0
 	for i := range 100 {
@@ -338,7 +342,7 @@ func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 		}
 		sent++
 		for _, cast := range []bool{false, true} {
-			r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, Cast: cast,
+			r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, PayloadType: payloadType, Cast: cast,
 				Deadline: time.Now().Add(-time.Millisecond).UnixNano(), Incarnation: b.incarnation})
 		}
 	}
@@ -353,7 +357,7 @@ func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 	defer cancel()
 	id := idOn(t, a, b.name)
 	reply, err := a.ask(ctx, b.routes.Load().routers[b.name], &cluster.Envelope{Capability: "echo", Id: id,
-		Shard: shard.Of(id, a.cfg.Shards), Payload: payload, CallerIncarnation: a.incarnation,
+		Shard: shard.Of(id, a.cfg.Shards), Payload: payload, PayloadType: payloadType, CallerIncarnation: a.incarnation,
 		Deadline: time.Now().Add(-time.Millisecond).UnixNano()})
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +380,7 @@ func TestRouterReadsOneSnapshotPerMessage(t *testing.T) {
 	bare := &routes{table: full.table, list: full.list, members: full.members, routers: map[string]*pa.PID{}}
 	id := idOn(t, b, a.name)
 	s := shard.Of(id, b.cfg.Shards)
-	payload, _ := anypb.New(wrapperspb.String("x"))
+	payloadType, payload, _ := cluster.Pack(wrapperspb.String("x"))
 	r := &router{n: b}
 	stop := make(chan struct{})
 	flipped := make(chan struct{})
@@ -398,6 +402,6 @@ func TestRouterReadsOneSnapshotPerMessage(t *testing.T) {
 		<-flipped
 	}()
 	for range 200_000 {
-		r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, Cast: true})
+		r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, PayloadType: payloadType, Cast: true})
 	}
 }

@@ -94,9 +94,26 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 		return
 	}
 	reply, err := a.handle(r.Ctx, false, r.Payload, r.Deadline, r.Cast)
-	if !r.Cast {
-		r.respond(c, Response{Payload: reply, Err: err})
+	if r.Cast {
+		return
 	}
+	if err == nil && a.t.cfg.MaxPayload > 0 {
+		// The same bound as across nodes, so that a call does not start
+		// failing when its process moves away.
+		err = a.bounded(proto.Size(reply))
+	}
+	if err != nil {
+		reply = nil
+	}
+	r.respond(c, Response{Payload: reply, Err: err})
+}
+
+// bounded fails a reply of n bytes over MaxPayload.
+func (a *activation) bounded(n int) error {
+	if max := a.t.cfg.MaxPayload; max > 0 && n > max {
+		return fmt.Errorf("%w: %s/%s replied %d bytes, limit %d", ErrPayloadTooLarge, a.ctx.capability, a.ctx.id, n, max)
+	}
+	return nil
 }
 
 // IgnoreDeadLetterLogging tells protoactor not to log a Request it
@@ -162,9 +179,13 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 	}
 	rep := &cluster.Reply{}
 	if err == nil {
-		rep.Payload, err = cluster.Pack(reply)
+		rep.PayloadType, rep.Payload, err = cluster.Pack(reply)
+	}
+	if err == nil {
+		err = a.bounded(len(rep.Payload))
 	}
 	if err != nil {
+		rep.PayloadType, rep.Payload = "", nil
 		rep.Failure = failureOf(err)
 	}
 	if env.WantPid {
@@ -176,7 +197,7 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 // unpack decodes env's payload; when it cannot, it logs it, answers the
 // caller with the failure and reports false.
 func (a *activation) unpack(c pa.Context, env *cluster.Envelope) (proto.Message, bool) {
-	payload, err := cluster.Unpack(env.Payload)
+	payload, err := cluster.Unpack(env.PayloadType, env.Payload)
 	if err != nil {
 		a.t.cfg.Logger.Warn("undecodable payload", "capability", env.Capability, "id", env.Id, "sender", c.Sender(), "err", err)
 		a.reply(c, env, &cluster.Reply{Failure: &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
@@ -211,6 +232,9 @@ func failureOf(err error) *cluster.Failure {
 	}
 	if errors.Is(err, ErrProcessFailed) {
 		return &cluster.Failure{Code: cluster.Code_CODE_PROCESS_FAILED, Message: err.Error()}
+	}
+	if errors.Is(err, ErrPayloadTooLarge) {
+		return &cluster.Failure{Code: cluster.Code_CODE_PAYLOAD_TOO_LARGE, Message: err.Error()}
 	}
 	return &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}
 }

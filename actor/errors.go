@@ -12,6 +12,9 @@ var (
 	// ErrMoved reports a message that reached an activation after it began
 	// to stop; the caller should route the message again.
 	ErrMoved = errors.New("mesh: activation moved")
+	// ErrPayloadTooLarge reports a payload or reply over the node's
+	// MaxPayload.
+	ErrPayloadTooLarge = errors.New("mesh: payload too large")
 )
 
 // ProcessError is an error a Process returned from Handle, as its caller

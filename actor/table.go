@@ -36,6 +36,10 @@ type TableConfig struct {
 	// Recast routes again a Cast that reached an activation which had
 	// begun to stop. If nil, such casts are dropped.
 	Recast func(capability, id string, payload proto.Message)
+	// MaxPayload bounds a reply, in bytes of its wire form: a larger one
+	// fails the call with ErrPayloadTooLarge. If zero, replies are not
+	// bounded.
+	MaxPayload int
 	// Linger is how long a stopped activation keeps answering messages
 	// that were already on their way with a redirect, before it is gone.
 	// If zero, defaults to 2 s.

@@ -2,12 +2,10 @@ package cluster
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -40,16 +38,15 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := Pack(tc.msg)
+			typ, b, err := Pack(tc.msg)
 			if err != nil {
 				t.Fatalf("Pack: %v", err)
 			}
-			wantURL := "type.googleapis.com/" + string(tc.msg.ProtoReflect().Descriptor().FullName())
-			if a.GetTypeUrl() != wantURL {
-				t.Fatalf("type URL %q, want %q", a.GetTypeUrl(), wantURL)
+			if want := string(tc.msg.ProtoReflect().Descriptor().FullName()); typ != want {
+				t.Fatalf("type %q, want %q", typ, want)
 			}
 			// Through the wire as the envelope carries it.
-			wire, err := proto.Marshal(&Envelope{Payload: a})
+			wire, err := proto.Marshal(&Envelope{Payload: b, PayloadType: typ})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +54,7 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 			if err := proto.Unmarshal(wire, &env); err != nil {
 				t.Fatal(err)
 			}
-			got, err := Unpack(env.GetPayload())
+			got, err := Unpack(env.GetPayloadType(), env.GetPayload())
 			if err != nil {
 				t.Fatalf("Unpack: %v", err)
 			}
@@ -68,35 +65,38 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 	}
 }
 
-func TestPackNil(t *testing.T) {
-	if a, err := Pack(nil); !errors.Is(err, ErrBadPayload) {
-		t.Fatalf("Pack(nil) = %v, %v; want ErrBadPayload", a, err)
+func TestPackRejects(t *testing.T) {
+	if _, _, err := Pack(nil); !errors.Is(err, ErrBadPayload) {
+		t.Fatalf("Pack(nil): %v; want ErrBadPayload", err)
+	}
+	// proto3 strings must be UTF-8.
+	if _, _, err := Pack(wrapperspb.String("\xff")); !errors.Is(err, ErrBadPayload) {
+		t.Fatalf("Pack of invalid UTF-8: %v; want ErrBadPayload", err)
 	}
 }
 
 func TestUnpackRejects(t *testing.T) {
-	good, err := Pack(wrapperspb.String("hello"))
+	typ, good, err := Pack(wrapperspb.String("hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		in   *anypb.Any
+		name, typ string
+		in        []byte
 	}{
-		{"nil", nil},
-		{"empty any", &anypb.Any{}},
-		{"unknown type", &anypb.Any{TypeUrl: "type.googleapis.com/nope.Missing", Value: good.Value}},
-		{"unknown type, no value", &anypb.Any{TypeUrl: "type.googleapis.com/nope.Missing"}},
-		{"no slash", &anypb.Any{TypeUrl: "google.protobuf.StringValue2", Value: good.Value}},
-		{"garbage for known type", &anypb.Any{TypeUrl: good.TypeUrl, Value: []byte{0xff, 0xff, 0xff}}},
-		{"truncated for known type", &anypb.Any{TypeUrl: good.TypeUrl, Value: good.Value[:len(good.Value)-1]}},
-		{"invalid UTF-8 string", &anypb.Any{TypeUrl: good.TypeUrl, Value: []byte{0x0a, 0x02, 0xc3, 0x28}}},
-		{"truncated fixed32", &anypb.Any{TypeUrl: good.TypeUrl, Value: []byte{0x0d, 1, 2}}},
-		{"garbage struct", &anypb.Any{TypeUrl: "type.googleapis.com/google.protobuf.Struct", Value: []byte{0x0a, 0x7f, 0x00}}},
+		{"no type", "", good},
+		{"unknown type", "nope.Missing", good},
+		{"unknown type, no value", "nope.Missing", nil},
+		{"type URL instead of name", "type.googleapis.com/" + typ, good},
+		{"garbage for known type", typ, []byte{0xff, 0xff, 0xff}},
+		{"truncated for known type", typ, good[:len(good)-1]},
+		{"invalid UTF-8 string", typ, []byte{0x0a, 0x02, 0xc3, 0x28}},
+		{"truncated fixed32", typ, []byte{0x0d, 1, 2}},
+		{"garbage struct", "google.protobuf.Struct", []byte{0x0a, 0x7f, 0x00}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := Unpack(tc.in)
+			m, err := Unpack(tc.typ, tc.in)
 			if !errors.Is(err, ErrBadPayload) {
 				t.Fatalf("Unpack = %v, %v; want ErrBadPayload", m, err)
 			}
@@ -112,41 +112,35 @@ func FuzzUnpack(f *testing.F) {
 		wrapperspb.String("hello"),
 		wrapperspb.Int64(42),
 		mustStruct(f, map[string]any{"a": 1.0, "b": []any{"x", true}}),
-		&Envelope{Capability: "chat", Id: "1", Payload: &anypb.Any{TypeUrl: "type.googleapis.com/nope.Missing", Value: []byte{1}}},
+		&Envelope{Capability: "chat", Id: "1", PayloadType: "nope.Missing", Payload: []byte{1}},
 		&Reply{Failure: &Failure{Code: Code_CODE_BAD_PAYLOAD, Message: "x"}},
 	} {
-		a, err := Pack(m)
+		typ, b, err := Pack(m)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(a.TypeUrl, a.Value)
+		f.Add(typ, b)
 	}
-	f.Add("type.googleapis.com/nope.Missing", []byte{0x0a, 0x01, 'x'})
+	f.Add("nope.Missing", []byte{0x0a, 0x01, 'x'})
 	f.Add("", []byte(nil))
-	f.Add("type.googleapis.com/google.protobuf.Any", []byte{0x0a, 0x01, 'x', 0x12, 0x01, 0xff})
-	f.Fuzz(func(t *testing.T, typeURL string, value []byte) {
-		m, err := Unpack(&anypb.Any{TypeUrl: typeURL, Value: value})
+	f.Add("google.protobuf.Any", []byte{0x0a, 0x01, 'x', 0x12, 0x01, 0xff})
+	f.Fuzz(func(t *testing.T, typ string, value []byte) {
+		m, err := Unpack(typ, value)
 		if err != nil {
 			if !errors.Is(err, ErrBadPayload) {
-				t.Fatalf("Unpack error %v does not wrap ErrBadPayload", err)
+				t.Fatalf("error %v does not wrap ErrBadPayload", err)
+			}
+			if m != nil {
+				t.Fatal("message returned with an error")
 			}
 			return
 		}
-		if m == nil {
-			t.Fatal("Unpack returned neither message nor error")
-		}
-		// The message is of the type the URL names.
-		name := typeURL[strings.LastIndexByte(typeURL, '/')+1:]
-		if got := m.ProtoReflect().Descriptor().FullName(); got != protoreflect.FullName(name) {
-			t.Fatalf("type URL %q gave a %s", typeURL, got)
+		if got := m.ProtoReflect().Descriptor().FullName(); got != protoreflect.FullName(typ) {
+			t.Fatalf("unpacked a %s for type %q", got, typ)
 		}
 		// What was accepted can be sent on.
-		a, err := Pack(m)
-		if err != nil {
+		if _, _, err := Pack(m); err != nil {
 			t.Fatalf("Pack of an unpacked message: %v", err)
-		}
-		if _, err := Unpack(a); err != nil {
-			t.Fatalf("Unpack(Pack(Unpack(x))): %v", err)
 		}
 	})
 }

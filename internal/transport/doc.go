@@ -1,0 +1,33 @@
+// Package transport carries mesh's messages between nodes over gRPC
+// streams, in place of protoactor-go's remote.
+//
+// A node opens one client stream to every member it sends to and writes
+// frames on it: batches of messages bounded by bytes and by count, in the
+// order they were sent (FIFO per ordered pair of nodes). The other
+// direction travels on the peer's own stream. Only mesh's own message
+// kinds travel (envelopes, replies, pings, pongs and dead letters); each
+// names the protoactor ID of its target process and the PID its answers go
+// to, so PIDs keep their meaning across nodes.
+//
+// The transport plugs into protoactor's process registry as the resolver
+// of non-local PIDs: protoactor's Send and Request to a PID of another node
+// go through it. It dials only the addresses of members (SetMembers), never
+// one a message names, and decodes every frame without panicking: a frame
+// over the size limit, a message of no known kind, garbage on the port or a
+// call of another gRPC method is refused, and the node keeps serving.
+//
+// # Usage
+//
+//	t, err := transport.Listen("127.0.0.1:0", transport.Options{MaxPayload: 4 << 20})
+//	system.ProcessRegistry.Address = t.Addr() // or the advertised address
+//	t.Start(system, t.Addr())
+//	t.SetMembers([]string{"127.0.0.1:7001"})
+//	err = t.Send(pid, envelope, sender) // ErrQueueFull, ErrNotMember, ErrTooLarge
+//	defer t.Close(ctx)
+//
+// # Concurrency
+//
+// A Transport is safe for concurrent use. Each peer has one goroutine that
+// writes its frames; messages received on a stream are delivered to their
+// processes from that stream's goroutine, in order.
+package transport

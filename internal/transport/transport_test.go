@@ -1,0 +1,401 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/cluster"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// protoactor's dead-letter log throttle waits out its interval
+		// after the system that started it is gone.
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
+}
+
+// newSystem returns an actor system that logs nothing.
+func newSystem() *pa.ActorSystem {
+	return pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+}
+
+// node is an actor system with a transport, and an inbox process that
+// records what it receives.
+type node struct {
+	system *pa.ActorSystem
+	t      *Transport
+	inbox  chan received
+}
+
+type received struct {
+	pid    *pa.PID
+	msg    any
+	sender *pa.PID
+}
+
+// inbox is a protoactor Process that forwards what it receives.
+type inbox chan received
+
+func (in inbox) SendUserMessage(pid *pa.PID, message any) {
+	_, msg, sender := pa.UnwrapEnvelope(message)
+	in <- received{pid, msg, sender}
+}
+func (inbox) SendSystemMessage(*pa.PID, any) {}
+func (inbox) Stop(*pa.PID)                   {}
+
+func newNode(t *testing.T, addr string, opts Options) *node {
+	t.Helper()
+	tr, err := Listen(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := newSystem()
+	system.ProcessRegistry.Address = tr.BoundAddr()
+	tr.Start(system, tr.BoundAddr())
+	n := &node{system: system, t: tr, inbox: make(chan received, 100_000)}
+	system.ProcessRegistry.Add(inbox(n.inbox), "inbox")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Close(ctx)
+		system.Shutdown()
+	})
+	return n
+}
+
+// pair returns two nodes that may send to each other.
+func pair(t *testing.T, opts Options) (*node, *node) {
+	a, b := newNode(t, "127.0.0.1:0", opts), newNode(t, "127.0.0.1:0", opts)
+	a.t.SetMembers([]string{b.t.Addr()})
+	b.t.SetMembers([]string{a.t.Addr()})
+	return a, b
+}
+
+func (n *node) pid(id string) *pa.PID { return pa.NewPID(n.t.Addr(), id) }
+
+func (n *node) next(t *testing.T) received {
+	t.Helper()
+	select {
+	case r := <-n.inbox:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing received")
+		return received{}
+	}
+}
+
+func TestRequestAndReplyKeepTheirPIDs(t *testing.T) {
+	a, b := pair(t, Options{})
+	sender := &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 42}
+	env := &cluster.Envelope{Capability: "echo", Id: "x", Payload: []byte("hello"), PayloadType: "t"}
+	// Through protoactor, as the node's code sends.
+	a.system.Root.RequestWithCustomSender(b.pid("inbox"), env, sender)
+	got := b.next(t)
+	if !proto.Equal(got.msg.(*cluster.Envelope), env) {
+		t.Fatalf("received %v, want %v", got.msg, env)
+	}
+	if !got.sender.Equal(sender) || got.sender.RequestId != 42 {
+		t.Fatalf("sender %v, want %v with request 42", got.sender, sender)
+	}
+	// The answer goes back to the sender's PID, request number included.
+	b.system.Root.Send(got.sender, &cluster.Reply{Payload: []byte("hi")})
+	rep := a.next(t)
+	if rep.pid.RequestId != 42 || string(rep.msg.(*cluster.Reply).GetPayload()) != "hi" {
+		t.Fatalf("reply %v to %v; want payload hi to request 42", rep.msg, rep.pid)
+	}
+	// And every other kind.
+	for _, msg := range []any{&cluster.Ping{Sent: 1}, &cluster.Pong{Node: "b"}, &pa.DeadLetterResponse{}} {
+		if err := a.t.Send(b.pid("inbox"), msg, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.next(t); fmt.Sprintf("%T", got.msg) != fmt.Sprintf("%T", msg) {
+			t.Fatalf("sent %T, received %T", msg, got.msg)
+		}
+	}
+	if err := a.t.Send(b.pid("inbox"), "a string", nil); !errors.Is(err, ErrUnknownKind) {
+		t.Fatalf("Send of a string: %v, want ErrUnknownKind", err)
+	}
+}
+
+func TestOrderIsKeptPerPair(t *testing.T) {
+	a, b := pair(t, Options{MaxFrame: 4 << 10})
+	const n = 20_000
+	for i := range n {
+		if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: int64(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if got := b.next(t).msg.(*cluster.Ping).GetSent(); got != int64(i) {
+			t.Fatalf("message %d arrived as number %d", got, i)
+		}
+	}
+}
+
+func TestDeadLetterForAProcessThatDoesNotExist(t *testing.T) {
+	a, b := pair(t, Options{})
+	a.system.Root.RequestWithCustomSender(b.pid("nobody"), &cluster.Ping{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 7})
+	got := a.next(t)
+	if _, ok := got.msg.(*pa.DeadLetterResponse); !ok || got.pid.RequestId != 7 {
+		t.Fatalf("got %T to %v; want a dead letter to request 7", got.msg, got.pid)
+	}
+}
+
+func TestOnlyMembersAreDialed(t *testing.T) {
+	a, b := pair(t, Options{})
+	stranger, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := stranger.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	to := pa.NewPID(stranger.Addr().String(), "inbox")
+	if err := a.t.Send(to, &cluster.Ping{}, nil); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("Send to a non-member: %v, want ErrNotMember", err)
+	}
+	// Nor through protoactor: a reply addressed to any address.
+	a.system.Root.Send(to, &cluster.Reply{})
+	// A member that is dropped is not sent to any more.
+	a.t.SetMembers(nil)
+	if err := a.t.Send(b.pid("inbox"), &cluster.Ping{}, nil); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("Send to a former member: %v, want ErrNotMember", err)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the transport dialed an address that is not a member's")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestTooLargeFailsAtOnce(t *testing.T) {
+	a, b := pair(t, Options{MaxPayload: 1 << 10})
+	big := &cluster.Envelope{Payload: make([]byte, 2*envelopeRoom)}
+	if err := a.t.Send(b.pid("inbox"), big, nil); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Send of %d bytes: %v, want ErrTooLarge", len(big.Payload), err)
+	}
+	// Messages up to the limit travel, and the stream is not harmed.
+	ok := &cluster.Envelope{Payload: make([]byte, 1<<10)}
+	if err := a.t.Send(b.pid("inbox"), ok, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.next(t)
+}
+
+func TestFullQueueIsAnError(t *testing.T) {
+	// A member that accepts connections and never speaks: nothing leaves
+	// the queue.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	defer func() {
+		silent.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	a := newNode(t, "127.0.0.1:0", Options{MaxQueue: 64 << 10})
+	a.t.SetMembers([]string{silent.Addr().String()})
+	to := pa.NewPID(silent.Addr().String(), "inbox")
+	msg := &cluster.Envelope{Payload: make([]byte, 1<<10)}
+	var full error
+	for i := 0; i < 1000 && full == nil; i++ {
+		full = a.t.Send(to, msg, nil)
+	}
+	if !errors.Is(full, ErrQueueFull) {
+		t.Fatalf("1,000 messages of 1 KiB to a silent peer with a 64 KiB queue: %v, want ErrQueueFull", full)
+	}
+}
+
+func TestUnreachablePeerAnswersQueuedRequests(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := l.Addr().String()
+	l.Close() // nothing listens there any more
+	a := newNode(t, "127.0.0.1:0", Options{})
+	a.t.SetMembers([]string{gone})
+	start := time.Now()
+	a.system.Root.RequestWithCustomSender(pa.NewPID(gone, "router"), &cluster.Envelope{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 3})
+	got := a.next(t)
+	if _, ok := got.msg.(*pa.DeadLetterResponse); !ok || got.pid.RequestId != 3 {
+		t.Fatalf("got %T to %v; want a dead letter to request 3", got.msg, got.pid)
+	}
+	t.Logf("a request to a member that does not listen was answered after %v", time.Since(start).Round(time.Millisecond))
+}
+
+func TestPeerRestartedOnTheSameAddress(t *testing.T) {
+	a, b := pair(t, Options{})
+	addr := b.t.Addr()
+	if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.next(t)
+	if err := b.t.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b2 := newNode(t, addr, Options{})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := a.t.Send(b2.pid("inbox"), &cluster.Ping{Sent: 2}, nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-b2.inbox:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("messages never reached the restarted peer")
+		}
+	}
+}
+
+// TestHostileInputLeavesTheNodeServing: garbage on the port, a call of
+// another gRPC method (protoactor remote's ListProcesses killed a node),
+// a frame over the size limit and frames of empty or unknown messages are
+// refused, and the node keeps serving.
+func TestHostileInputLeavesTheNodeServing(t *testing.T) {
+	a, b := pair(t, Options{MaxPayload: 1 << 10, MaxFrame: 1 << 10})
+	c, err := net.Dial("tcp", b.t.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Write([]byte(strings.Repeat("garbage\x00\xff", 1000)))
+	c.Close()
+
+	conn, err := grpc.NewClient("passthrough:///"+b.t.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, method := range []string{"/remote.Remoting/ListProcesses", "/mesh.transport.v1.Transport/Nothing", "/x"} {
+		err := conn.Invoke(ctx, method, &Done{}, &Done{})
+		if status.Code(err) != codes.Unimplemented {
+			t.Fatalf("unary %s: %v, want Unimplemented", method, err)
+		}
+	}
+	stream, err := NewTransportClient(conn).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = stream.Send(&Frame{Messages: []*Message{{}, {Target: "inbox"}, {Body: &Message_Ping{}}}})
+	_ = stream.Send(&Frame{Messages: []*Message{{Target: "inbox", Body: &Message_Envelope{Envelope: &cluster.Envelope{Payload: make([]byte, 1<<20)}}}}})
+	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a frame over the limit: %v, want ResourceExhausted", err)
+	}
+	if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: 9}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.next(t); got.msg.(*cluster.Ping).GetSent() != 9 {
+		t.Fatalf("after hostile input received %v", got.msg)
+	}
+}
+
+// FuzzDeliver: whatever bytes arrive as a frame, decoding and delivering
+// its messages does not panic.
+func FuzzDeliver(f *testing.F) {
+	for _, fr := range []*Frame{
+		{Messages: []*Message{{Target: "inbox", Body: &Message_Envelope{Envelope: &cluster.Envelope{Id: "x"}}}}},
+		{Messages: []*Message{{Target: "nobody", SenderId: "inbox", SenderAddress: "10.0.0.1:1", Body: &Message_Ping{Ping: &cluster.Ping{}}}}},
+		{Messages: []*Message{{Body: &Message_DeadLetter{DeadLetter: "x"}}, {}}},
+	} {
+		b, err := proto.Marshal(fr)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	system := newSystem()
+	defer system.Shutdown()
+	system.ProcessRegistry.Address = "127.0.0.1:1"
+	sink := make(inbox, 1<<16)
+	system.ProcessRegistry.Add(sink, "inbox")
+	// A transport that resolves PIDs but serves no port: deliver is what
+	// the fuzzer drives.
+	tr, err := Listen("127.0.0.1:0", Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	tr.system, tr.addr = system, "127.0.0.1:1"
+	system.ProcessRegistry.RegisterAddressResolver(tr.resolve)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var fr Frame
+		if err := proto.Unmarshal(in, &fr); err != nil {
+			return
+		}
+		for _, m := range fr.GetMessages() {
+			tr.deliver(m)
+		}
+		for len(sink) > 0 {
+			<-sink
+		}
+	})
+}
+
+// TestRepliesToAJoiningNodeAreHeld: a reply protoactor sends to a node that
+// this one does not know as a member yet (it has just joined) waits for
+// SetMembers to name it instead of being lost; a request held for an
+// address that never becomes a member is answered with a dead letter after
+// holdTimeout. Neither is dialed before.
+func TestRepliesToAJoiningNodeAreHeld(t *testing.T) {
+	a, b := newNode(t, "127.0.0.1:0", Options{}), newNode(t, "127.0.0.1:0", Options{})
+	a.t.SetMembers([]string{b.t.Addr()})
+	b.system.Root.Send(&pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 5}, &cluster.Reply{Payload: []byte("late")})
+	b.system.Root.RequestWithCustomSender(pa.NewPID("127.0.0.1:1", "router"), &cluster.Envelope{},
+		&pa.PID{Address: b.t.Addr(), Id: "inbox", RequestId: 6})
+	start := time.Now()
+	select {
+	case r := <-a.inbox:
+		t.Fatalf("%v arrived before its node was a member", r.msg)
+	case <-time.After(100 * time.Millisecond):
+	}
+	b.t.SetMembers([]string{a.t.Addr()})
+	got := a.next(t)
+	if got.pid.RequestId != 5 || string(got.msg.(*cluster.Reply).GetPayload()) != "late" {
+		t.Fatalf("got %v to %v; want the held reply to request 5", got.msg, got.pid)
+	}
+	dead := b.next(t)
+	if _, ok := dead.msg.(*pa.DeadLetterResponse); !ok || dead.pid.RequestId != 6 {
+		t.Fatalf("got %T to %v; want a dead letter to request 6", dead.msg, dead.pid)
+	}
+	if took := time.Since(start); took < holdTimeout-100*time.Millisecond {
+		t.Fatalf("the held request was answered after %v, before holdTimeout", took)
+	}
+}
