@@ -109,6 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.table = actor.NewTable(n.system, actor.TableConfig{
 		Self:        n.name,
 		Incarnation: n.incarnation,
+		MaxPayload:  cfg.MaxPayload,
 		Factory:     n.factories.Get,
 		Owner:       n.owner,
 		Recast:      n.recast,
