@@ -5,17 +5,22 @@ STATICCHECK_VERSION        := v0.8.2
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 
-# Our .proto files. protoactor-go's, under cluster/patched, keep the code
-# generated upstream.
-PROTOS = $(shell find . -name '*.proto' ! -path './cluster/patched/*' ! -path './.git/*' | sed 's|^\./||' | sort)
+# Our .proto files.
+PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | sort)
+
+# The packages of the workspace's modules (go.work): mesh, the benchmarks
+# and the CLI. usertest is a module outside the workspace that imports mesh
+# as an application does.
+PKGS = ./... ./bench/... ./cmd/mesh/...
 
 .PHONY: all test demo lint proto bench bench-full mesh cluster cluster-down
 
 all: lint test
 
-# Every test, with the race detector.
+# Every test of every module, with the race detector.
 test:
-	go test -race -count=1 -timeout 20m ./...
+	go test -race -count=1 -timeout 20m $(PKGS)
+	cd usertest && GOWORK=off go test -race -count=1 -timeout 10m ./...
 
 # The counter example: three nodes as child processes and a client.
 demo:
@@ -25,8 +30,9 @@ demo:
 lint:
 	@unformatted="$$(find . -name '*.go' ! -name '*.pb.go' ! -path './.git/*' -print0 | xargs -0 gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -w needed on:"; echo "$$unformatted"; exit 1; fi
-	go vet ./...
-	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	go vet $(PKGS)
+	cd usertest && GOWORK=off go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 # Regenerates the committed *.pb.go files. Needs protoc (Debian package
 # protobuf-compiler); protoc-gen-go is installed into ./bin.

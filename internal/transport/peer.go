@@ -215,7 +215,7 @@ func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) error {
 // requeue puts a frame's messages, of size bytes in all, back at the head
 // of the queue.
 func (p *peer) requeue(batch []*Message, size int) {
-	back := make([]queued, 0, len(batch)+len(p.queue))
+	back := make([]queued, 0, len(batch))
 	for _, m := range batch {
 		back = append(back, queued{m, proto.Size(m)})
 	}

@@ -1,3 +1,0 @@
-package cluster
-
-type Option func(g *Gossiper)

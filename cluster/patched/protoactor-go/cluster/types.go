@@ -1,5 +1,0 @@
-package cluster
-
-type GossipMemberStates = map[string]*GossipMemberState
-
-type GossipKeyValues = map[string]*GossipKeyValue
