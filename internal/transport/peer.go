@@ -86,8 +86,9 @@ func (p *peer) enqueue(m *Message) error {
 	}
 	p.mu.Lock()
 	if p.ctx.Err() != nil {
+		// Closed by SetMembers (or Close) after the sender found it.
 		p.mu.Unlock()
-		return ErrClosed
+		return fmt.Errorf("%w: %q left", ErrNotMember, p.addr)
 	}
 	if p.queued+n > p.limit {
 		p.mu.Unlock()

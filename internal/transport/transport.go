@@ -104,6 +104,10 @@ type Transport struct {
 	// members are the addresses the transport may dial.
 	members atomic.Pointer[map[string]bool]
 
+	// active is a copy of peers for sends to read without a lock;
+	// replaced, under mu, whenever peers changes.
+	active atomic.Pointer[map[string]*peer]
+
 	mu    sync.Mutex // guards peers, held, closed
 	peers map[string]*peer
 	// held are the messages protoactor sent to addresses that are not
@@ -132,6 +136,7 @@ func Listen(addr string, opts Options) (*Transport, error) {
 	t := &Transport{opts: opts, lis: lis, peers: map[string]*peer{}, held: map[string]*peer{}}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.members.Store(&map[string]bool{})
+	t.active.Store(&map[string]*peer{})
 	return t, nil
 }
 
@@ -185,6 +190,7 @@ func (t *Transport) SetMembers(addrs []string) {
 			t.goFunc(p.run)
 		}
 	}
+	t.publish()
 	t.mu.Unlock()
 	for _, p := range gone {
 		p.close()
@@ -212,6 +218,9 @@ func (t *Transport) peer(addr string) (*peer, error) {
 	if !(*t.members.Load())[addr] {
 		return nil, fmt.Errorf("%w: %q", ErrNotMember, addr)
 	}
+	if p := (*t.active.Load())[addr]; p != nil {
+		return p, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -222,8 +231,18 @@ func (t *Transport) peer(addr string) (*peer, error) {
 	}
 	p := newPeer(t, addr, t.opts.MaxQueue)
 	t.peers[addr] = p
+	t.publish()
 	t.goFunc(p.run)
 	return p, nil
+}
+
+// publish copies peers into active. mu must be held.
+func (t *Transport) publish() {
+	next := make(map[string]*peer, len(t.peers))
+	for a, p := range t.peers {
+		next[a] = p
+	}
+	t.active.Store(&next)
 }
 
 // hold queues m for addr, which is not a member as the transport sees
@@ -290,6 +309,7 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.closed = true
 	peers := t.peers
 	t.peers = nil
+	t.active.Store(&map[string]*peer{})
 	for _, p := range t.held {
 		p.expiry.Stop()
 		p.close()
