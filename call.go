@@ -268,12 +268,16 @@ func (n *Node) target(r *routes, capability, id string, s uint32, owner string) 
 }
 
 // deadLetter answers a local Call whose activation stopped before the
-// request reached it, so that the caller routes it again at once.
+// request reached it, so that the caller routes it again at once, and
+// completes the stop of an activation that was gone before its stop
+// message reached it.
 func (n *Node) deadLetter(evt any) {
-	if d, ok := evt.(*pa.DeadLetterEvent); ok {
-		if r, ok := d.Message.(*actor.Request); ok && r.Reply != nil {
-			r.Answer(actor.Response{Err: actor.ErrMoved})
-		}
+	d, ok := evt.(*pa.DeadLetterEvent)
+	if !ok || n.table.DeadLetter(d.Message) {
+		return
+	}
+	if r, ok := d.Message.(*actor.Request); ok && r.Reply != nil {
+		r.Answer(actor.Response{Err: actor.ErrMoved})
 	}
 }
 

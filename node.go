@@ -354,24 +354,59 @@ func (n *Node) onMembers(members []cluster.Member) {
 	if next.table.Version() == prev.table.Version() {
 		return
 	}
+	n.rebalance(prev.table, next.table)
+	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version())
+}
+
+// stopWait bounds how long a placement change waits for the activations it
+// stops to run their processes' Stop.
+const stopWait = 5 * time.Second
+
+// rebalance stops the activations of the shards this node gives up going
+// from placement prev to next, and waits, up to stopWait, for their
+// processes' Stop to have run. An activation made after the shards held
+// were read, by a call that routed by prev, is not stopped here; it serves
+// nothing, since an activation re-checks ownership on every message, and
+// stops at the next change.
+func (n *Node) rebalance(prev, next *shard.Table) {
+	out, _ := shard.Moves(n.name, prev, next, n.table.Held())
+	if len(out) == 0 {
+		return
+	}
+	type key struct {
+		capability string
+		shard      uint32
+	}
+	to := make(map[key]string, len(out))
+	for _, m := range out {
+		to[key{m.Capability, m.Shard}] = m.To
+	}
 	moved := actor.StopMoved
 	if n.closing.Load() {
 		moved = actor.StopClosing
 	}
-	stopped := n.table.StopWhere(func(c string, s uint32) (actor.StopReason, string) {
-		if _, hosted := n.factories.Get(c); !hosted {
+	stopping := n.table.StopWhere(func(c string, s uint32) (actor.StopReason, string) {
+		owner, ok := to[key{c, s}]
+		switch {
+		case !ok:
+			return 0, ""
+		case !n.hosts(c):
 			return actor.StopUnregistered, ""
 		}
-		ring := next.table.Ring(c)
-		if ring == nil {
-			return moved, ""
-		}
-		if owner := ring.Owner(s); owner != n.name {
-			return moved, owner
-		}
-		return 0, ""
+		return moved, owner
 	})
-	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version(), "stopped", stopped)
+	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
+	defer cancel()
+	if err := stopping.Wait(ctx); err != nil {
+		n.logger.Warn("activations did not stop in time", "stopping", stopping.Len(), "waited", stopWait)
+	}
+	n.logger.Debug("stopped activations of moved shards", "stopped", stopping.Len(), "shards", len(out))
+}
+
+// hosts reports whether this node offers capability.
+func (n *Node) hosts(capability string) bool {
+	_, ok := n.factories.Get(capability)
+	return ok
 }
 
 // owner returns the owner of a shard and its ring's version, as this node
@@ -423,7 +458,9 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
-	n.table.StopAll(actor.StopClosing)
+	if serr := n.table.StopAll(actor.StopClosing).Wait(ctx); serr != nil {
+		n.logger.Warn("activations did not all stop before ctx ended", "err", serr)
+	}
 	n.stopAdmin(ctx)
 	n.stopTransport(ctx)
 	defaultNode.CompareAndSwap(n, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -45,6 +46,8 @@ type stopMsg struct {
 	newOwner string
 	// now skips the linger: nothing can be on its way any more.
 	now bool
+	// done is told once the process's Stop has run (or there was none).
+	done *sync.WaitGroup
 }
 
 // activation is the protoactor actor that hosts one Process.
@@ -272,6 +275,7 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 }
 
 func (a *activation) stop(c pa.Context, m *stopMsg) {
+	defer m.done.Done()
 	if a.gone {
 		return
 	}

@@ -1,6 +1,8 @@
 package actor
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -103,8 +105,8 @@ func TestStopWhereLingersThenGoes(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if stopped != 5 || table.Len() != 5 {
-		t.Fatalf("stopped %d, %d left", stopped, table.Len())
+	if stopped.Len() != 5 || table.Len() != 5 {
+		t.Fatalf("stopped %d, %d left", stopped.Len(), table.Len())
 	}
 	// A stopped activation still answers, with ErrMoved, while it lingers.
 	if got := ask(t, s, pids[0]); got.Err != ErrMoved {
@@ -123,8 +125,55 @@ func TestStopWhereLingersThenGoes(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := table.StopAll(StopClosing); n != 5 || table.Len() != 0 {
+	if n := table.StopAll(StopClosing).Len(); n != 5 || table.Len() != 0 {
 		t.Fatalf("StopAll stopped %d, %d left", n, table.Len())
+	}
+}
+
+// blockedStopper's Stop waits for release, and records that it ran.
+type blockedStopper struct {
+	counter
+	release <-chan struct{}
+	stopped *atomic.Int64
+}
+
+func (p *blockedStopper) Stop(*Context, StopReason, string) {
+	<-p.release
+	p.stopped.Add(1)
+}
+
+// TestStoppingCompletes: waiting on a stop returns once every stopped
+// activation's Stop has run, and no sooner; ctx bounds the wait.
+func TestStoppingCompletes(t *testing.T) {
+	s := newSystem(t)
+	var stopped atomic.Int64
+	release := make(chan struct{})
+	table := NewTable(s, TableConfig{
+		Self: "self",
+		Factory: func(string) (Factory, bool) {
+			return func(string) Process { return &blockedStopper{release: release, stopped: &stopped} }, true
+		},
+		Owner: func(string, uint32) (string, uint64) { return "self", 1 },
+	})
+	for i := range 20 {
+		pid, err := table.Ensure("stop", fmt.Sprint(i), uint32(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ask(t, s, pid) // make the process
+	}
+	st := table.StopWhere(func(string, uint32) (StopReason, string) { return StopMoved, "other" })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := st.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait while every Stop is blocked: %v, want the ctx's deadline", err)
+	}
+	close(release)
+	if err := st.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := stopped.Load(); got != 20 {
+		t.Fatalf("Wait returned with %d of 20 Stops run", got)
 	}
 }
 

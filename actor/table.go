@@ -1,9 +1,11 @@
 package actor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -154,29 +156,82 @@ func (t *Table) List() []Activation {
 	return out
 }
 
+// Stopping is a set of activations told to stop: Wait returns once every
+// one of them has run its process's Stop.
+type Stopping struct {
+	n  int
+	wg sync.WaitGroup
+}
+
+// Len returns how many activations were told to stop.
+func (s *Stopping) Len() int { return s.n }
+
+// Wait waits until every activation has stopped, or ctx ends; it then
+// returns ctx's error.
+func (s *Stopping) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Held returns the shards this node holds activations of, by capability,
+// each shard once.
+func (t *Table) Held() map[string][]uint32 {
+	held := map[string][]uint32{}
+	t.acts.all(func(c string, m *striped[*entry]) {
+		seen := map[uint32]bool{}
+		m.each(func(_ string, e *entry) {
+			if !seen[e.shard] {
+				seen[e.shard] = true
+				held[c] = append(held[c], e.shard)
+			}
+		})
+	})
+	return held
+}
+
 // StopWhere stops every activation for which stop returns a reason (zero
 // keeps it), telling its process why and which node owns it now. The
 // activations leave the table at once, so the next message for their IDs
 // on this node makes a new activation; messages already on their way to a
-// stopped one are answered with a redirect while it lingers. It returns how
-// many it stopped.
-func (t *Table) StopWhere(stop func(capability string, shard uint32) (StopReason, string)) int {
+// stopped one are answered with a redirect while it lingers. Wait on the
+// result for their processes' Stop to have run.
+func (t *Table) StopWhere(stop func(capability string, shard uint32) (StopReason, string)) *Stopping {
 	return t.stop(stop, false)
 }
 
 // StopAll stops every activation at once, without the linger of
 // StopWhere: for the very end of a node, when nothing can reach them any
-// more. It returns how many it stopped.
-func (t *Table) StopAll(reason StopReason) int {
+// more.
+func (t *Table) StopAll(reason StopReason) *Stopping {
 	return t.stop(func(string, uint32) (StopReason, string) { return reason, "" }, true)
 }
 
-func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, string), now bool) int {
+// DeadLetter completes the stop of an activation that was gone before its
+// stop message reached it; it reports whether msg was such a message. The
+// node calls it for every dead letter.
+func (t *Table) DeadLetter(msg any) bool {
+	m, ok := msg.(*stopMsg)
+	if ok {
+		m.done.Done()
+	}
+	return ok
+}
+
+func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, string), now bool) *Stopping {
 	type stopping struct {
 		pid *pa.PID
 		msg *stopMsg
 	}
-	n := 0
+	st := &Stopping{}
 	t.acts.all(func(c string, m *striped[*entry]) {
 		var stops []stopping
 		m.deleteWhere(func(_ string, e *entry) bool {
@@ -184,19 +239,20 @@ func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, s
 			if reason == 0 {
 				return false
 			}
-			stops = append(stops, stopping{e.pid, &stopMsg{reason: reason, newOwner: owner, now: now}})
+			stops = append(stops, stopping{e.pid, &stopMsg{reason: reason, newOwner: owner, now: now, done: &st.wg}})
 			return true
 		})
+		st.wg.Add(len(stops))
 		for _, s := range stops {
 			t.system.Root.Send(s.pid, s.msg)
 			if t.cfg.Hooks.Stopped != nil {
 				t.cfg.Hooks.Stopped(c, s.msg.reason)
 			}
 		}
-		n += len(stops)
+		st.n += len(stops)
 	})
-	t.count.Add(-int64(n))
-	return n
+	t.count.Add(-int64(st.n))
+	return st
 }
 
 // remove drops the entry of (capability, id) if it is still e.
