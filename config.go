@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -42,6 +43,15 @@ type Config struct {
 	// streams other nodes send messages on.
 	// Port 0 picks a free port.
 	RemoteAddr string
+	// TransportTLS, if set, secures the transport in both directions: it
+	// serves with these credentials and dials peers with them, so it
+	// should hold a certificate (Certificates or GetCertificate) and the
+	// CAs that sign the peers' (RootCAs for the servers it dials,
+	// ClientCAs with ClientAuth tls.RequireAndVerifyClientCert for mutual
+	// TLS). Every node of a cluster must use TLS or none. If nil, the
+	// transport is plaintext. Gossip is not covered.
+	TransportTLS *tls.Config
+
 	// RemoteAdvertiseAddr is the host (or host:port) other nodes dial to
 	// reach RemoteAddr. Required when RemoteAddr's host is unspecified
 	// (0.0.0.0 or ::); if it has no port, the bound port is used.

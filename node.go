@@ -168,6 +168,7 @@ func (n *Node) listen() error {
 	t, err := transport.Listen(n.cfg.RemoteAddr, transport.Options{
 		MaxPayload: n.cfg.MaxPayload,
 		MaxQueue:   max(transport.DefaultMaxQueue, 4*n.cfg.MaxPayload),
+		TLS:        n.cfg.TransportTLS,
 		Logger:     n.logger.With("component", "transport"),
 	})
 	if err != nil {
