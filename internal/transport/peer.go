@@ -10,8 +10,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/status"
 )
 
 // Backoff between failed attempts to open a stream to a peer.
@@ -195,7 +196,7 @@ func (p *peer) waitForWork() bool {
 // end the wait).
 func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) error {
 	for {
-		batch, size := p.take()
+		batch, bytes := p.take()
 		if batch == nil {
 			select {
 			case <-p.wake:
@@ -207,22 +208,28 @@ func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) error {
 			}
 		}
 		if err := stream.Send(&Frame{Messages: batch}); err != nil {
-			p.requeue(batch, size)
+			if status.Code(err) == codes.ResourceExhausted {
+				// Over gRPC's limit: sending it again would fail again.
+				p.t.opts.Logger.Warn("dropped a frame over the size limit", "addr", p.addr, "messages", len(batch), "err", err)
+				p.fail(batch)
+				return err
+			}
+			p.requeue(batch, bytes)
 			return err
 		}
 	}
 }
 
-// requeue puts a frame's messages, of size bytes in all, back at the head
-// of the queue.
-func (p *peer) requeue(batch []*Message, size int) {
+// requeue puts a frame's messages, of bytes in all, back at the head of
+// the queue.
+func (p *peer) requeue(batch []*Message, bytes int) {
 	back := make([]queued, 0, len(batch))
 	for _, m := range batch {
-		back = append(back, queued{m, proto.Size(m)})
+		back = append(back, queued{m, size(m)})
 	}
 	p.mu.Lock()
 	p.queue = append(back, p.queue...)
-	p.queued += size
+	p.queued += bytes
 	p.mu.Unlock()
 }
 
@@ -259,12 +266,22 @@ func (p *peer) failQueued() {
 	q := p.queue
 	p.queue, p.queued = nil, 0
 	p.mu.Unlock()
-	for _, m := range q {
-		if m.m.GetSenderId() == "" {
+	batch := make([]*Message, len(q))
+	for i, m := range q {
+		batch[i] = m.m
+	}
+	p.fail(batch)
+}
+
+// fail answers every message of batch that has a sender with a dead
+// letter.
+func (p *peer) fail(batch []*Message) {
+	for _, m := range batch {
+		if m.GetSenderId() == "" {
 			continue
 		}
-		sender := &pa.PID{Address: m.m.GetSenderAddress(), Id: m.m.GetSenderId(), RequestId: m.m.GetSenderRequest()}
-		p.t.system.Root.Send(sender, &pa.DeadLetterResponse{Target: &pa.PID{Address: p.addr, Id: m.m.GetTarget()}})
+		sender := &pa.PID{Address: m.GetSenderAddress(), Id: m.GetSenderId(), RequestId: m.GetSenderRequest()}
+		p.t.system.Root.Send(sender, &pa.DeadLetterResponse{Target: &pa.PID{Address: p.addr, Id: m.GetTarget()}})
 	}
 }
 

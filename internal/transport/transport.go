@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 )
 
 // Errors of Send.
@@ -438,5 +437,4 @@ func (t *Transport) deliver(m *Message) {
 	t.system.Root.RequestWithCustomSender(target, msg, sender)
 }
 
-// size is the bytes m takes in a frame.
-func size(m *Message) int { return proto.Size(m) }
+

@@ -399,3 +399,25 @@ func TestRepliesToAJoiningNodeAreHeld(t *testing.T) {
 		t.Fatalf("the held request was answered after %v, before holdTimeout", took)
 	}
 }
+
+// FuzzSizeBoundsTheEncoding: the size the queue and the frames count for a
+// message is never below its real encoding.
+func FuzzSizeBoundsTheEncoding(f *testing.F) {
+	f.Add("router", "127.0.0.1:1", "mesh-replies", uint32(7), "chat", "room-1", []byte("payload"), "traceparent", "00-abc", "a failure", true)
+	f.Add("", "", "", uint32(0), "", "", []byte(nil), "", "", "", false)
+	f.Fuzz(func(t *testing.T, target, senderAddr, senderID string, req uint32, capability, id string, payload []byte, k, v, failure string, reply bool) {
+		m := &Message{Target: target, SenderAddress: senderAddr, SenderId: senderID, SenderRequest: req, TargetRequest: req}
+		if reply {
+			m.Body = &Message_Reply{Reply: &cluster.Reply{Payload: payload, PayloadType: k, PidAddress: senderAddr, PidId: id,
+				Failure: &cluster.Failure{Code: cluster.Code(req), Message: failure}, Redirect: &cluster.Redirect{Owner: v, RingVersion: uint64(req) << 40},
+				Incarnation: ^uint64(0), CallerIncarnation: ^uint64(0)}}
+		} else {
+			m.Body = &Message_Envelope{Envelope: &cluster.Envelope{Capability: capability, Id: id, Shard: req, RingVersion: ^uint64(0),
+				Deadline: -1, Payload: payload, PayloadType: k, Cast: true, Hops: req, WantPid: true, Trace: map[string]string{k: v, v: failure},
+				Incarnation: ^uint64(0), CallerIncarnation: ^uint64(0)}}
+		}
+		if got, real := size(m), proto.Size(&Frame{Messages: []*Message{m}}); got < real {
+			t.Fatalf("size %d below the real %d", got, real)
+		}
+	})
+}
