@@ -436,5 +436,3 @@ func (t *Transport) deliver(m *Message) {
 	sender := &pa.PID{Address: m.GetSenderAddress(), Id: m.GetSenderId(), RequestId: m.GetSenderRequest()}
 	t.system.Root.RequestWithCustomSender(target, msg, sender)
 }
-
-
