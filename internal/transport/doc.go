@@ -19,8 +19,9 @@
 // # Usage
 //
 //	t, err := transport.Listen("127.0.0.1:0", transport.Options{MaxPayload: 4 << 20})
-//	system.ProcessRegistry.Address = t.Addr() // or the advertised address
-//	t.Start(system, t.Addr())
+//	addr := t.BoundAddr() // or the address other nodes dial
+//	system.ProcessRegistry.Address = addr
+//	t.Start(system, addr)
 //	t.SetMembers([]string{"127.0.0.1:7001"})
 //	err = t.Send(pid, envelope, sender) // ErrQueueFull, ErrNotMember, ErrTooLarge
 //	defer t.Close(ctx)
