@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meshrun/mesh/shard"
 	"go.opentelemetry.io/otel/propagation"
@@ -183,6 +184,9 @@ func (c Config) validate() error {
 	}
 	if len(c.NodeName) > 128 {
 		return bad("NodeName is over 128 bytes")
+	}
+	if !utf8.ValidString(c.NodeName) {
+		return bad("NodeName %q is not valid UTF-8", c.NodeName)
 	}
 	if c.Shards < 1 || c.Shards > shard.MaxShards {
 		return bad("Shards %d is outside [1, %d]", c.Shards, shard.MaxShards)

@@ -57,6 +57,11 @@ type Node struct {
 	capMu    sync.Mutex
 	draining bool
 
+	stopsMu sync.Mutex // guards stops
+	// stops are the activations placement changes told to stop, until
+	// someone waits for them (UnregisterCapabilities, Close).
+	stops []*actor.Stopping
+
 	routes atomic.Pointer[routes]
 	// routesMu serialises snapshot builders (membership changes).
 	routesMu sync.Mutex
@@ -280,17 +285,25 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 }
 
 // UnregisterCapabilities withdraws capabilities the node offers and stops
-// their activations on this node; names it does not offer are ignored.
+// their activations on this node; names it does not offer are ignored. It
+// returns once their processes' Stop has run, or after 5 s.
 func (n *Node) UnregisterCapabilities(names ...string) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
 	n.capMu.Lock()
-	defer n.capMu.Unlock()
 	if len(n.factories.Remove(names...)) == 0 {
+		n.capMu.Unlock()
 		return nil
 	}
-	return n.announce()
+	err := n.announce()
+	n.capMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
+	defer cancel()
+	if werr := n.waitStops(ctx); werr != nil {
+		n.logger.Warn("activations did not stop in time", "waited", stopWait)
+	}
+	return err
 }
 
 // announce gossips this node's metadata and routes by it at once: a call
@@ -359,16 +372,16 @@ func (n *Node) onMembers(members []cluster.Member) {
 	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version())
 }
 
-// stopWait bounds how long a placement change waits for the activations it
-// stops to run their processes' Stop.
+// stopWait bounds how long UnregisterCapabilities waits for the
+// activations it stops to run their processes' Stop.
 const stopWait = 5 * time.Second
 
 // rebalance stops the activations of the shards this node gives up going
-// from placement prev to next, and waits, up to stopWait, for their
-// processes' Stop to have run. An activation made after the shards held
-// were read, by a call that routed by prev, is not stopped here; it serves
-// nothing, since an activation re-checks ownership on every message, and
-// stops at the next change.
+// from placement prev to next; waitStops waits for their processes' Stop.
+// An activation made after the shards held were read, by a call that
+// routed by prev, is not stopped here; it serves nothing, since an
+// activation re-checks ownership on every message, and stops at the next
+// change.
 func (n *Node) rebalance(prev, next *shard.Table) {
 	out, _ := shard.Moves(n.name, prev, next, n.table.Held())
 	if len(out) == 0 {
@@ -396,12 +409,27 @@ func (n *Node) rebalance(prev, next *shard.Table) {
 		}
 		return moved, owner
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
-	defer cancel()
-	if err := stopping.Wait(ctx); err != nil {
-		n.logger.Warn("activations did not stop in time", "stopping", stopping.Len(), "waited", stopWait)
+	n.stopsMu.Lock()
+	// Those already finished need no waiting: keep the list short.
+	n.stops = append(slices.DeleteFunc(n.stops, (*actor.Stopping).Finished), stopping)
+	n.stopsMu.Unlock()
+	n.logger.Debug("stopping activations of moved shards", "stopping", stopping.Len(), "shards", len(out))
+}
+
+// waitStops waits, until ctx ends, for the activations that placement
+// changes have told to stop to run their processes' Stop. Placement
+// changes do not wait themselves: gossip must go on meanwhile.
+func (n *Node) waitStops(ctx context.Context) error {
+	n.stopsMu.Lock()
+	stops := n.stops
+	n.stops = nil
+	n.stopsMu.Unlock()
+	for _, s := range stops {
+		if err := s.Wait(ctx); err != nil {
+			return err
+		}
 	}
-	n.logger.Debug("stopped activations of moved shards", "stopped", stopping.Len(), "shards", len(out))
+	return nil
 }
 
 // hosts reports whether this node offers capability.
@@ -459,7 +487,8 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
-	if serr := n.table.StopAll(actor.StopClosing).Wait(ctx); serr != nil {
+	last := n.table.StopAll(actor.StopClosing)
+	if serr := errors.Join(last.Wait(ctx), n.waitStops(ctx)); serr != nil {
 		n.logger.Warn("activations did not all stop before ctx ended", "err", serr)
 	}
 	n.stopAdmin(ctx)

@@ -156,3 +156,25 @@ func TestLargePayloadsUnderLoad(t *testing.T) {
 		t.Errorf("beside the refused 5 MiB payload, %d calls answered and %d failed, first: %v", r.ok, r.failed, first)
 	}
 }
+
+// TestProcessErrorThatIsNotUTF8: a process error whose text is not valid
+// UTF-8 reaches a remote caller with U+FFFD in place of the bad bytes, and
+// the stream between the nodes goes on carrying other calls.
+func TestProcessErrorThatIsNotUTF8(t *testing.T) {
+	rude := mesh.Capability{Name: "rude", New: func(string) mesh.Process {
+		return mesh.ProcessFunc(func(*mesh.Context, proto.Message) (proto.Message, error) {
+			return nil, errors.New("bad \xff\xfe bytes")
+		})
+	}}
+	nodes := startCluster(t, 2, rude, echo("n"))
+	a, b := nodes[0], nodes[1]
+	id := idOwnedBy(t, a, "rude", b.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := a.Call(ctx, mesh.Request{Capability: "rude", ID: id, Payload: wrapString("x")})
+	var pe *mesh.ProcessError
+	if !errors.As(err, &pe) || pe.Msg != "bad \uFFFD bytes" {
+		t.Fatalf("got %v, want a *ProcessError with the bytes replaced", err)
+	}
+	call(t, a, "echo", idOwnedBy(t, a, "echo", b.Name()), "still there")
+}

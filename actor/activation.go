@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync"
+	"strings"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -46,8 +46,9 @@ type stopMsg struct {
 	newOwner string
 	// now skips the linger: nothing can be on its way any more.
 	now bool
-	// done is told once the process's Stop has run (or there was none).
-	done *sync.WaitGroup
+	// stopping is told once the process's Stop has run (or there was
+	// none).
+	stopping *Stopping
 }
 
 // activation is the protoactor actor that hosts one Process.
@@ -228,18 +229,22 @@ func (a *activation) reply(c pa.Context, env *cluster.Envelope, rep *cluster.Rep
 	}
 }
 
-// failureOf turns an error of Handle into its wire form.
+// failureOf turns an error of Handle into its wire form. The text is the
+// process's own (an error's, a panic's) and travels as a protobuf string,
+// which must be UTF-8: anything else becomes U+FFFD.
 func failureOf(err error) *cluster.Failure {
-	if e, ok := err.(*ProcessError); ok {
-		return &cluster.Failure{Code: cluster.Code_CODE_APPLICATION, Message: e.Msg}
+	f := &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}
+	var pe *ProcessError
+	switch {
+	case errors.As(err, &pe):
+		f.Code, f.Message = cluster.Code_CODE_APPLICATION, pe.Msg
+	case errors.Is(err, ErrProcessFailed):
+		f.Code = cluster.Code_CODE_PROCESS_FAILED
+	case errors.Is(err, ErrPayloadTooLarge):
+		f.Code = cluster.Code_CODE_PAYLOAD_TOO_LARGE
 	}
-	if errors.Is(err, ErrProcessFailed) {
-		return &cluster.Failure{Code: cluster.Code_CODE_PROCESS_FAILED, Message: err.Error()}
-	}
-	if errors.Is(err, ErrPayloadTooLarge) {
-		return &cluster.Failure{Code: cluster.Code_CODE_PAYLOAD_TOO_LARGE, Message: err.Error()}
-	}
-	return &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}
+	f.Message = strings.ToValidUTF8(f.Message, "\uFFFD")
+	return f
 }
 
 // handle runs the process on one message, making the process first if
@@ -275,7 +280,7 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 }
 
 func (a *activation) stop(c pa.Context, m *stopMsg) {
-	defer m.done.Done()
+	defer m.stopping.finish()
 	if a.gone {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -159,23 +158,44 @@ func (t *Table) List() []Activation {
 // Stopping is a set of activations told to stop: Wait returns once every
 // one of them has run its process's Stop.
 type Stopping struct {
-	n  int
-	wg sync.WaitGroup
+	n    int
+	left atomic.Int64
+	done chan struct{} // closed when left reaches zero
+}
+
+// newStopping returns a Stopping with one count held by its maker, who
+// adds the activations it stops and then calls finish once for itself.
+func newStopping() *Stopping {
+	s := &Stopping{done: make(chan struct{})}
+	s.left.Store(1)
+	return s
+}
+
+// finish counts one activation stopped.
+func (s *Stopping) finish() {
+	if s.left.Add(-1) == 0 {
+		close(s.done)
+	}
 }
 
 // Len returns how many activations were told to stop.
 func (s *Stopping) Len() int { return s.n }
 
+// Finished reports whether every activation has stopped.
+func (s *Stopping) Finished() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wait waits until every activation has stopped, or ctx ends; it then
 // returns ctx's error.
 func (s *Stopping) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-s.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -221,7 +241,7 @@ func (t *Table) StopAll(reason StopReason) *Stopping {
 func (t *Table) DeadLetter(msg any) bool {
 	m, ok := msg.(*stopMsg)
 	if ok {
-		m.done.Done()
+		m.stopping.finish()
 	}
 	return ok
 }
@@ -231,7 +251,8 @@ func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, s
 		pid *pa.PID
 		msg *stopMsg
 	}
-	st := &Stopping{}
+	st := newStopping()
+	defer st.finish()
 	t.acts.all(func(c string, m *striped[*entry]) {
 		var stops []stopping
 		m.deleteWhere(func(_ string, e *entry) bool {
@@ -239,10 +260,10 @@ func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, s
 			if reason == 0 {
 				return false
 			}
-			stops = append(stops, stopping{e.pid, &stopMsg{reason: reason, newOwner: owner, now: now, done: &st.wg}})
+			stops = append(stops, stopping{e.pid, &stopMsg{reason: reason, newOwner: owner, now: now, stopping: st}})
 			return true
 		})
-		st.wg.Add(len(stops))
+		st.left.Add(int64(len(stops)))
 		for _, s := range stops {
 			t.system.Root.Send(s.pid, s.msg)
 			if t.cfg.Hooks.Stopped != nil {

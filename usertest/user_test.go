@@ -67,9 +67,15 @@ func TestThreeNodesInOneProcess(t *testing.T) {
 	a := start(t, "a", nil)
 	b := start(t, "b", []string{a.GossipAddr()})
 	c := start(t, "c", []string{a.GossipAddr(), b.GossipAddr()})
-	waitFor(t, "three members offering counter", func() bool {
-		p, err := a.Locate("counter", "x")
-		return err == nil && p.Owner != "" && len(a.Members()) == 3 && len(b.Members()) == 3 && len(c.Members()) == 3
+	waitFor(t, "three nodes routing counter over all three", func() bool {
+		owners := map[string]bool{}
+		for i := range 100 {
+			if p, err := a.Locate("counter", fmt.Sprint("probe-", i)); err == nil {
+				owners[p.Owner] = true
+			}
+		}
+		v := a.RoutingVersion()
+		return len(owners) == 3 && b.RoutingVersion() == v && c.RoutingVersion() == v
 	})
 	owners := map[string][]string{}
 	for i := range 300 {

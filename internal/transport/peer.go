@@ -2,17 +2,18 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // Backoff between failed attempts to open a stream to a peer.
@@ -31,6 +32,11 @@ type peer struct {
 	ctx    context.Context // ends with close
 	cancel context.CancelFunc
 	wake   chan struct{} // a message was queued
+	// draining is closed when Close wants the peer to send what it has
+	// and end its stream; done is closed when run returns.
+	draining  chan struct{}
+	drainOnce sync.Once
+	done      chan struct{}
 
 	mu     sync.Mutex // guards queue, queued, limit
 	queue  []queued
@@ -45,7 +51,8 @@ type queued struct {
 }
 
 func newPeer(t *Transport, addr string, limit int) *peer {
-	p := &peer{t: t, addr: addr, wake: make(chan struct{}, 1), limit: limit}
+	p := &peer{t: t, addr: addr, wake: make(chan struct{}, 1), limit: limit,
+		draining: make(chan struct{}), done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(t.ctx)
 	return p
 }
@@ -91,9 +98,9 @@ func (p *peer) enqueue(m *Message) error {
 		p.mu.Unlock()
 		return fmt.Errorf("%w: %q left", ErrNotMember, p.addr)
 	}
-	if p.queued+n > p.limit {
+	if queued := p.queued; queued+n > p.limit {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes queued for %s", ErrQueueFull, p.queued, p.addr)
+		return fmt.Errorf("%w: %d bytes queued for %s", ErrQueueFull, queued, p.addr)
 	}
 	p.queue = append(p.queue, queued{m, n})
 	p.queued += n
@@ -105,19 +112,36 @@ func (p *peer) enqueue(m *Message) error {
 	return nil
 }
 
-// close stops the peer's goroutine; what is queued is dropped.
+// close stops the peer's goroutine; what is queued stays for failQueued
+// or drop.
 func (p *peer) close() { p.cancel() }
 
-// flush waits until the queue is empty or ctx ends, and returns how many
-// messages are left.
-func (p *peer) flush(ctx context.Context) int {
-	for {
+// drop empties the queue and returns what it held, in order.
+func (p *peer) drop() []*Message {
+	p.mu.Lock()
+	q := p.queue
+	p.queue, p.queued = nil, 0
+	p.mu.Unlock()
+	out := make([]*Message, len(q))
+	for i, m := range q {
+		out[i] = m.m
+	}
+	return out
+}
+
+// flush has the peer send what it has queued and end its stream once the
+// other side has delivered all of it, and waits for that until ctx ends.
+// It returns an error when messages may have been dropped.
+func (p *peer) flush(ctx context.Context) error {
+	p.drainOnce.Do(func() { close(p.draining) })
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
 		p.mu.Lock()
 		left := len(p.queue)
 		p.mu.Unlock()
-		if left == 0 || !p.sleepCtx(ctx, 2*time.Millisecond) {
-			return left
-		}
+		return fmt.Errorf("transport: %s: %d messages queued, and maybe some in flight, dropped: %w", p.addr, left, ctx.Err())
 	}
 }
 
@@ -136,8 +160,9 @@ func (p *peer) sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // run opens a stream to the peer and writes frames on it until the peer is
-// closed, opening a new stream after a failure.
+// closed, or drained, opening a new stream after a failure.
 func (p *peer) run() {
+	defer close(p.done)
 	conn, err := p.dial()
 	if err != nil {
 		p.t.opts.Logger.Warn("cannot make a client for peer", "addr", p.addr, "err", err)
@@ -162,70 +187,121 @@ func (p *peer) run() {
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
-		backoff = minBackoff
-		err = p.write(stream)
+		sent, err := p.write(stream)
+		// The other side answers once it has delivered every frame.
 		_, _ = stream.CloseAndRecv()
-		if err != nil {
-			p.t.opts.Logger.Debug("stream to peer ended", "addr", p.addr, "err", err)
+		if errors.Is(err, errDrained) {
+			return
+		}
+		p.t.opts.Logger.Debug("stream to peer ended", "addr", p.addr, "err", err)
+		if sent {
+			backoff = minBackoff
+			continue
+		}
+		// A stream that ends before carrying anything is a failure too:
+		// do not reopen it in a tight loop.
+		if !p.sleep(backoff) {
+			return
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// errDrained ends write when the queue is empty and Close asked for it.
+var errDrained = errors.New("transport: drained")
+
+// waitForWork waits until a message is queued; false once the peer is
+// closed, or drained with nothing queued.
+func (p *peer) waitForWork() bool {
+	for {
+		if !p.empty() {
+			return true
+		}
+		select {
+		case <-p.wake:
+		case <-p.draining:
+			return !p.empty()
+		case <-p.ctx.Done():
+			return false
 		}
 	}
 }
 
-// waitForWork waits until a message is queued; false once the peer is
-// closed.
-func (p *peer) waitForWork() bool {
-	p.mu.Lock()
-	pending := len(p.queue) > 0
-	p.mu.Unlock()
-	if pending {
-		return true
-	}
-	select {
-	case <-p.wake:
-		return true
-	case <-p.ctx.Done():
-		return false
-	}
-}
-
-// write sends frames while the stream holds. It returns as soon as the
-// stream ends, even while idle, so that the next messages wait for a new
-// stream instead of going into a dead one. A frame that Send refuses was
-// not written and goes back to the head of the queue; a frame written just
-// before the connection died is lost (at most once: its senders' deadlines
-// end the wait).
-func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) error {
+// write sends frames while the stream holds, and reports whether it sent
+// any. It returns as soon as the stream ends, even while idle, so that the
+// next messages wait for a new stream instead of going into a dead one;
+// and errDrained once the queue is empty and the peer is draining. A frame
+// refused because the stream ended goes back to the head of the queue; one
+// written just before the connection died is lost (at most once: its
+// senders' deadlines end the wait). A frame gRPC refuses itself holds a
+// message that cannot be encoded (a string that is not UTF-8, say): that
+// message is answered with a dead letter and the others go on, so that
+// one bad message cannot block the pair.
+func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) (sent bool, err error) {
 	for {
-		batch, bytes := p.take()
+		batch := p.take()
 		if batch == nil {
 			select {
 			case <-p.wake:
 				continue
+			case <-p.draining:
+				if p.empty() {
+					return sent, errDrained
+				}
+				continue
 			case <-stream.Context().Done():
-				return context.Cause(stream.Context())
+				return sent, context.Cause(stream.Context())
 			case <-p.ctx.Done():
-				return nil
+				return sent, nil
 			}
 		}
-		if err := stream.Send(&Frame{Messages: batch}); err != nil {
-			if status.Code(err) == codes.ResourceExhausted {
-				// Over gRPC's limit: sending it again would fail again.
-				p.t.opts.Logger.Warn("dropped a frame over the size limit", "addr", p.addr, "messages", len(batch), "err", err)
-				p.fail(batch)
-				return err
-			}
-			p.requeue(batch, bytes)
-			return err
+		err := stream.Send(&Frame{Messages: batch})
+		if err == nil {
+			sent = true
+			continue
 		}
+		if errors.Is(err, io.EOF) {
+			// The stream ended (gRPC tells why on CloseAndRecv): the
+			// frame was not written.
+			p.requeue(batch)
+			return sent, err
+		}
+		// gRPC refused the frame itself, and ended the stream for it.
+		// Answer the messages that cannot be encoded, and send the others
+		// on a new stream.
+		var good, bad []*Message
+		for _, m := range batch {
+			if _, merr := proto.Marshal(m); merr != nil {
+				bad = append(bad, m)
+			} else {
+				good = append(good, m)
+			}
+		}
+		if len(bad) == 0 {
+			bad, good = good, nil // refused whole: none can go
+		}
+		p.t.opts.Logger.Warn("dropped messages that cannot be sent", "addr", p.addr, "dropped", len(bad), "kept", len(good), "err", err)
+		p.fail(bad)
+		p.requeue(good)
+		return sent, err
 	}
 }
 
-// requeue puts a frame's messages, of bytes in all, back at the head of
-// the queue.
-func (p *peer) requeue(batch []*Message, bytes int) {
+// empty reports whether nothing is queued.
+func (p *peer) empty() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue) == 0
+}
+
+// requeue puts messages taken from the queue back at its head.
+func (p *peer) requeue(batch []*Message) {
 	back := make([]queued, 0, len(batch))
+	bytes := 0
 	for _, m := range batch {
-		back = append(back, queued{m, size(m)})
+		n := size(m)
+		back = append(back, queued{m, n})
+		bytes += n
 	}
 	p.mu.Lock()
 	p.queue = append(back, p.queue...)
@@ -234,12 +310,12 @@ func (p *peer) requeue(batch []*Message, bytes int) {
 }
 
 // take removes the next frame's messages from the queue: as many as fit in
-// MaxFrame bytes and maxBatch messages, and at least one; and their size.
-func (p *peer) take() ([]*Message, int) {
+// MaxFrame bytes and maxBatch messages, and at least one.
+func (p *peer) take() []*Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.queue) == 0 {
-		return nil, 0
+		return nil
 	}
 	var batch []*Message
 	bytes, n := 0, 0
@@ -255,23 +331,13 @@ func (p *peer) take() ([]*Message, int) {
 	clear(p.queue[:n])
 	p.queue = p.queue[n:]
 	p.queued -= bytes
-	return batch, bytes
+	return batch
 }
 
 // failQueued drops what is queued, answering every message that has a
 // sender with a dead letter, as protoactor does for a process that does not
 // exist: a caller then routes again instead of waiting.
-func (p *peer) failQueued() {
-	p.mu.Lock()
-	q := p.queue
-	p.queue, p.queued = nil, 0
-	p.mu.Unlock()
-	batch := make([]*Message, len(q))
-	for i, m := range q {
-		batch[i] = m.m
-	}
-	p.fail(batch)
-}
+func (p *peer) failQueued() { p.fail(p.drop()) }
 
 // fail answers every message of batch that has a sender with a dead
 // letter.

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
 )
 
 // Errors of Send.
@@ -117,6 +119,9 @@ type Transport struct {
 	closed bool
 }
 
+// maxStreams bounds the streams one connection may open at once.
+const maxStreams = 8
+
 // Bounds of held messages: per address, addresses, and how long.
 const (
 	heldLimit   = 1 << 20
@@ -151,7 +156,12 @@ func (t *Transport) Start(system *pa.ActorSystem, addr string) {
 	if t.opts.TLS != nil {
 		creds = credentials.NewTLS(t.opts.TLS)
 	}
-	t.srv = grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(t.opts.maxWire()))
+	t.srv = grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(t.opts.maxWire()),
+		// A peer needs one stream; a few more cover reconnections.
+		grpc.MaxConcurrentStreams(maxStreams),
+		// Connections of peers that vanished without closing are noticed
+		// and closed.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))
 	RegisterTransportServer(t.srv, server{t: t})
 	system.ProcessRegistry.RegisterAddressResolver(t.resolve)
 	t.goFunc(func() {
@@ -165,14 +175,15 @@ func (t *Transport) Start(system *pa.ActorSystem, addr string) {
 func (t *Transport) Addr() string { return t.addr }
 
 // SetMembers replaces the addresses the transport may dial, and stops
-// sending to every other one.
+// sending to every other one: what was queued for an address that is no
+// longer a member's is answered with dead letters.
 func (t *Transport) SetMembers(addrs []string) {
 	next := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
 		next[a] = true
 	}
-	t.members.Store(&next)
 	t.mu.Lock()
+	t.members.Store(&next)
 	var gone []*peer
 	for a, p := range t.peers {
 		if !next[a] {
@@ -180,19 +191,24 @@ func (t *Transport) SetMembers(addrs []string) {
 			delete(t.peers, a)
 		}
 	}
-	for a, p := range t.held {
-		if next[a] && !t.closed {
-			delete(t.held, a)
-			p.expiry.Stop()
-			p.setLimit(t.opts.MaxQueue)
-			t.peers[a] = p
-			t.goFunc(p.run)
+	for a, h := range t.held {
+		if !next[a] || t.closed {
+			continue
+		}
+		delete(t.held, a)
+		h.expiry.Stop()
+		h.close()
+		p := t.peerLocked(a)
+		for _, m := range h.drop() {
+			// Best effort: the peer's queue is the larger one.
+			_ = p.enqueue(m)
 		}
 	}
 	t.publish()
 	t.mu.Unlock()
 	for _, p := range gone {
 		p.close()
+		p.failQueued()
 	}
 }
 
@@ -225,14 +241,24 @@ func (t *Transport) peer(addr string) (*peer, error) {
 	if t.closed {
 		return nil, ErrClosed
 	}
+	// Again under mu: SetMembers may have dropped addr since.
+	if !(*t.members.Load())[addr] {
+		return nil, fmt.Errorf("%w: %q", ErrNotMember, addr)
+	}
+	return t.peerLocked(addr), nil
+}
+
+// peerLocked returns the sender to addr, a member, starting it if there is
+// none. mu must be held.
+func (t *Transport) peerLocked(addr string) *peer {
 	if p := t.peers[addr]; p != nil {
-		return p, nil
+		return p
 	}
 	p := newPeer(t, addr, t.opts.MaxQueue)
 	t.peers[addr] = p
 	t.publish()
 	t.goFunc(p.run)
-	return p, nil
+	return p
 }
 
 // publish copies peers into active. mu must be held.
@@ -244,23 +270,24 @@ func (t *Transport) publish() {
 	t.active.Store(&next)
 }
 
-// hold queues m for addr, which is not a member as the transport sees
-// members now, until SetMembers names it or holdTimeout passes.
+// hold queues m for addr, which is not a member as the transport saw
+// members a moment ago, until SetMembers names it or holdTimeout passes.
 func (t *Transport) hold(addr string, m *Message) error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	p := t.peers[addr] // a member since the caller looked
-	if p == nil {
+	var p *peer
+	switch {
+	case (*t.members.Load())[addr]:
+		p = t.peerLocked(addr) // a member since the caller looked
+	case t.held[addr] != nil:
 		p = t.held[addr]
-	}
-	if p == nil {
-		if len(t.held) >= maxHeld {
-			t.mu.Unlock()
-			return fmt.Errorf("%w: %q, and %d other addresses are held already", ErrNotMember, addr, len(t.held))
-		}
+	case len(t.held) >= maxHeld:
+		t.mu.Unlock()
+		return fmt.Errorf("%w: %q, and %d other addresses are held already", ErrNotMember, addr, len(t.held))
+	default:
 		p = newPeer(t, addr, heldLimit)
 		t.held[addr] = p
 		p.expiry = time.AfterFunc(holdTimeout, func() { t.expire(addr, p) })
@@ -278,8 +305,8 @@ func (t *Transport) expire(addr string, p *peer) {
 	}
 	t.mu.Unlock()
 	if mine {
+		p.close() // first, so that nothing is queued after failQueued
 		p.failQueued()
-		p.close()
 	}
 }
 
@@ -293,12 +320,12 @@ func (t *Transport) resolve(pid *pa.PID) (pa.Process, bool) {
 // flushTimeout bounds how long Close waits for queued messages to leave.
 const flushTimeout = time.Second
 
-// Close stops sending and serving. Messages already queued are given up
-// to a second, bounded by ctx, to leave (replies to calls that peers wait
-// for, say); then what is left is dropped, and the streams of peers are cut:
-// they never end by themselves, so there is nothing to wait for on that
-// side. It returns an error, after closing all the same, when messages
-// were dropped.
+// Close stops sending and serving. Every peer is given, bounded by ctx and
+// flushTimeout, to send what it has queued and hear from the other side
+// that all of it was delivered (replies to calls that peers wait for, say);
+// then the streams of peers are cut: they never end by themselves, so
+// there is nothing to wait for on that side. It returns an error, after
+// closing all the same, when messages may have been dropped.
 func (t *Transport) Close(ctx context.Context) error {
 	t.mu.Lock()
 	if t.closed {
@@ -317,11 +344,13 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, flushTimeout)
 	defer cancel()
-	var err error
+	errs := make(chan error, len(peers))
 	for _, p := range peers {
-		if left := p.flush(ctx); left > 0 {
-			err = errors.Join(err, fmt.Errorf("transport: %d messages to %s dropped: %w", left, p.addr, ctx.Err()))
-		}
+		go func() { errs <- p.flush(ctx) }()
+	}
+	var err error
+	for range peers {
+		err = errors.Join(err, <-errs)
 	}
 	t.cancel()
 	if t.srv != nil {
@@ -332,7 +361,6 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.wg.Wait()
 	return err
 }
-
 func (t *Transport) goFunc(f func()) {
 	t.wg.Add(1)
 	go func() {
@@ -423,6 +451,11 @@ func (t *Transport) deliver(m *Message) {
 		msg = b.Pong
 	case *Message_DeadLetter:
 		msg = &pa.DeadLetterResponse{}
+	}
+	if pm, ok := msg.(proto.Message); ok && pm.ProtoReflect().IsValid() {
+		// Fields this version does not know would travel on, unsized,
+		// with a message the router forwards.
+		pm.ProtoReflect().SetUnknown(nil)
 	}
 	if msg == nil || m.GetTarget() == "" {
 		t.opts.Logger.Debug("dropped a message without target or body", "target", m.GetTarget())

@@ -421,3 +421,67 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 		}
 	})
 }
+
+// TestAMessageThatCannotBeEncodedBlocksNothing: a message gRPC cannot
+// encode (proto3 strings must be UTF-8) is answered with a dead letter,
+// and every message queued with it or after it still arrives.
+func TestAMessageThatCannotBeEncodedBlocksNothing(t *testing.T) {
+	a, b := pair(t, Options{})
+	bad := &cluster.Reply{Failure: &cluster.Failure{Message: "\xff\xfe"}}
+	if err := a.t.Send(b.pid("inbox"), bad, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 9}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: int64(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		if got := b.next(t).msg.(*cluster.Ping).GetSent(); got != int64(i) {
+			t.Fatalf("ping %d arrived as number %d", got, i)
+		}
+	}
+	if got := a.next(t); got.pid.RequestId != 9 {
+		t.Fatalf("the sender of the bad message got %T to %v; want a dead letter to request 9", got.msg, got.pid)
+	}
+}
+
+// TestCloseDeliversWhatIsQueued: messages queued before Close reach the
+// other node before Close returns.
+func TestCloseDeliversWhatIsQueued(t *testing.T) {
+	a, b := pair(t, Options{})
+	const n = 2000
+	for i := range n {
+		if err := a.t.Send(b.pid("inbox"), &cluster.Envelope{Payload: make([]byte, 2<<10), Hops: uint32(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.t.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := len(b.inbox); got != n {
+		t.Fatalf("%d of %d queued messages arrived before Close returned", got, n)
+	}
+}
+
+// TestHoldForAMemberUsesItsPeer: a message protoactor sends to an address
+// that became a member between the membership check and the hold goes to
+// that member's peer, and is not dead-lettered after holdTimeout.
+func TestHoldForAMemberUsesItsPeer(t *testing.T) {
+	a, b := pair(t, Options{})
+	m, _ := messageOf(b.pid("inbox"), &cluster.Ping{Sent: 5}, nil)
+	if err := a.t.hold(b.t.Addr(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.next(t).msg.(*cluster.Ping).GetSent(); got != 5 {
+		t.Fatalf("got ping %d", got)
+	}
+	a.t.mu.Lock()
+	held := len(a.t.held)
+	a.t.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d addresses held for a member", held)
+	}
+}
