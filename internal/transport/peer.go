@@ -38,10 +38,11 @@ type peer struct {
 	drainOnce sync.Once
 	done      chan struct{}
 
-	mu     sync.Mutex // guards queue, queued, limit
+	limit int // bytes the queue holds at most
+
+	mu     sync.Mutex // guards queue, queued
 	queue  []queued
 	queued int // bytes
-	limit  int // bytes
 }
 
 // queued is a message waiting for its frame.
@@ -55,13 +56,6 @@ func newPeer(t *Transport, addr string, limit int) *peer {
 		draining: make(chan struct{}), done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(t.ctx)
 	return p
-}
-
-// setLimit changes how many bytes the peer queues.
-func (p *peer) setLimit(n int) {
-	p.mu.Lock()
-	p.limit = n
-	p.mu.Unlock()
 }
 
 // dial makes the peer's client connection; it connects on first use.
