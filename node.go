@@ -421,15 +421,20 @@ func (n *Node) rebalance(prev, next *shard.Table) {
 // changes do not wait themselves: gossip must go on meanwhile.
 func (n *Node) waitStops(ctx context.Context) error {
 	n.stopsMu.Lock()
-	stops := n.stops
-	n.stops = nil
+	stops := slices.Clone(n.stops)
 	n.stopsMu.Unlock()
+	var err error
 	for _, s := range stops {
-		if err := s.Wait(ctx); err != nil {
-			return err
+		if err = s.Wait(ctx); err != nil {
+			break
 		}
 	}
-	return nil
+	// Only the finished are forgotten: another caller may wait for the
+	// others, and Close waits for all.
+	n.stopsMu.Lock()
+	n.stops = slices.DeleteFunc(n.stops, (*actor.Stopping).Finished)
+	n.stopsMu.Unlock()
+	return err
 }
 
 // hosts reports whether this node offers capability.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -37,6 +38,8 @@ type peer struct {
 	draining  chan struct{}
 	drainOnce sync.Once
 	done      chan struct{}
+	// dropped counts messages answered with dead letters instead of sent.
+	dropped atomic.Int64
 
 	limit int // bytes the queue holds at most
 
@@ -128,8 +131,12 @@ func (p *peer) drop() []*Message {
 // It returns an error when messages may have been dropped.
 func (p *peer) flush(ctx context.Context) error {
 	p.drainOnce.Do(func() { close(p.draining) })
+	before := p.dropped.Load()
 	select {
 	case <-p.done:
+		if n := p.dropped.Load() - before; n > 0 {
+			return fmt.Errorf("transport: %s: %d messages dropped or possibly lost while closing", p.addr, n)
+		}
 		return nil
 	case <-ctx.Done():
 		p.mu.Lock()
@@ -157,6 +164,9 @@ func (p *peer) sleepCtx(ctx context.Context, d time.Duration) bool {
 // closed, or drained, opening a new stream after a failure.
 func (p *peer) run() {
 	defer close(p.done)
+	// Whatever is left when the peer ends (a frame Send gave back as it
+	// was closed, say) is answered, not stranded.
+	defer p.failQueued()
 	conn, err := p.dial()
 	if err != nil {
 		p.t.opts.Logger.Warn("cannot make a client for peer", "addr", p.addr, "err", err)
@@ -183,8 +193,11 @@ func (p *peer) run() {
 		}
 		sent, err := p.write(stream)
 		// The other side answers once it has delivered every frame.
-		_, _ = stream.CloseAndRecv()
+		_, cerr := stream.CloseAndRecv()
 		if errors.Is(err, errDrained) {
+			if cerr != nil {
+				p.dropped.Add(1) // frames may have been lost
+			}
 			return
 		}
 		p.t.opts.Logger.Debug("stream to peer ended", "addr", p.addr, "err", err)
@@ -277,7 +290,8 @@ func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) (sent bool,
 		p.t.opts.Logger.Warn("dropped messages that cannot be sent", "addr", p.addr, "dropped", len(bad), "kept", len(good), "err", err)
 		p.fail(bad)
 		p.requeue(good)
-		return sent, err
+		// Progress all the same: the next stream opens without backoff.
+		return true, err
 	}
 }
 
@@ -336,6 +350,7 @@ func (p *peer) failQueued() { p.fail(p.drop()) }
 // fail answers every message of batch that has a sender with a dead
 // letter.
 func (p *peer) fail(batch []*Message) {
+	p.dropped.Add(int64(len(batch)))
 	for _, m := range batch {
 		if m.GetSenderId() == "" {
 			continue

@@ -157,6 +157,9 @@ func (t *Transport) Start(system *pa.ActorSystem, addr string) {
 		creds = credentials.NewTLS(t.opts.TLS)
 	}
 	t.srv = grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(t.opts.maxWire()),
+		// A connection that does not finish its handshake is closed; it
+		// would also hold up Close (gRPC's default is two minutes).
+		grpc.ConnectionTimeout(2*time.Second),
 		// A peer needs one stream; a few more cover reconnections.
 		grpc.MaxConcurrentStreams(maxStreams),
 		// Connections of peers that vanished without closing are noticed
@@ -198,10 +201,18 @@ func (t *Transport) SetMembers(addrs []string) {
 		delete(t.held, a)
 		h.expiry.Stop()
 		h.close()
-		p := t.peerLocked(a)
+		// The peer is published below, after its held messages: no
+		// send that finds it can overtake them.
+		p := t.peers[a]
+		if p == nil {
+			p = newPeer(t, a, t.opts.MaxQueue)
+			t.peers[a] = p
+			t.goFunc(p.run)
+		}
 		for _, m := range h.drop() {
-			// Best effort: the peer's queue is the larger one.
-			_ = p.enqueue(m)
+			if err := p.enqueue(m); err != nil {
+				p.fail([]*Message{m})
+			}
 		}
 	}
 	t.publish()
@@ -292,7 +303,8 @@ func (t *Transport) hold(addr string, m *Message) error {
 		t.held[addr] = p
 		p.expiry = time.AfterFunc(holdTimeout, func() { t.expire(addr, p) })
 	}
-	t.mu.Unlock()
+	// Under mu, so that SetMembers or expire cannot close p in between.
+	defer t.mu.Unlock()
 	return p.enqueue(m)
 }
 

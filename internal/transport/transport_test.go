@@ -485,3 +485,23 @@ func TestHoldForAMemberUsesItsPeer(t *testing.T) {
 		t.Fatalf("%d addresses held for a member", held)
 	}
 }
+
+// TestCloseIsNotHeldByAStalledConnection: a connection that never finishes
+// its handshake (a port scanner, a stalled TLS client) does not hold Close
+// up for gRPC's two-minute default.
+func TestCloseIsNotHeldByAStalledConnection(t *testing.T) {
+	b := newNode(t, "127.0.0.1:0", Options{})
+	c, err := net.Dial("tcp", b.t.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // let the server take the connection
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_ = b.t.Close(ctx)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Close took %v with a stalled connection open", took)
+	}
+}
