@@ -400,12 +400,12 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	}
 	owner := ring.Owner(s)
 	if owner == n.name {
+		if err := n.bounded(req, proto.Size(req.Payload)); err != nil {
+			return err
+		}
 		pid, err := n.table.Ensure(req.Capability, req.ID, s)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrNoNode, err)
-		}
-		if err := n.bounded(req, proto.Size(req.Payload)); err != nil {
-			return err
 		}
 		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true, Ctx: ctx})
 		return nil

@@ -203,12 +203,7 @@ func (t *Transport) SetMembers(addrs []string) {
 		h.close()
 		// The peer is published below, after its held messages: no
 		// send that finds it can overtake them.
-		p := t.peers[a]
-		if p == nil {
-			p = newPeer(t, a, t.opts.MaxQueue)
-			t.peers[a] = p
-			t.goFunc(p.run)
-		}
+		p := t.peerLocked(a)
 		for _, m := range h.drop() {
 			if err := p.enqueue(m); err != nil {
 				p.fail([]*Message{m})
@@ -232,7 +227,12 @@ func (t *Transport) Send(target *pa.PID, msg any, sender *pa.PID) error {
 	if err != nil {
 		return err
 	}
-	p, err := t.peer(target.Address)
+	return t.send(target.Address, m)
+}
+
+// send queues m for the member at addr.
+func (t *Transport) send(addr string, m *Message) error {
+	p, err := t.peer(addr)
 	if err != nil {
 		return err
 	}
@@ -256,18 +256,19 @@ func (t *Transport) peer(addr string) (*peer, error) {
 	if !(*t.members.Load())[addr] {
 		return nil, fmt.Errorf("%w: %q", ErrNotMember, addr)
 	}
-	return t.peerLocked(addr), nil
+	p := t.peerLocked(addr)
+	t.publish()
+	return p, nil
 }
 
 // peerLocked returns the sender to addr, a member, starting it if there is
-// none. mu must be held.
+// none; the caller publishes it. mu must be held.
 func (t *Transport) peerLocked(addr string) *peer {
 	if p := t.peers[addr]; p != nil {
 		return p
 	}
 	p := newPeer(t, addr, t.opts.MaxQueue)
 	t.peers[addr] = p
-	t.publish()
 	t.goFunc(p.run)
 	return p
 }
@@ -293,6 +294,7 @@ func (t *Transport) hold(addr string, m *Message) error {
 	switch {
 	case (*t.members.Load())[addr]:
 		p = t.peerLocked(addr) // a member since the caller looked
+		t.publish()
 	case t.held[addr] != nil:
 		p = t.held[addr]
 	case len(t.held) >= maxHeld:
@@ -386,9 +388,11 @@ type process struct{ t *Transport }
 
 func (p process) SendUserMessage(pid *pa.PID, message any) {
 	_, msg, sender := pa.UnwrapEnvelope(message)
-	err := p.t.Send(pid, msg, sender)
+	m, err := messageOf(pid, msg, sender)
+	if err == nil {
+		err = p.t.send(pid.Address, m)
+	}
 	if errors.Is(err, ErrNotMember) {
-		m, _ := messageOf(pid, msg, sender)
 		err = p.t.hold(pid.Address, m)
 	}
 	if err != nil {
