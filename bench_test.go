@@ -17,7 +17,7 @@ import (
 // echoPlain replies with its payload, so that benchmarks measure the
 // runtime rather than the process.
 var echoPlain = mesh.Capability{Name: "echo", New: func(string) mesh.Process {
-	return mesh.ProcessFunc(func(_ *mesh.Context, msg proto.Message) (proto.Message, error) { return msg, nil })
+	return mesh.ProcessFunc(func(_ mesh.Context, msg proto.Message) (proto.Message, error) { return msg, nil })
 }}
 
 func benchCalls(b *testing.B, from *mesh.Node, ids []string, parallelism int) {

@@ -9,10 +9,10 @@ import (
 	"unicode/utf8"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/capability"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/internal/transport"
+	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
 	"google.golang.org/protobuf/proto"
 )
@@ -97,7 +97,7 @@ var timers = sync.Pool{New: func() any {
 
 // localReplies holds reply channels of local calls. A channel goes back only
 // once its one answer was received, so nothing can arrive on it later.
-var localReplies = sync.Pool{New: func() any { return make(chan actor.Response, 1) }}
+var localReplies = sync.Pool{New: func() any { return make(chan activation.Response, 1) }}
 
 // call is one Call in progress.
 type call struct {
@@ -235,11 +235,11 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 		// elsewhere.
 		return nil, later, err
 	}
-	ch := localReplies.Get().(chan actor.Response)
+	ch := localReplies.Get().(chan activation.Response)
 	// No protoactor sender: the answer comes on ch, and so does ErrMoved
 	// when the activation stopped between lookup and send (see deadLetter).
-	n.system.Root.Send(pid, &actor.Request{Payload: c.req.Payload, Deadline: c.deadline, Ctx: ctx, Reply: ch})
-	var resp actor.Response
+	n.system.Root.Send(pid, &activation.Request{Payload: c.req.Payload, Deadline: c.deadline, Ctx: ctx, Reply: ch})
+	var resp activation.Response
 	select {
 	case resp = <-ch:
 		localReplies.Put(ch)
@@ -248,7 +248,7 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	case <-c.timeout():
 		return nil, later, nil
 	}
-	if errors.Is(resp.Err, actor.ErrMoved) {
+	if errors.Is(resp.Err, activation.ErrMoved) {
 		return nil, retry, resp.Err
 	}
 	return resp.Payload, done, resp.Err
@@ -276,15 +276,15 @@ func (n *Node) deadLetter(evt any) {
 	if !ok || n.table.DeadLetter(d.Message) {
 		return
 	}
-	if r, ok := d.Message.(*actor.Request); ok && r.Reply != nil {
-		r.Answer(actor.Response{Err: actor.ErrMoved})
+	if r, ok := d.Message.(*activation.Request); ok && r.Reply != nil {
+		r.Answer(activation.Response{Err: activation.ErrMoved})
 	}
 }
 
 func (c *call) remote(ctx context.Context, r *routes, owner string, version uint64) (proto.Message, outcome, error) {
 	n := c.n
 	if c.packedType == "" {
-		typ, b, err := cluster.Pack(c.req.Payload)
+		typ, b, err := wire.Pack(c.req.Payload)
 		if err != nil {
 			return nil, done, fmt.Errorf("%w: %w", ErrBadPayload, err)
 		}
@@ -298,7 +298,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		// Owner known to the ring but not (yet) to the member map.
 		return nil, later, fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 	}
-	env := &cluster.Envelope{
+	env := &wire.Envelope{
 		Capability:  c.req.Capability,
 		Id:          c.req.ID,
 		Shard:       c.shard,
@@ -331,7 +331,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		return nil, later, nil
 	}
 	switch m := m.(type) {
-	case *cluster.Reply:
+	case *wire.Reply:
 		switch {
 		case m.Redirect != nil:
 			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)
@@ -349,17 +349,17 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 			// The owner sees the ring otherwise; wait for our views to meet.
 			return nil, later, fmt.Errorf("redirected by %s to %q", owner, m.Redirect.Owner)
 		case m.Failure != nil:
-			if m.Failure.Code == cluster.Code_CODE_CLOSED {
+			if m.Failure.Code == wire.Code_CODE_CLOSED {
 				return nil, later, failureError(c.req, owner, m.Failure)
 			}
 			return nil, done, failureError(c.req, owner, m.Failure)
 		}
-		reply, err := cluster.Unpack(m.PayloadType, m.Payload)
+		reply, err := wire.Unpack(m.PayloadType, m.Payload)
 		if err != nil {
 			return nil, done, fmt.Errorf("%w: reply from %s: %w", ErrBadPayload, owner, err)
 		}
 		if m.PidId != "" {
-			n.cache.Put(c.req.Capability, c.req.ID, c.shard, actor.Cached{
+			n.cache.Put(c.req.Capability, c.req.ID, c.shard, activation.Cached{
 				PID: pa.NewPID(m.PidAddress, m.PidId), Owner: owner, Version: version, Incarnation: m.Incarnation,
 			})
 		}
@@ -407,10 +407,10 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrNoNode, err)
 		}
-		n.system.Root.Send(pid, &actor.Request{Payload: req.Payload, Cast: true, Ctx: ctx})
+		n.system.Root.Send(pid, &activation.Request{Payload: req.Payload, Cast: true, Ctx: ctx})
 		return nil
 	}
-	typ, b, err := cluster.Pack(req.Payload)
+	typ, b, err := wire.Pack(req.Payload)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadPayload, err)
 	}
@@ -421,7 +421,7 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	if pid == nil {
 		return fmt.Errorf("%w: no address for %s", ErrUnreachable, owner)
 	}
-	err = n.transport.Send(pid, &cluster.Envelope{
+	err = n.transport.Send(pid, &wire.Envelope{
 		Capability: req.Capability, Id: req.ID, Shard: s,
 		RingVersion: ring.Version(), Payload: b, PayloadType: typ, Cast: true, Hops: hops, Trace: n.tracing.carrier(ctx),
 		Incarnation: incarnation, CallerIncarnation: n.incarnation,

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/activation"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -17,7 +18,7 @@ type Context = actor.Context
 type StopReason = actor.StopReason
 
 // Activation describes one process active on a node.
-type Activation = actor.Activation
+type Activation = activation.Activation
 
 // Capability is a kind of process a node can host.
 type Capability struct {
@@ -30,9 +31,9 @@ type Capability struct {
 }
 
 // ProcessFunc adapts a function to a Process with no state of its own.
-type ProcessFunc func(ctx *Context, msg proto.Message) (proto.Message, error)
+type ProcessFunc func(ctx Context, msg proto.Message) (proto.Message, error)
 
 // Handle calls f.
-func (f ProcessFunc) Handle(ctx *Context, msg proto.Message) (proto.Message, error) {
+func (f ProcessFunc) Handle(ctx Context, msg proto.Message) (proto.Message, error) {
 	return f(ctx, msg)
 }

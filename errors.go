@@ -8,6 +8,7 @@ import (
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 )
 
 // Errors returned by mesh. Match them with errors.Is: every error that a
@@ -44,7 +45,7 @@ var (
 	ErrBadPayload = errors.New("mesh: undecodable payload")
 	// ErrPayloadTooLarge reports a payload or a reply over
 	// Config.MaxPayload; nothing is sent.
-	ErrPayloadTooLarge = actor.ErrPayloadTooLarge
+	ErrPayloadTooLarge = wire.ErrPayloadTooLarge
 	// ErrOverloaded reports an owner node whose send queue on this node is
 	// full: it does not take messages as fast as this node sends them.
 	// Nothing is sent; try again later or shed load.
@@ -85,23 +86,23 @@ var (
 type ProcessError = actor.ProcessError
 
 // failureError turns a Failure from the wire into the caller's error.
-func failureError(req *Request, owner string, f *cluster.Failure) error {
+func failureError(req *Request, owner string, f *wire.Failure) error {
 	switch f.Code {
-	case cluster.Code_CODE_APPLICATION:
+	case wire.Code_CODE_APPLICATION:
 		return &ProcessError{Capability: req.Capability, ID: req.ID, Msg: f.Message}
-	case cluster.Code_CODE_PROCESS_FAILED:
+	case wire.Code_CODE_PROCESS_FAILED:
 		return fmt.Errorf("%w: on %s: %s", ErrProcessFailed, owner, f.Message)
-	case cluster.Code_CODE_BAD_PAYLOAD:
+	case wire.Code_CODE_BAD_PAYLOAD:
 		return fmt.Errorf("%w: %s answered: %s", ErrBadPayload, owner, f.Message)
-	case cluster.Code_CODE_INVALID_REQUEST:
+	case wire.Code_CODE_INVALID_REQUEST:
 		return fmt.Errorf("%w: %s answered: %s", ErrInvalidRequest, owner, f.Message)
-	case cluster.Code_CODE_NO_CAPABILITY:
+	case wire.Code_CODE_NO_CAPABILITY:
 		return fmt.Errorf("%w: %s answered: %s", ErrNoNode, owner, f.Message)
-	case cluster.Code_CODE_CLOSED:
+	case wire.Code_CODE_CLOSED:
 		return fmt.Errorf("%w: %s is closing", ErrUnreachable, owner)
-	case cluster.Code_CODE_PAYLOAD_TOO_LARGE:
+	case wire.Code_CODE_PAYLOAD_TOO_LARGE:
 		return fmt.Errorf("%w: %s answered: %s", ErrPayloadTooLarge, owner, f.Message)
-	case cluster.Code_CODE_DEADLINE:
+	case wire.Code_CODE_DEADLINE:
 		return fmt.Errorf("%w: %s answered: %s", ErrDeadlineExceeded, owner, f.Message)
 	}
 	return fmt.Errorf("%w: %s answered with failure %v: %s", ErrBadPayload, owner, f.Code, f.Message)

@@ -20,7 +20,7 @@ func fragile(node string, made *atomic.Int64) mesh.Capability {
 	return mesh.Capability{Name: "fragile", New: func(id string) mesh.Process {
 		made.Add(1)
 		n := 0
-		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 			n++
 			switch msg.(*wrapperspb.StringValue).GetValue() {
 			case "boom":
@@ -195,7 +195,7 @@ func TestCastDelivers(t *testing.T) {
 	got := make(chan string, 16)
 	sink := func(node string) mesh.Capability {
 		return mesh.Capability{Name: "sink", New: func(id string) mesh.Process {
-			return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+			return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 				if !ctx.Cast() {
 					return nil, errors.New("expected a cast")
 				}

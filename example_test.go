@@ -30,7 +30,7 @@ func Example() {
 	// One counter process per ID; Handle is never called concurrently.
 	err = node.RegisterCapabilities(mesh.Capability{Name: "counter", New: func(id string) mesh.Process {
 		var count int64
-		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 			count += msg.(*wrapperspb.Int64Value).GetValue()
 			return wrapperspb.String(fmt.Sprintf("%s = %d", ctx.ID(), count)), nil
 		})
@@ -67,7 +67,7 @@ func ExampleNode_Locate() {
 		fmt.Println("before registering:", err)
 	}
 	err = node.RegisterCapabilities(mesh.Capability{Name: "counter", New: func(string) mesh.Process {
-		return mesh.ProcessFunc(func(*mesh.Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
+		return mesh.ProcessFunc(func(mesh.Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
 	}})
 	if err != nil {
 		log.Fatal(err)

@@ -123,7 +123,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 func echo(node string) mesh.Capability {
 	return mesh.Capability{Name: "echo", New: func(id string) mesh.Process {
 		var n int
-		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 			n++
 			s := msg.(*wrapperspb.StringValue).GetValue()
 			return wrapperspb.String(fmt.Sprintf("%s/%s/%d: %s", node, ctx.ID(), n, s)), nil

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshrun/mesh/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/activation"
+	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -49,11 +49,11 @@ func TestStaleCachedPIDRecoversInOneCall(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		stale actor.Cached
+		stale activation.Cached
 	}{
-		{"PID of another ID", actor.Cached{PID: pidY, Owner: b.name, Version: version, Incarnation: b.incarnation}},
-		{"PID of an earlier incarnation", actor.Cached{PID: pidX, Owner: b.name, Version: version, Incarnation: b.incarnation ^ 1}},
-		{"PID of another ID in an earlier incarnation", actor.Cached{PID: pidY, Owner: b.name, Version: version, Incarnation: b.incarnation + 1}},
+		{"PID of another ID", activation.Cached{PID: pidY, Owner: b.name, Version: version, Incarnation: b.incarnation}},
+		{"PID of an earlier incarnation", activation.Cached{PID: pidX, Owner: b.name, Version: version, Incarnation: b.incarnation ^ 1}},
+		{"PID of another ID in an earlier incarnation", activation.Cached{PID: pidY, Owner: b.name, Version: version, Incarnation: b.incarnation + 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a.cache.Put("echo", x, sx, tc.stale)
@@ -75,12 +75,12 @@ func TestReplyMeantForEarlierLifeIsDropped(t *testing.T) {
 	nodes := startTestCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	id := idOn(t, a, b.name)
-	payloadType, payload, _ := cluster.Pack(wrapperspb.String("hi"))
+	payloadType, payload, _ := wire.Pack(wrapperspb.String("hi"))
 	router := b.routes.Load().routers[b.name]
 	send := func(callerIncarnation uint64) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
-		_, err := a.ask(ctx, router, &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards),
+		_, err := a.ask(ctx, router, &wire.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards),
 			Payload: payload, PayloadType: payloadType, CallerIncarnation: callerIncarnation})
 		return err
 	}

@@ -34,7 +34,7 @@ var misapplied atomic.Int64
 func tally(node string) mesh.Capability {
 	return mesh.Capability{Name: "tally", New: func(string) mesh.Process {
 		var count int
-		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 			if msg.(*wrapperspb.StringValue).GetValue() == ctx.ID() {
 				count++
 			} else {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/shard"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -231,8 +232,8 @@ func outcomeOf(err error) string {
 }
 
 // hooks are the activation table's hooks that feed the metrics.
-func (m *metrics) hooks() actor.Hooks {
-	return actor.Hooks{
+func (m *metrics) hooks() activation.Hooks {
+	return activation.Hooks{
 		Started:      func(c string) { m.capability(c).started.Inc() },
 		Stopped:      func(c string, reason actor.StopReason) { m.stopped.WithLabelValues(c, reason.String()).Inc() },
 		Misaddressed: m.misaddressed.Inc,

@@ -17,6 +17,7 @@ import (
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
 )
@@ -39,8 +40,8 @@ type Node struct {
 	transport  *transport.Transport
 	remoteAddr string
 	members    *cluster.Membership
-	table      *actor.Table
-	cache      *actor.Cache
+	table      *activation.Table
+	cache      *activation.Cache
 	replies    *replies
 
 	factories capability.Registry[actor.Factory]
@@ -60,7 +61,7 @@ type Node struct {
 	stopsMu sync.Mutex // guards stops
 	// stops are the activations placement changes told to stop, until
 	// someone waits for them (UnregisterCapabilities, Close).
-	stops []*actor.Stopping
+	stops []*activation.Stopping
 
 	routes atomic.Pointer[routes]
 	// routesMu serialises snapshot builders (membership changes).
@@ -109,9 +110,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	// Nothing of the node is shared yet: stop it hard on failure.
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
-	n.cache = actor.NewCache(0)
+	n.cache = activation.NewCache(0)
 	n.metrics, n.tracing = newMetrics(n), newTracing(cfg)
-	n.table = actor.NewTable(n.system, actor.TableConfig{
+	n.table = activation.NewTable(n.system, activation.TableConfig{
 		Self:        n.name,
 		Incarnation: n.incarnation,
 		MaxPayload:  cfg.MaxPayload,
@@ -411,7 +412,7 @@ func (n *Node) rebalance(prev, next *shard.Table) {
 	})
 	n.stopsMu.Lock()
 	// Those already finished need no waiting: keep the list short.
-	n.stops = append(slices.DeleteFunc(n.stops, (*actor.Stopping).Finished), stopping)
+	n.stops = append(slices.DeleteFunc(n.stops, (*activation.Stopping).Finished), stopping)
 	n.stopsMu.Unlock()
 	n.logger.Debug("stopping activations of moved shards", "stopping", stopping.Len(), "shards", len(out))
 }
@@ -432,7 +433,7 @@ func (n *Node) waitStops(ctx context.Context) error {
 	// Only the finished are forgotten: another caller may wait for the
 	// others, and Close waits for all.
 	n.stopsMu.Lock()
-	n.stops = slices.DeleteFunc(n.stops, (*actor.Stopping).Finished)
+	n.stops = slices.DeleteFunc(n.stops, (*activation.Stopping).Finished)
 	n.stopsMu.Unlock()
 	return err
 }

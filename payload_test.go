@@ -19,7 +19,7 @@ import (
 // message asks for ("reply:N"), or else echo the message's length.
 func sized() mesh.Capability {
 	return mesh.Capability{Name: "sized", New: func(string) mesh.Process {
-		return mesh.ProcessFunc(func(_ *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(_ mesh.Context, msg proto.Message) (proto.Message, error) {
 			b := msg.(*wrapperspb.BytesValue).GetValue()
 			var n int
 			if _, err := fmt.Sscanf(string(b), "reply:%d", &n); err == nil {
@@ -162,7 +162,7 @@ func TestLargePayloadsUnderLoad(t *testing.T) {
 // the stream between the nodes goes on carrying other calls.
 func TestProcessErrorThatIsNotUTF8(t *testing.T) {
 	rude := mesh.Capability{Name: "rude", New: func(string) mesh.Process {
-		return mesh.ProcessFunc(func(*mesh.Context, proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(mesh.Context, proto.Message) (proto.Message, error) {
 			return nil, errors.New("bad \xff\xfe bytes")
 		})
 	}}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 )
 
 // Pong is a member's answer to Ping.
@@ -46,18 +46,18 @@ func (n *Node) Ping(ctx context.Context, node string) (Pong, error) {
 		return Pong{}, fmt.Errorf("%w: %q", ErrUnknownMember, node)
 	}
 	start := time.Now()
-	m, err := n.ask(ctx, pid, &cluster.Ping{Sent: start.UnixNano()})
+	m, err := n.ask(ctx, pid, &wire.Ping{Sent: start.UnixNano()})
 	rtt := time.Since(start)
 	if err != nil {
 		return Pong{}, fmt.Errorf("%w: ping %s: no answer: %w", ErrUnreachable, node, err)
 	}
 	switch m := m.(type) {
-	case *cluster.Pong:
+	case *wire.Pong:
 		return Pong{Node: m.Node, RTT: rtt, RoutingVersion: m.RoutingVersion, AdminAddr: m.AdminAddr,
 			Activations: m.Activations, Draining: m.Draining, Incarnation: m.Incarnation}, nil
 	case *pa.DeadLetterResponse:
 		return Pong{}, fmt.Errorf("%w: ping %s: no router answers at %s", ErrUnreachable, node, pid.Address)
-	case *cluster.Reply:
+	case *wire.Reply:
 		// A node of an older version answers a Ping as an unknown message.
 		return Pong{}, fmt.Errorf("%w: %s does not answer pings: %s", ErrBadPayload, node, m.GetFailure().GetMessage())
 	}
@@ -87,8 +87,8 @@ func (n *Node) PingAll(ctx context.Context) []Pong {
 }
 
 // pong answers a ping that reached this node's router.
-func (n *Node) pong(p *cluster.Ping) *cluster.Pong {
-	return &cluster.Pong{
+func (n *Node) pong(p *wire.Ping) *wire.Pong {
+	return &wire.Pong{
 		Node:           n.name,
 		RoutingVersion: n.RoutingVersion(),
 		AdminAddr:      n.AdminAddr(),

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 )
 
 // repliesName is the protoactor ID of every node's reply process.
@@ -104,7 +104,7 @@ func (n *Node) ask(ctx context.Context, pid *pa.PID, msg any) (any, error) {
 // the call its RequestId names, if that call still waits.
 func (r *replies) SendUserMessage(pid *pa.PID, message any) {
 	_, msg, _ := pa.UnwrapEnvelope(message)
-	if rep, ok := msg.(*cluster.Reply); ok && rep.CallerIncarnation != 0 && rep.CallerIncarnation != r.incarnation {
+	if rep, ok := msg.(*wire.Reply); ok && rep.CallerIncarnation != 0 && rep.CallerIncarnation != r.incarnation {
 		// Meant for a call of an earlier run of this node (0: the sender
 		// could not tell, as for a message that was no envelope).
 		return

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
 )
 
@@ -24,29 +24,29 @@ type router struct{ n *Node }
 func (r *router) SendUserMessage(_ *pa.PID, message any) {
 	_, msg, sender := pa.UnwrapEnvelope(message)
 	n := r.n
-	if p, ok := msg.(*cluster.Ping); ok {
+	if p, ok := msg.(*wire.Ping); ok {
 		if sender != nil {
 			n.system.Root.Send(sender, n.pong(p))
 		}
 		return
 	}
-	env, ok := msg.(*cluster.Envelope)
+	env, ok := msg.(*wire.Envelope)
 	if !ok {
 		n.logger.Warn("router: unexpected message", "type", fmt.Sprintf("%T", msg), "sender", sender)
-		r.respond(sender, &cluster.Reply{Failure: &cluster.Failure{
-			Code: cluster.Code_CODE_BAD_PAYLOAD, Message: fmt.Sprintf("unexpected message type %T", msg)}})
+		r.respond(sender, &wire.Reply{Failure: &wire.Failure{
+			Code: wire.Code_CODE_BAD_PAYLOAD, Message: fmt.Sprintf("unexpected message type %T", msg)}})
 		return
 	}
 	req := Request{Capability: env.Capability, ID: env.Id}
 	if err := req.validateTarget(); err != nil {
 		n.logger.Warn("router: invalid envelope", "sender", sender, "err", err)
-		r.fail(env, sender, cluster.Code_CODE_INVALID_REQUEST, err.Error())
+		r.fail(env, sender, wire.Code_CODE_INVALID_REQUEST, err.Error())
 		return
 	}
 	if s := shard.Of(env.Id, n.cfg.Shards); s != env.Shard {
 		n.logger.Warn("router: shard mismatch; are shard counts equal on every node?", "sender", sender,
 			"capability", env.Capability, "id", env.Id, "sender_shard", env.Shard, "shard", s)
-		r.fail(env, sender, cluster.Code_CODE_INVALID_REQUEST,
+		r.fail(env, sender, wire.Code_CODE_INVALID_REQUEST,
 			fmt.Sprintf("shard %d for %q, this node computes %d: shard counts differ", env.Shard, env.Id, s))
 		return
 	}
@@ -54,7 +54,7 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 		// Its caller has given up: activating a process for it would
 		// only cost memory. The answer tells a caller whose clock is
 		// behind ours why, rather than leaving it to wait.
-		r.fail(env, sender, cluster.Code_CODE_DEADLINE, "the deadline had passed when the owner received the call")
+		r.fail(env, sender, wire.Code_CODE_DEADLINE, "the deadline had passed when the owner received the call")
 		return
 	}
 	// One snapshot for the whole message: a second load could lack the
@@ -71,12 +71,12 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 			}
 			return
 		}
-		r.reply(env, sender, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+		r.reply(env, sender, &wire.Reply{Redirect: &wire.Redirect{Owner: owner, RingVersion: version}})
 		return
 	}
 	pid, err := n.table.Ensure(env.Capability, env.Id, env.Shard)
 	if err != nil {
-		r.reply(env, sender, &cluster.Reply{Redirect: &cluster.Redirect{RingVersion: version}})
+		r.reply(env, sender, &wire.Reply{Redirect: &wire.Redirect{RingVersion: version}})
 		return
 	}
 	// The router found the activation by (capability, ID) in this
@@ -90,19 +90,19 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 	n.system.Root.RequestWithCustomSender(pid, env, sender)
 }
 
-func (r *router) fail(env *cluster.Envelope, sender *pa.PID, code cluster.Code, msg string) {
+func (r *router) fail(env *wire.Envelope, sender *pa.PID, code wire.Code, msg string) {
 	if !env.Cast {
-		r.reply(env, sender, &cluster.Reply{Failure: &cluster.Failure{Code: code, Message: msg}})
+		r.reply(env, sender, &wire.Reply{Failure: &wire.Failure{Code: code, Message: msg}})
 	}
 }
 
 // reply answers env with rep, stamped like an activation's reply.
-func (r *router) reply(env *cluster.Envelope, to *pa.PID, rep *cluster.Reply) {
+func (r *router) reply(env *wire.Envelope, to *pa.PID, rep *wire.Reply) {
 	rep.Incarnation, rep.CallerIncarnation = r.n.incarnation, env.CallerIncarnation
 	r.respond(to, rep)
 }
 
-func (r *router) respond(to *pa.PID, rep *cluster.Reply) {
+func (r *router) respond(to *pa.PID, rep *wire.Reply) {
 	if to != nil {
 		r.n.system.Root.Send(to, rep)
 	}

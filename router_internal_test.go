@@ -13,8 +13,9 @@ import (
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/internal/transport"
+	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,7 +29,7 @@ import (
 // echoCap answers "<node>/<id>: <msg>".
 func echoCap(node string) Capability {
 	return Capability{Name: "echo", New: func(id string) Process {
-		return ProcessFunc(func(ctx *Context, msg proto.Message) (proto.Message, error) {
+		return ProcessFunc(func(ctx Context, msg proto.Message) (proto.Message, error) {
 			return wrapperspb.String(fmt.Sprintf("%s/%s: %s", node, id, msg.(*wrapperspb.StringValue).GetValue())), nil
 		})
 	}}
@@ -109,9 +110,9 @@ func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	router := pa.NewPID(b.remoteAddr, routerName)
 	onB, onA := idOn(t, a, b.name), idOn(t, a, a.name)
-	goodType, good, _ := cluster.Pack(wrapperspb.String("hi"))
-	env := func(id string, edit func(*cluster.Envelope)) *cluster.Envelope {
-		e := &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good, PayloadType: goodType,
+	goodType, good, _ := wire.Pack(wrapperspb.String("hi"))
+	env := func(id string, edit func(*wire.Envelope)) *wire.Envelope {
+		e := &wire.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, a.cfg.Shards), Payload: good, PayloadType: goodType,
 			CallerIncarnation: a.incarnation}
 		if edit != nil {
 			edit(e)
@@ -121,23 +122,23 @@ func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		msg  proto.Message
-		want func(*cluster.Reply) bool
+		want func(*wire.Reply) bool
 	}{
-		{"well formed", env(onB, nil), func(r *cluster.Reply) bool { return r.Payload != nil }},
-		{"unknown payload type", env(onB, func(e *cluster.Envelope) {
+		{"well formed", env(onB, nil), func(r *wire.Reply) bool { return r.Payload != nil }},
+		{"unknown payload type", env(onB, func(e *wire.Envelope) {
 			e.PayloadType, e.Payload = "no.such.Message", []byte{1, 2, 3}
-		}), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
-		{"garbage payload bytes", env(onB, func(e *cluster.Envelope) {
+		}), isFailure(wire.Code_CODE_BAD_PAYLOAD)},
+		{"garbage payload bytes", env(onB, func(e *wire.Envelope) {
 			e.Payload = []byte{0xff, 0xff, 0xff}
-		}), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
-		{"no payload", env(onB, func(e *cluster.Envelope) { e.Payload, e.PayloadType = nil, "" }), isFailure(cluster.Code_CODE_BAD_PAYLOAD)},
-		{"empty ID", env("", nil), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
-		{"bad capability", env(onB, func(e *cluster.Envelope) { e.Capability = "no/such" }), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
-		{"shard count mismatch", env(onB, func(e *cluster.Envelope) { e.Shard = (e.Shard + 1) % uint32(a.cfg.Shards) }), isFailure(cluster.Code_CODE_INVALID_REQUEST)},
-		{"not the owner", env(onA, nil), func(r *cluster.Reply) bool { return r.Redirect != nil && r.Redirect.Owner == a.name }},
+		}), isFailure(wire.Code_CODE_BAD_PAYLOAD)},
+		{"no payload", env(onB, func(e *wire.Envelope) { e.Payload, e.PayloadType = nil, "" }), isFailure(wire.Code_CODE_BAD_PAYLOAD)},
+		{"empty ID", env("", nil), isFailure(wire.Code_CODE_INVALID_REQUEST)},
+		{"bad capability", env(onB, func(e *wire.Envelope) { e.Capability = "no/such" }), isFailure(wire.Code_CODE_INVALID_REQUEST)},
+		{"shard count mismatch", env(onB, func(e *wire.Envelope) { e.Shard = (e.Shard + 1) % uint32(a.cfg.Shards) }), isFailure(wire.Code_CODE_INVALID_REQUEST)},
+		{"not the owner", env(onA, nil), func(r *wire.Reply) bool { return r.Redirect != nil && r.Redirect.Owner == a.name }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reply, ok := ask(t, a, router, tc.msg).(*cluster.Reply)
+			reply, ok := ask(t, a, router, tc.msg).(*wire.Reply)
 			if !ok || !tc.want(reply) {
 				t.Fatalf("answer %v", reply)
 			}
@@ -151,8 +152,8 @@ func TestRouterAnswersCraftedEnvelopes(t *testing.T) {
 	}
 }
 
-func isFailure(code cluster.Code) func(*cluster.Reply) bool {
-	return func(r *cluster.Reply) bool { return r.Failure != nil && r.Failure.Code == code }
+func isFailure(code wire.Code) func(*wire.Reply) bool {
+	return func(r *wire.Reply) bool { return r.Failure != nil && r.Failure.Code == code }
 }
 
 // TestHostileTransportInputDoesNotKillNode: garbage on the transport
@@ -182,7 +183,7 @@ func TestHostileTransportInputDoesNotKillNode(t *testing.T) {
 			t.Fatalf("unary %s: %v, want Unimplemented", method, err)
 		}
 	}
-	typ, body, _ := cluster.Pack(wrapperspb.String("x"))
+	typ, body, _ := wire.Pack(wrapperspb.String("x"))
 	id := idOn(t, a, b.name)
 	stream, err := transport.NewTransportClient(conn).Stream(ctx)
 	if err != nil {
@@ -191,10 +192,10 @@ func TestHostileTransportInputDoesNotKillNode(t *testing.T) {
 	if err := stream.Send(&transport.Frame{Messages: []*transport.Message{
 		{},
 		{Target: routerName},
-		{Target: "$999999", Body: &transport.Message_Ping{Ping: &cluster.Ping{}}},
+		{Target: "$999999", Body: &transport.Message_Ping{Ping: &wire.Ping{}}},
 		{Target: routerName, SenderAddress: "192.0.2.1:9", SenderId: "x", Body: &transport.Message_Envelope{
-			Envelope: &cluster.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, b.cfg.Shards), Payload: body, PayloadType: typ}}},
-		{Target: routerName, Body: &transport.Message_Envelope{Envelope: &cluster.Envelope{Capability: "echo", Id: id, PayloadType: "no.such.Type"}}},
+			Envelope: &wire.Envelope{Capability: "echo", Id: id, Shard: shard.Of(id, b.cfg.Shards), Payload: body, PayloadType: typ}}},
+		{Target: routerName, Body: &transport.Message_Envelope{Envelope: &wire.Envelope{Capability: "echo", Id: id, PayloadType: "no.such.Type"}}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +267,11 @@ func TestDeadLetteredLocalCallIsAnswered(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	ch := make(chan actor.Response, 1)
-	n.system.Root.Send(pid, &actor.Request{Payload: wrapperspb.String("late"), Reply: ch})
+	ch := make(chan activation.Response, 1)
+	n.system.Root.Send(pid, &activation.Request{Payload: wrapperspb.String("late"), Reply: ch})
 	select {
 	case resp := <-ch:
-		if !errors.Is(resp.Err, actor.ErrMoved) {
+		if !errors.Is(resp.Err, activation.ErrMoved) {
 			t.Fatalf("answer %+v, want ErrMoved", resp)
 		}
 	case <-time.After(5 * time.Second):
@@ -331,7 +332,7 @@ func TestCachedPIDOfStoppedActivation(t *testing.T) {
 func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 	nodes := startTestCluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	payloadType, payload, _ := cluster.Pack(wrapperspb.String("late"))
+	payloadType, payload, _ := wire.Pack(wrapperspb.String("late"))
 	r := &router{n: b}
 	sent := 0
 	for i := range 100 {
@@ -342,7 +343,7 @@ func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 		}
 		sent++
 		for _, cast := range []bool{false, true} {
-			r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, PayloadType: payloadType, Cast: cast,
+			r.SendUserMessage(nil, &wire.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, PayloadType: payloadType, Cast: cast,
 				Deadline: time.Now().Add(-time.Millisecond).UnixNano(), Incarnation: b.incarnation})
 		}
 	}
@@ -356,13 +357,13 @@ func TestRouterDropsExpiredEnvelopes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	id := idOn(t, a, b.name)
-	reply, err := a.ask(ctx, b.routes.Load().routers[b.name], &cluster.Envelope{Capability: "echo", Id: id,
+	reply, err := a.ask(ctx, b.routes.Load().routers[b.name], &wire.Envelope{Capability: "echo", Id: id,
 		Shard: shard.Of(id, a.cfg.Shards), Payload: payload, PayloadType: payloadType, CallerIncarnation: a.incarnation,
 		Deadline: time.Now().Add(-time.Millisecond).UnixNano()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, ok := reply.(*cluster.Reply); !ok || rep.GetFailure().GetCode() != cluster.Code_CODE_DEADLINE {
+	if rep, ok := reply.(*wire.Reply); !ok || rep.GetFailure().GetCode() != wire.Code_CODE_DEADLINE {
 		t.Fatalf("answer to an expired call %v; want a deadline failure", reply)
 	}
 }
@@ -380,7 +381,7 @@ func TestRouterReadsOneSnapshotPerMessage(t *testing.T) {
 	bare := &routes{table: full.table, list: full.list, members: full.members, routers: map[string]*pa.PID{}}
 	id := idOn(t, b, a.name)
 	s := shard.Of(id, b.cfg.Shards)
-	payloadType, payload, _ := cluster.Pack(wrapperspb.String("x"))
+	payloadType, payload, _ := wire.Pack(wrapperspb.String("x"))
 	r := &router{n: b}
 	stop := make(chan struct{})
 	flipped := make(chan struct{})
@@ -402,6 +403,6 @@ func TestRouterReadsOneSnapshotPerMessage(t *testing.T) {
 		<-flipped
 	}()
 	for range 200_000 {
-		r.SendUserMessage(nil, &cluster.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, PayloadType: payloadType, Cast: true})
+		r.SendUserMessage(nil, &wire.Envelope{Capability: "echo", Id: id, Shard: s, Payload: payload, PayloadType: payloadType, Cast: true})
 	}
 }

@@ -18,11 +18,11 @@ type keeper struct {
 	stops *stopLog
 }
 
-func (k *keeper) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+func (k *keeper) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 	return wrapString(k.node + "/" + ctx.ID()), nil
 }
 
-func (k *keeper) Stop(ctx *mesh.Context, reason mesh.StopReason, newOwner string) {
+func (k *keeper) Stop(ctx mesh.Context, reason mesh.StopReason, newOwner string) {
 	time.Sleep(time.Second)
 	k.stops.add(fmt.Sprintf("%s %s %s -> %q", k.node, ctx.ID(), reason, newOwner))
 }

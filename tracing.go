@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/activation"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
@@ -75,7 +75,7 @@ func endSpan(span trace.Span, err error) {
 }
 
 // hooks are the activation table's hooks: metrics and tracing.
-func (n *Node) hooks() actor.Hooks {
+func (n *Node) hooks() activation.Hooks {
 	h := n.metrics.hooks()
 	h.Extract = n.tracing.extract
 	h.Tracer = n.tracing.tracer

@@ -16,7 +16,7 @@ import (
 // value of the context its message came with.
 func spanSeen(seen chan<- trace.SpanContext, values chan<- any) mesh.Capability {
 	return mesh.Capability{Name: "traced", New: func(string) mesh.Process {
-		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 			c := ctx.Context()
 			seen <- trace.SpanContextFromContext(c)
 			values <- c.Value(ctxKey{})

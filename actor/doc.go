@@ -1,21 +1,20 @@
-// Package actor hosts processes: the per-node activation table, the
-// caller-side PID cache, and the contract a user's process implements.
+// Package actor is the contract between mesh and a user's process: what a
+// Process implements, the Context it is handed with each message, the
+// reasons an activation stops, and the error a caller sees when a Process
+// fails. It imports no other package of mesh and none of the libraries
+// mesh is built on, so code that implements a Process depends on nothing
+// but this package and protobuf.
 //
-// A Process handles the messages of one (capability, ID). The Table makes
-// at most one activation per (capability, ID) on a node, spawning it as a
-// protoactor actor on the first message even when thousands of first calls
-// race, and stops activations whose shards move away. The Cache remembers
-// where remote activations live so warm calls skip the owner's router.
+// A Process handles the messages of one (capability, ID), one at a time:
 //
-// # Usage
+//	type counter struct{ n int64 }
 //
-//	t := actor.NewTable(system, actor.TableConfig{Self: "node-1", Factory: f, Owner: owner})
-//	pid, err := t.Ensure("counter", "user-42", shard)
-//	system.Root.Send(pid, &actor.Request{Payload: msg, Cast: true})
+//	func (c *counter) Handle(ctx actor.Context, msg proto.Message) (proto.Message, error) {
+//		c.n++
+//		return wrapperspb.Int64(c.n), nil
+//	}
 //
-// # Concurrency
-//
-// Table and Cache are safe for concurrent use; lookups take one
-// read lock out of 1024 stripes, chosen by shard. A Process's Handle and Stop
-// run on its activation's goroutine, never concurrently with each other.
+// The root package mesh re-exports these types under the same names, and
+// hosts processes: see mesh.Capability and mesh.RegisterCapabilities. A
+// test can call Handle directly with a TestContext.
 package actor

@@ -5,17 +5,9 @@ import (
 	"fmt"
 )
 
-var (
-	// ErrProcessFailed reports a process that panicked while handling the
-	// message, or whose factory did.
-	ErrProcessFailed = errors.New("mesh: process failed")
-	// ErrMoved reports a message that reached an activation after it began
-	// to stop; the caller should route the message again.
-	ErrMoved = errors.New("mesh: activation moved")
-	// ErrPayloadTooLarge reports a payload or reply over the node's
-	// MaxPayload.
-	ErrPayloadTooLarge = errors.New("mesh: payload too large")
-)
+// ErrProcessFailed reports a process that panicked while handling the
+// message, or whose factory did.
+var ErrProcessFailed = errors.New("mesh: process failed")
 
 // ProcessError is an error a Process returned from Handle, as its caller
 // sees it. In the caller's own node it unwraps to the original error;

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -18,7 +17,7 @@ import (
 // message with ErrProcessFailed; the Process value is then dropped and a
 // new one is made by the factory for the next message.
 type Process interface {
-	Handle(ctx *Context, msg proto.Message) (proto.Message, error)
+	Handle(ctx Context, msg proto.Message) (proto.Message, error)
 }
 
 // Factory makes the Process for id. It is called from the new
@@ -26,57 +25,26 @@ type Process interface {
 type Factory func(id string) Process
 
 // Context describes the message being handled. It is valid only during the
-// Handle call that received it.
-type Context struct {
-	capability string
-	id         string
-	deadline   time.Time
-	cast       bool
-
-	// parent is the caller's context, or one carrying the trace context
-	// of a caller on another node; nil means none. ctx and cancel are
-	// made from it by Context; span is the span of the message, if traced.
-	parent context.Context
-	ctx    context.Context
-	cancel context.CancelFunc
-	span   trace.Span
-}
-
-// Capability returns the capability of the process.
-func (c *Context) Capability() string { return c.capability }
-
-// ID returns the ID of the process.
-func (c *Context) ID() string { return c.id }
-
-// Deadline returns the caller's deadline, if it has one. Work past it is
-// wasted: the caller has given up.
-func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
-
-// Cast reports whether the message is a Cast, whose reply nobody reads.
-func (c *Context) Cast() bool { return c.cast }
-
-// Context returns a context.Context for work done on behalf of the message,
-// such as calls to other processes or spans of its own: it carries the
-// caller's trace context, also from another node, and the values of the
-// caller's context on the same node, and it ends at the caller's deadline
-// (a Cast's context has none, and is not cancelled with the caster's). It is
-// valid only during the Handle call that received the message.
-func (c *Context) Context() context.Context {
-	if c.ctx == nil {
-		parent := c.parent
-		switch {
-		case parent == nil:
-			parent = context.Background()
-		case c.cast:
-			// The caster did not wait: its cancellation means nothing here.
-			parent = context.WithoutCancel(parent)
-		}
-		c.ctx = parent
-		if !c.deadline.IsZero() {
-			c.ctx, c.cancel = context.WithDeadline(parent, c.deadline)
-		}
-	}
-	return c.ctx
+// Handle (or Stop) call that received it. The node provides it; a test of a
+// Process may provide its own.
+type Context interface {
+	// Capability returns the capability of the process.
+	Capability() string
+	// ID returns the ID of the process.
+	ID() string
+	// Deadline returns the caller's deadline, if it has one. Work past it
+	// is wasted: the caller has given up.
+	Deadline() (time.Time, bool)
+	// Cast reports whether the message is a Cast, whose reply nobody
+	// reads.
+	Cast() bool
+	// Context returns a context.Context for work done on behalf of the
+	// message, such as calls to other processes or spans of its own: it
+	// carries the caller's trace context, also from another node, and the
+	// values of the caller's context on the same node, and it ends at the
+	// caller's deadline (a Cast's context has none, and is not cancelled
+	// with the caster's).
+	Context() context.Context
 }
 
 // StopReason says why an activation stopped.
@@ -110,5 +78,5 @@ func (r StopReason) String() string {
 // the stop. Stop is called from the activation's goroutine after the last
 // message it handles; it should return promptly.
 type Stopper interface {
-	Stop(ctx *Context, reason StopReason, newOwner string)
+	Stop(ctx Context, reason StopReason, newOwner string)
 }

@@ -129,7 +129,7 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	}
 	m.n = n
 	name := a.Name
-	echo := mesh.ProcessFunc(func(_ *mesh.Context, msg proto.Message) (proto.Message, error) {
+	echo := mesh.ProcessFunc(func(_ mesh.Context, msg proto.Message) (proto.Message, error) {
 		return echoReply(name, msg), nil
 	})
 	var caps []mesh.Capability

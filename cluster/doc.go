@@ -1,19 +1,19 @@
 // Package cluster is how mesh nodes find and talk to each other: memberlist
 // gossip membership with each node's metadata (remote address,
-// capabilities, labels, draining flag), a periodic re-join of seeds, and
-// the protobuf wire envelope that carries calls between nodes.
+// capabilities, labels, incarnation, draining flag) and a periodic re-join
+// of seeds. What nodes send each other is in internal/wire.
 //
 // # Usage
 //
-//	m, err := cluster.Join(cluster.Config{
+//	m, err := cluster.Join(ctx, cluster.Config{
 //		Name: "node-1", BindAddr: "127.0.0.1", Seeds: seeds,
 //		OnChange: func(members []cluster.Member) { ... },
 //	}, cluster.Meta{RemoteAddr: addr, Capabilities: []string{"counter"}})
 //	err = m.SetMeta(newMeta, time.Second) // ErrMetaTooLarge past 512 bytes
 //	defer m.Leave(time.Second)
 //
-// Metadata and envelopes from the network are decoded defensively: bad
-// input yields ErrBadMeta or ErrBadPayload, never a panic.
+// Metadata from the network is decoded defensively: bad input yields
+// ErrBadMeta, never a panic.
 //
 // # Concurrency
 //

@@ -8,9 +8,6 @@ var (
 	ErrMetaTooLarge = errors.New("cluster: node metadata too large")
 	// ErrBadMeta reports metadata from the network that does not parse.
 	ErrBadMeta = errors.New("cluster: malformed node metadata")
-	// ErrBadPayload reports an envelope payload that cannot be decoded,
-	// or whose type this node does not know.
-	ErrBadPayload = errors.New("cluster: undecodable payload")
 	// ErrClosed reports use of a Membership after Close.
 	ErrClosed = errors.New("cluster: membership closed")
 )

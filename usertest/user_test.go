@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 func counter(node string) mesh.Capability {
 	return mesh.Capability{Name: "counter", New: func(id string) mesh.Process {
 		n := 0
-		return mesh.ProcessFunc(func(*mesh.Context, proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(mesh.Context, proto.Message) (proto.Message, error) {
 			n++
 			return wrapperspb.String(fmt.Sprintf("%s/%s/%d", node, id, n)), nil
 		})

@@ -49,7 +49,7 @@ func runNode(name string) int {
 		return 1
 	}
 	err = n.RegisterCapabilities(mesh.Capability{Name: "echo", New: func(id string) mesh.Process {
-		return mesh.ProcessFunc(func(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+		return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 			return wrapperspb.String(name + "/" + ctx.ID() + ": " + msg.(*wrapperspb.StringValue).GetValue()), nil
 		})
 	}})

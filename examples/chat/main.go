@@ -46,7 +46,7 @@ type room struct {
 
 // Handle takes a Post, replying with its sequence number, or answers a
 // History with the room's messages.
-func (r *room) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+func (r *room) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 	switch m := msg.(type) {
 	case *chatpb.Post:
 		if m.GetMember() == "" || m.GetText() == "" {

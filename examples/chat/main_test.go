@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/examples/chat/chatpb"
 )
 
@@ -59,19 +59,19 @@ func TestDemo(t *testing.T) {
 func TestRoom(t *testing.T) {
 	r := &room{node: "n"}
 	for i := range keep + 5 {
-		reply, err := r.Handle(&mesh.Context{}, &chatpb.Post{Member: "m", Text: strings.Repeat("x", i+1)})
+		reply, err := r.Handle(actor.TestContext(context.Background(), capabilityName, "lobby"), &chatpb.Post{Member: "m", Text: strings.Repeat("x", i+1)})
 		if err != nil || reply.(*chatpb.Posted).GetSeq() != int64(i+1) {
 			t.Fatalf("post %d: %v, %v", i+1, reply, err)
 		}
 	}
-	if _, err := r.Handle(&mesh.Context{}, &chatpb.Post{Member: "m"}); err == nil {
+	if _, err := r.Handle(actor.TestContext(context.Background(), capabilityName, "lobby"), &chatpb.Post{Member: "m"}); err == nil {
 		t.Error("a post without text was taken")
 	}
 	for _, tt := range []struct {
 		after, limit int
 		first, count int64
 	}{{0, 0, 6, keep}, {100, 0, 101, 5}, {0, 3, 103, 3}, {104, 10, 105, 1}, {105, 0, 0, 0}} {
-		reply, err := r.Handle(&mesh.Context{}, &chatpb.History{AfterSeq: int64(tt.after), Limit: int32(tt.limit)})
+		reply, err := r.Handle(actor.TestContext(context.Background(), capabilityName, "lobby"), &chatpb.History{AfterSeq: int64(tt.after), Limit: int32(tt.limit)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ type counter struct {
 
 // Handle adds an Add's delta to the count and replies to Add and Get with
 // the count and the node that holds it.
-func (c *counter) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+func (c *counter) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 	switch m := msg.(type) {
 	case *counterpb.Add:
 		c.value += m.GetDelta()

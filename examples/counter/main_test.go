@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/examples/counter/counterpb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -99,7 +99,7 @@ func TestCounterHandle(t *testing.T) {
 		{name: "unknown message", msg: wrapperspb.String("x"), wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reply, err := c.Handle(&mesh.Context{}, tc.msg)
+			reply, err := c.Handle(actor.TestContext(context.Background(), capabilityName, "c-1"), tc.msg)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("Handle(%T) = %v; want an error", tc.msg, reply)

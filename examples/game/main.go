@@ -40,7 +40,7 @@ type session struct {
 }
 
 // Handle adds players and points and replies with the session's state.
-func (s *session) Handle(ctx *mesh.Context, msg proto.Message) (proto.Message, error) {
+func (s *session) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 	if s.scores == nil {
 		s.scores = map[string]int64{}
 	}

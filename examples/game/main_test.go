@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/examples/game/gamepb"
 )
 
@@ -63,7 +64,7 @@ func TestDemo(t *testing.T) {
 // state names the session, its region and its node.
 func TestSession(t *testing.T) {
 	s := &session{node: "eu-1", region: "eu"}
-	ctx := &mesh.Context{}
+	ctx := actor.TestContext(context.Background(), capabilityOf("eu"), "match-1")
 	for _, m := range []*gamepb.Join{{Player: "ana"}, {Player: "ana"}, {Player: "ben"}} {
 		if _, err := s.Handle(ctx, m); err != nil {
 			t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 )
 
 // echoer answers every envelope it receives with a reply to its sender.
@@ -13,7 +13,7 @@ type echoer struct{ system *pa.ActorSystem }
 
 func (e echoer) SendUserMessage(_ *pa.PID, message any) {
 	_, _, sender := pa.UnwrapEnvelope(message)
-	e.system.Root.Send(sender, &cluster.Reply{Payload: []byte("pong"), PayloadType: "t"})
+	e.system.Root.Send(sender, &wire.Reply{Payload: []byte("pong"), PayloadType: "t"})
 }
 func (echoer) SendSystemMessage(*pa.PID, any) {}
 func (echoer) Stop(*pa.PID)                   {}
@@ -36,7 +36,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	waiting := map[uint32]chan struct{}{}
 	a.system.ProcessRegistry.Add(replyInbox{&mu, waiting}, "replies")
 	target := c.pid("echo")
-	env := &cluster.Envelope{Capability: "echo", Id: "x", Payload: make([]byte, 16), PayloadType: "t"}
+	env := &wire.Envelope{Capability: "echo", Id: "x", Payload: make([]byte, 16), PayloadType: "t"}
 	var next uint32
 	b.ReportAllocs()
 	b.SetParallelism(128)

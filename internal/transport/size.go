@@ -1,6 +1,6 @@
 package transport
 
-import "github.com/meshrun/mesh/cluster"
+import "github.com/meshrun/mesh/internal/wire"
 
 // Bounds of the protobuf encoding, per field: a tag of at most two bytes
 // (field numbers below 2048) and a length of at most five (below 4 GiB); a
@@ -38,7 +38,7 @@ func size(m *Message) int {
 	return n
 }
 
-func envelopeSize(e *cluster.Envelope) int {
+func envelopeSize(e *wire.Envelope) int {
 	n := 4*fieldRoom + len(e.GetCapability()) + len(e.GetId()) + len(e.GetPayload()) + len(e.GetPayloadType()) +
 		9*scalarRoom // shard, ring version, deadline, cast, hops, want pid, two incarnations, spare
 	for k, v := range e.GetTrace() {
@@ -47,7 +47,7 @@ func envelopeSize(e *cluster.Envelope) int {
 	return n
 }
 
-func replySize(r *cluster.Reply) int {
+func replySize(r *wire.Reply) int {
 	n := 5*fieldRoom + len(r.GetPayload()) + len(r.GetPayloadType()) + len(r.GetPidAddress()) + len(r.GetPidId()) +
 		3*scalarRoom // two incarnations, spare
 	if f := r.GetFailure(); f != nil {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -415,13 +415,13 @@ func messageOf(target *pa.PID, msg any, sender *pa.PID) (*Message, error) {
 		m.SenderAddress, m.SenderId, m.SenderRequest = sender.Address, sender.Id, sender.RequestId
 	}
 	switch b := msg.(type) {
-	case *cluster.Envelope:
+	case *wire.Envelope:
 		m.Body = &Message_Envelope{Envelope: b}
-	case *cluster.Reply:
+	case *wire.Reply:
 		m.Body = &Message_Reply{Reply: b}
-	case *cluster.Ping:
+	case *wire.Ping:
 		m.Body = &Message_Ping{Ping: b}
-	case *cluster.Pong:
+	case *wire.Pong:
 		m.Body = &Message_Pong{Pong: b}
 	case *pa.DeadLetterResponse:
 		m.Body = &Message_DeadLetter{DeadLetter: b.GetTarget().GetId()}

@@ -12,7 +12,7 @@
 package transport
 
 import (
-	cluster "github.com/meshrun/mesh/cluster"
+	wire "github.com/meshrun/mesh/internal/wire"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -169,7 +169,7 @@ func (x *Message) GetBody() isMessage_Body {
 	return nil
 }
 
-func (x *Message) GetEnvelope() *cluster.Envelope {
+func (x *Message) GetEnvelope() *wire.Envelope {
 	if x != nil {
 		if x, ok := x.Body.(*Message_Envelope); ok {
 			return x.Envelope
@@ -178,7 +178,7 @@ func (x *Message) GetEnvelope() *cluster.Envelope {
 	return nil
 }
 
-func (x *Message) GetReply() *cluster.Reply {
+func (x *Message) GetReply() *wire.Reply {
 	if x != nil {
 		if x, ok := x.Body.(*Message_Reply); ok {
 			return x.Reply
@@ -187,7 +187,7 @@ func (x *Message) GetReply() *cluster.Reply {
 	return nil
 }
 
-func (x *Message) GetPing() *cluster.Ping {
+func (x *Message) GetPing() *wire.Ping {
 	if x != nil {
 		if x, ok := x.Body.(*Message_Ping); ok {
 			return x.Ping
@@ -196,7 +196,7 @@ func (x *Message) GetPing() *cluster.Ping {
 	return nil
 }
 
-func (x *Message) GetPong() *cluster.Pong {
+func (x *Message) GetPong() *wire.Pong {
 	if x != nil {
 		if x, ok := x.Body.(*Message_Pong); ok {
 			return x.Pong
@@ -219,19 +219,19 @@ type isMessage_Body interface {
 }
 
 type Message_Envelope struct {
-	Envelope *cluster.Envelope `protobuf:"bytes,10,opt,name=envelope,proto3,oneof"`
+	Envelope *wire.Envelope `protobuf:"bytes,10,opt,name=envelope,proto3,oneof"`
 }
 
 type Message_Reply struct {
-	Reply *cluster.Reply `protobuf:"bytes,11,opt,name=reply,proto3,oneof"`
+	Reply *wire.Reply `protobuf:"bytes,11,opt,name=reply,proto3,oneof"`
 }
 
 type Message_Ping struct {
-	Ping *cluster.Ping `protobuf:"bytes,12,opt,name=ping,proto3,oneof"`
+	Ping *wire.Ping `protobuf:"bytes,12,opt,name=ping,proto3,oneof"`
 }
 
 type Message_Pong struct {
-	Pong *cluster.Pong `protobuf:"bytes,13,opt,name=pong,proto3,oneof"`
+	Pong *wire.Pong `protobuf:"bytes,13,opt,name=pong,proto3,oneof"`
 }
 
 type Message_DeadLetter struct {
@@ -291,20 +291,20 @@ var File_internal_transport_transport_proto protoreflect.FileDescriptor
 
 const file_internal_transport_transport_proto_rawDesc = "" +
 	"\n" +
-	"\"internal/transport/transport.proto\x12\x11mesh.transport.v1\x1a\x12cluster/wire.proto\"?\n" +
+	"\"internal/transport/transport.proto\x12\x11mesh.transport.v1\x1a\x18internal/wire/wire.proto\"?\n" +
 	"\x05Frame\x126\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1a.mesh.transport.v1.MessageR\bmessages\"\xa1\x03\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1a.mesh.transport.v1.MessageR\bmessages\"\x95\x03\n" +
 	"\aMessage\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12%\n" +
 	"\x0etarget_request\x18\x02 \x01(\rR\rtargetRequest\x12%\n" +
 	"\x0esender_address\x18\x03 \x01(\tR\rsenderAddress\x12\x1b\n" +
 	"\tsender_id\x18\x04 \x01(\tR\bsenderId\x12%\n" +
-	"\x0esender_request\x18\x05 \x01(\rR\rsenderRequest\x127\n" +
+	"\x0esender_request\x18\x05 \x01(\rR\rsenderRequest\x124\n" +
 	"\benvelope\x18\n" +
-	" \x01(\v2\x19.mesh.cluster.v1.EnvelopeH\x00R\benvelope\x12.\n" +
-	"\x05reply\x18\v \x01(\v2\x16.mesh.cluster.v1.ReplyH\x00R\x05reply\x12+\n" +
-	"\x04ping\x18\f \x01(\v2\x15.mesh.cluster.v1.PingH\x00R\x04ping\x12+\n" +
-	"\x04pong\x18\r \x01(\v2\x15.mesh.cluster.v1.PongH\x00R\x04pong\x12!\n" +
+	" \x01(\v2\x16.mesh.wire.v1.EnvelopeH\x00R\benvelope\x12+\n" +
+	"\x05reply\x18\v \x01(\v2\x13.mesh.wire.v1.ReplyH\x00R\x05reply\x12(\n" +
+	"\x04ping\x18\f \x01(\v2\x12.mesh.wire.v1.PingH\x00R\x04ping\x12(\n" +
+	"\x04pong\x18\r \x01(\v2\x12.mesh.wire.v1.PongH\x00R\x04pong\x12!\n" +
 	"\vdead_letter\x18\x0e \x01(\tH\x00R\n" +
 	"deadLetterB\x06\n" +
 	"\x04body\"\x06\n" +
@@ -326,20 +326,20 @@ func file_internal_transport_transport_proto_rawDescGZIP() []byte {
 
 var file_internal_transport_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_internal_transport_transport_proto_goTypes = []any{
-	(*Frame)(nil),            // 0: mesh.transport.v1.Frame
-	(*Message)(nil),          // 1: mesh.transport.v1.Message
-	(*Done)(nil),             // 2: mesh.transport.v1.Done
-	(*cluster.Envelope)(nil), // 3: mesh.cluster.v1.Envelope
-	(*cluster.Reply)(nil),    // 4: mesh.cluster.v1.Reply
-	(*cluster.Ping)(nil),     // 5: mesh.cluster.v1.Ping
-	(*cluster.Pong)(nil),     // 6: mesh.cluster.v1.Pong
+	(*Frame)(nil),         // 0: mesh.transport.v1.Frame
+	(*Message)(nil),       // 1: mesh.transport.v1.Message
+	(*Done)(nil),          // 2: mesh.transport.v1.Done
+	(*wire.Envelope)(nil), // 3: mesh.wire.v1.Envelope
+	(*wire.Reply)(nil),    // 4: mesh.wire.v1.Reply
+	(*wire.Ping)(nil),     // 5: mesh.wire.v1.Ping
+	(*wire.Pong)(nil),     // 6: mesh.wire.v1.Pong
 }
 var file_internal_transport_transport_proto_depIdxs = []int32{
 	1, // 0: mesh.transport.v1.Frame.messages:type_name -> mesh.transport.v1.Message
-	3, // 1: mesh.transport.v1.Message.envelope:type_name -> mesh.cluster.v1.Envelope
-	4, // 2: mesh.transport.v1.Message.reply:type_name -> mesh.cluster.v1.Reply
-	5, // 3: mesh.transport.v1.Message.ping:type_name -> mesh.cluster.v1.Ping
-	6, // 4: mesh.transport.v1.Message.pong:type_name -> mesh.cluster.v1.Pong
+	3, // 1: mesh.transport.v1.Message.envelope:type_name -> mesh.wire.v1.Envelope
+	4, // 2: mesh.transport.v1.Message.reply:type_name -> mesh.wire.v1.Reply
+	5, // 3: mesh.transport.v1.Message.ping:type_name -> mesh.wire.v1.Ping
+	6, // 4: mesh.transport.v1.Message.pong:type_name -> mesh.wire.v1.Pong
 	0, // 5: mesh.transport.v1.Transport.Stream:input_type -> mesh.transport.v1.Frame
 	2, // 6: mesh.transport.v1.Transport.Stream:output_type -> mesh.transport.v1.Done
 	6, // [6:7] is the sub-list for method output_type

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/wire"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -100,24 +100,24 @@ func (n *node) next(t *testing.T) received {
 func TestRequestAndReplyKeepTheirPIDs(t *testing.T) {
 	a, b := pair(t, Options{})
 	sender := &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 42}
-	env := &cluster.Envelope{Capability: "echo", Id: "x", Payload: []byte("hello"), PayloadType: "t"}
+	env := &wire.Envelope{Capability: "echo", Id: "x", Payload: []byte("hello"), PayloadType: "t"}
 	// Through protoactor, as the node's code sends.
 	a.system.Root.RequestWithCustomSender(b.pid("inbox"), env, sender)
 	got := b.next(t)
-	if !proto.Equal(got.msg.(*cluster.Envelope), env) {
+	if !proto.Equal(got.msg.(*wire.Envelope), env) {
 		t.Fatalf("received %v, want %v", got.msg, env)
 	}
 	if !got.sender.Equal(sender) || got.sender.RequestId != 42 {
 		t.Fatalf("sender %v, want %v with request 42", got.sender, sender)
 	}
 	// The answer goes back to the sender's PID, request number included.
-	b.system.Root.Send(got.sender, &cluster.Reply{Payload: []byte("hi")})
+	b.system.Root.Send(got.sender, &wire.Reply{Payload: []byte("hi")})
 	rep := a.next(t)
-	if rep.pid.RequestId != 42 || string(rep.msg.(*cluster.Reply).GetPayload()) != "hi" {
+	if rep.pid.RequestId != 42 || string(rep.msg.(*wire.Reply).GetPayload()) != "hi" {
 		t.Fatalf("reply %v to %v; want payload hi to request 42", rep.msg, rep.pid)
 	}
 	// And every other kind.
-	for _, msg := range []any{&cluster.Ping{Sent: 1}, &cluster.Pong{Node: "b"}, &pa.DeadLetterResponse{}} {
+	for _, msg := range []any{&wire.Ping{Sent: 1}, &wire.Pong{Node: "b"}, &pa.DeadLetterResponse{}} {
 		if err := a.t.Send(b.pid("inbox"), msg, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -134,12 +134,12 @@ func TestOrderIsKeptPerPair(t *testing.T) {
 	a, b := pair(t, Options{MaxFrame: 4 << 10})
 	const n = 20_000
 	for i := range n {
-		if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: int64(i)}, nil); err != nil {
+		if err := a.t.Send(b.pid("inbox"), &wire.Ping{Sent: int64(i)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range n {
-		if got := b.next(t).msg.(*cluster.Ping).GetSent(); got != int64(i) {
+		if got := b.next(t).msg.(*wire.Ping).GetSent(); got != int64(i) {
 			t.Fatalf("message %d arrived as number %d", got, i)
 		}
 	}
@@ -147,7 +147,7 @@ func TestOrderIsKeptPerPair(t *testing.T) {
 
 func TestDeadLetterForAProcessThatDoesNotExist(t *testing.T) {
 	a, b := pair(t, Options{})
-	a.system.Root.RequestWithCustomSender(b.pid("nobody"), &cluster.Ping{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 7})
+	a.system.Root.RequestWithCustomSender(b.pid("nobody"), &wire.Ping{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 7})
 	got := a.next(t)
 	if _, ok := got.msg.(*pa.DeadLetterResponse); !ok || got.pid.RequestId != 7 {
 		t.Fatalf("got %T to %v; want a dead letter to request 7", got.msg, got.pid)
@@ -169,14 +169,14 @@ func TestOnlyMembersAreDialed(t *testing.T) {
 		}
 	}()
 	to := pa.NewPID(stranger.Addr().String(), "inbox")
-	if err := a.t.Send(to, &cluster.Ping{}, nil); !errors.Is(err, ErrNotMember) {
+	if err := a.t.Send(to, &wire.Ping{}, nil); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("Send to a non-member: %v, want ErrNotMember", err)
 	}
 	// Nor through protoactor: a reply addressed to any address.
-	a.system.Root.Send(to, &cluster.Reply{})
+	a.system.Root.Send(to, &wire.Reply{})
 	// A member that is dropped is not sent to any more.
 	a.t.SetMembers(nil)
-	if err := a.t.Send(b.pid("inbox"), &cluster.Ping{}, nil); !errors.Is(err, ErrNotMember) {
+	if err := a.t.Send(b.pid("inbox"), &wire.Ping{}, nil); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("Send to a former member: %v, want ErrNotMember", err)
 	}
 	select {
@@ -188,12 +188,12 @@ func TestOnlyMembersAreDialed(t *testing.T) {
 
 func TestTooLargeFailsAtOnce(t *testing.T) {
 	a, b := pair(t, Options{MaxPayload: 1 << 10})
-	big := &cluster.Envelope{Payload: make([]byte, 2*envelopeRoom)}
+	big := &wire.Envelope{Payload: make([]byte, 2*envelopeRoom)}
 	if err := a.t.Send(b.pid("inbox"), big, nil); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Send of %d bytes: %v, want ErrTooLarge", len(big.Payload), err)
 	}
 	// Messages up to the limit travel, and the stream is not harmed.
-	ok := &cluster.Envelope{Payload: make([]byte, 1<<10)}
+	ok := &wire.Envelope{Payload: make([]byte, 1<<10)}
 	if err := a.t.Send(b.pid("inbox"), ok, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestFullQueueIsAnError(t *testing.T) {
 	a := newNode(t, "127.0.0.1:0", Options{MaxQueue: 64 << 10})
 	a.t.SetMembers([]string{silent.Addr().String()})
 	to := pa.NewPID(silent.Addr().String(), "inbox")
-	msg := &cluster.Envelope{Payload: make([]byte, 1<<10)}
+	msg := &wire.Envelope{Payload: make([]byte, 1<<10)}
 	var full error
 	for i := 0; i < 1000 && full == nil; i++ {
 		full = a.t.Send(to, msg, nil)
@@ -249,7 +249,7 @@ func TestUnreachablePeerAnswersQueuedRequests(t *testing.T) {
 	a := newNode(t, "127.0.0.1:0", Options{})
 	a.t.SetMembers([]string{gone})
 	start := time.Now()
-	a.system.Root.RequestWithCustomSender(pa.NewPID(gone, "router"), &cluster.Envelope{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 3})
+	a.system.Root.RequestWithCustomSender(pa.NewPID(gone, "router"), &wire.Envelope{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 3})
 	got := a.next(t)
 	if _, ok := got.msg.(*pa.DeadLetterResponse); !ok || got.pid.RequestId != 3 {
 		t.Fatalf("got %T to %v; want a dead letter to request 3", got.msg, got.pid)
@@ -260,7 +260,7 @@ func TestUnreachablePeerAnswersQueuedRequests(t *testing.T) {
 func TestPeerRestartedOnTheSameAddress(t *testing.T) {
 	a, b := pair(t, Options{})
 	addr := b.t.Addr()
-	if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: 1}, nil); err != nil {
+	if err := a.t.Send(b.pid("inbox"), &wire.Ping{Sent: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	b.next(t)
@@ -270,7 +270,7 @@ func TestPeerRestartedOnTheSameAddress(t *testing.T) {
 	b2 := newNode(t, addr, Options{})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if err := a.t.Send(b2.pid("inbox"), &cluster.Ping{Sent: 2}, nil); err != nil {
+		if err := a.t.Send(b2.pid("inbox"), &wire.Ping{Sent: 2}, nil); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -315,14 +315,14 @@ func TestHostileInputLeavesTheNodeServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = stream.Send(&Frame{Messages: []*Message{{}, {Target: "inbox"}, {Body: &Message_Ping{}}}})
-	_ = stream.Send(&Frame{Messages: []*Message{{Target: "inbox", Body: &Message_Envelope{Envelope: &cluster.Envelope{Payload: make([]byte, 1<<20)}}}}})
+	_ = stream.Send(&Frame{Messages: []*Message{{Target: "inbox", Body: &Message_Envelope{Envelope: &wire.Envelope{Payload: make([]byte, 1<<20)}}}}})
 	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("a frame over the limit: %v, want ResourceExhausted", err)
 	}
-	if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: 9}, nil); err != nil {
+	if err := a.t.Send(b.pid("inbox"), &wire.Ping{Sent: 9}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.next(t); got.msg.(*cluster.Ping).GetSent() != 9 {
+	if got := b.next(t); got.msg.(*wire.Ping).GetSent() != 9 {
 		t.Fatalf("after hostile input received %v", got.msg)
 	}
 }
@@ -331,8 +331,8 @@ func TestHostileInputLeavesTheNodeServing(t *testing.T) {
 // its messages does not panic.
 func FuzzDeliver(f *testing.F) {
 	for _, fr := range []*Frame{
-		{Messages: []*Message{{Target: "inbox", Body: &Message_Envelope{Envelope: &cluster.Envelope{Id: "x"}}}}},
-		{Messages: []*Message{{Target: "nobody", SenderId: "inbox", SenderAddress: "10.0.0.1:1", Body: &Message_Ping{Ping: &cluster.Ping{}}}}},
+		{Messages: []*Message{{Target: "inbox", Body: &Message_Envelope{Envelope: &wire.Envelope{Id: "x"}}}}},
+		{Messages: []*Message{{Target: "nobody", SenderId: "inbox", SenderAddress: "10.0.0.1:1", Body: &Message_Ping{Ping: &wire.Ping{}}}}},
 		{Messages: []*Message{{Body: &Message_DeadLetter{DeadLetter: "x"}}, {}}},
 	} {
 		b, err := proto.Marshal(fr)
@@ -377,8 +377,8 @@ func FuzzDeliver(f *testing.F) {
 func TestRepliesToAJoiningNodeAreHeld(t *testing.T) {
 	a, b := newNode(t, "127.0.0.1:0", Options{}), newNode(t, "127.0.0.1:0", Options{})
 	a.t.SetMembers([]string{b.t.Addr()})
-	b.system.Root.Send(&pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 5}, &cluster.Reply{Payload: []byte("late")})
-	b.system.Root.RequestWithCustomSender(pa.NewPID("127.0.0.1:1", "router"), &cluster.Envelope{},
+	b.system.Root.Send(&pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 5}, &wire.Reply{Payload: []byte("late")})
+	b.system.Root.RequestWithCustomSender(pa.NewPID("127.0.0.1:1", "router"), &wire.Envelope{},
 		&pa.PID{Address: b.t.Addr(), Id: "inbox", RequestId: 6})
 	start := time.Now()
 	select {
@@ -388,7 +388,7 @@ func TestRepliesToAJoiningNodeAreHeld(t *testing.T) {
 	}
 	b.t.SetMembers([]string{a.t.Addr()})
 	got := a.next(t)
-	if got.pid.RequestId != 5 || string(got.msg.(*cluster.Reply).GetPayload()) != "late" {
+	if got.pid.RequestId != 5 || string(got.msg.(*wire.Reply).GetPayload()) != "late" {
 		t.Fatalf("got %v to %v; want the held reply to request 5", got.msg, got.pid)
 	}
 	dead := b.next(t)
@@ -408,11 +408,11 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 	f.Fuzz(func(t *testing.T, target, senderAddr, senderID string, req uint32, capability, id string, payload []byte, k, v, failure string, reply bool) {
 		m := &Message{Target: target, SenderAddress: senderAddr, SenderId: senderID, SenderRequest: req, TargetRequest: req}
 		if reply {
-			m.Body = &Message_Reply{Reply: &cluster.Reply{Payload: payload, PayloadType: k, PidAddress: senderAddr, PidId: id,
-				Failure: &cluster.Failure{Code: cluster.Code(req), Message: failure}, Redirect: &cluster.Redirect{Owner: v, RingVersion: uint64(req) << 40},
+			m.Body = &Message_Reply{Reply: &wire.Reply{Payload: payload, PayloadType: k, PidAddress: senderAddr, PidId: id,
+				Failure: &wire.Failure{Code: wire.Code(req), Message: failure}, Redirect: &wire.Redirect{Owner: v, RingVersion: uint64(req) << 40},
 				Incarnation: ^uint64(0), CallerIncarnation: ^uint64(0)}}
 		} else {
-			m.Body = &Message_Envelope{Envelope: &cluster.Envelope{Capability: capability, Id: id, Shard: req, RingVersion: ^uint64(0),
+			m.Body = &Message_Envelope{Envelope: &wire.Envelope{Capability: capability, Id: id, Shard: req, RingVersion: ^uint64(0),
 				Deadline: -1, Payload: payload, PayloadType: k, Cast: true, Hops: req, WantPid: true, Trace: map[string]string{k: v, v: failure},
 				Incarnation: ^uint64(0), CallerIncarnation: ^uint64(0)}}
 		}
@@ -427,17 +427,17 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 // and every message queued with it or after it still arrives.
 func TestAMessageThatCannotBeEncodedBlocksNothing(t *testing.T) {
 	a, b := pair(t, Options{})
-	bad := &cluster.Reply{Failure: &cluster.Failure{Message: "\xff\xfe"}}
+	bad := &wire.Reply{Failure: &wire.Failure{Message: "\xff\xfe"}}
 	if err := a.t.Send(b.pid("inbox"), bad, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 9}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		if err := a.t.Send(b.pid("inbox"), &cluster.Ping{Sent: int64(i)}, nil); err != nil {
+		if err := a.t.Send(b.pid("inbox"), &wire.Ping{Sent: int64(i)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range 100 {
-		if got := b.next(t).msg.(*cluster.Ping).GetSent(); got != int64(i) {
+		if got := b.next(t).msg.(*wire.Ping).GetSent(); got != int64(i) {
 			t.Fatalf("ping %d arrived as number %d", got, i)
 		}
 	}
@@ -452,7 +452,7 @@ func TestCloseDeliversWhatIsQueued(t *testing.T) {
 	a, b := pair(t, Options{})
 	const n = 2000
 	for i := range n {
-		if err := a.t.Send(b.pid("inbox"), &cluster.Envelope{Payload: make([]byte, 2<<10), Hops: uint32(i)}, nil); err != nil {
+		if err := a.t.Send(b.pid("inbox"), &wire.Envelope{Payload: make([]byte, 2<<10), Hops: uint32(i)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -471,11 +471,11 @@ func TestCloseDeliversWhatIsQueued(t *testing.T) {
 // that member's peer, and is not dead-lettered after holdTimeout.
 func TestHoldForAMemberUsesItsPeer(t *testing.T) {
 	a, b := pair(t, Options{})
-	m, _ := messageOf(b.pid("inbox"), &cluster.Ping{Sent: 5}, nil)
+	m, _ := messageOf(b.pid("inbox"), &wire.Ping{Sent: 5}, nil)
 	if err := a.t.hold(b.t.Addr(), m); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.next(t).msg.(*cluster.Ping).GetSent(); got != 5 {
+	if got := b.next(t).msg.(*wire.Ping).GetSent(); got != 5 {
 		t.Fatalf("got ping %d", got)
 	}
 	a.t.mu.Lock()

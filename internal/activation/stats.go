@@ -1,4 +1,4 @@
-package actor
+package activation
 
 // Counts returns the number of activations of each capability that has
 // any. It takes each stripe's read lock in turn, so the counts of a busy

@@ -1,4 +1,4 @@
-package actor
+package activation
 
 import (
 	"context"
@@ -9,7 +9,8 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/wire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -38,11 +39,11 @@ type Response struct {
 type initMsg struct {
 	capability, id string
 	entry          *entry
-	factory        Factory
+	factory        actor.Factory
 }
 
 type stopMsg struct {
-	reason   StopReason
+	reason   actor.StopReason
 	newOwner string
 	// now skips the linger: nothing can be on its way any more.
 	now bool
@@ -51,13 +52,13 @@ type stopMsg struct {
 	stopping *Stopping
 }
 
-// activation is the protoactor actor that hosts one Process.
+// activation is the protoactor actor that hosts one actor.Process.
 type activation struct {
 	t       *Table
 	e       *entry
-	factory Factory
-	proc    Process
-	ctx     Context
+	factory actor.Factory
+	proc    actor.Process
+	ctx     msgContext
 	// gone is set once the activation has been told to stop; from then on
 	// it redirects every message until it is removed.
 	gone bool
@@ -67,7 +68,7 @@ func (a *activation) Receive(c pa.Context) {
 	switch m := c.Message().(type) {
 	case *Request:
 		a.onRequest(c, m)
-	case *cluster.Envelope:
+	case *wire.Envelope:
 		a.onEnvelope(c, m)
 	case *initMsg:
 		a.e, a.factory = m.entry, m.factory
@@ -115,7 +116,7 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 // bounded fails a reply of n bytes over MaxPayload.
 func (a *activation) bounded(n int) error {
 	if max := a.t.cfg.MaxPayload; max > 0 && n > max {
-		return fmt.Errorf("%w: %s/%s replied %d bytes, limit %d", ErrPayloadTooLarge, a.ctx.capability, a.ctx.id, n, max)
+		return fmt.Errorf("%w: %s/%s replied %d bytes, limit %d", wire.ErrPayloadTooLarge, a.ctx.capability, a.ctx.id, n, max)
 	}
 	return nil
 }
@@ -144,7 +145,7 @@ func (r *Request) Answer(resp Response) {
 	}
 }
 
-func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
+func (a *activation) onEnvelope(c pa.Context, env *wire.Envelope) {
 	var deadline time.Time
 	if env.Deadline != 0 {
 		deadline = time.Unix(0, env.Deadline)
@@ -163,7 +164,7 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 		// caller forgets the PID and asks the owner's router.
 		a.stray()
 		if !env.Cast {
-			a.reply(c, env, &cluster.Reply{Redirect: &cluster.Redirect{Owner: owner, RingVersion: version}})
+			a.reply(c, env, &wire.Reply{Redirect: &wire.Redirect{Owner: owner, RingVersion: version}})
 		} else if payload, ok := a.unpack(c, env); ok {
 			a.recast(env.Capability, env.Id, payload)
 		}
@@ -181,9 +182,9 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 	if env.Cast {
 		return
 	}
-	rep := &cluster.Reply{}
+	rep := &wire.Reply{}
 	if err == nil {
-		rep.PayloadType, rep.Payload, err = cluster.Pack(reply)
+		rep.PayloadType, rep.Payload, err = wire.Pack(reply)
 	}
 	if err == nil {
 		err = a.bounded(len(rep.Payload))
@@ -200,11 +201,11 @@ func (a *activation) onEnvelope(c pa.Context, env *cluster.Envelope) {
 
 // unpack decodes env's payload; when it cannot, it logs it, answers the
 // caller with the failure and reports false.
-func (a *activation) unpack(c pa.Context, env *cluster.Envelope) (proto.Message, bool) {
-	payload, err := cluster.Unpack(env.PayloadType, env.Payload)
+func (a *activation) unpack(c pa.Context, env *wire.Envelope) (proto.Message, bool) {
+	payload, err := wire.Unpack(env.PayloadType, env.Payload)
 	if err != nil {
 		a.t.cfg.Logger.Warn("undecodable payload", "capability", env.Capability, "id", env.Id, "sender", c.Sender(), "err", err)
-		a.reply(c, env, &cluster.Reply{Failure: &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
+		a.reply(c, env, &wire.Reply{Failure: &wire.Failure{Code: wire.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
 		return nil, false
 	}
 	return payload, true
@@ -215,14 +216,14 @@ func (a *activation) unpack(c pa.Context, env *cluster.Envelope) (proto.Message,
 // restarted names whichever activation holds that number now: the
 // envelope's incarnation tells the two lives apart, and its (capability,
 // ID) must be this activation's.
-func (a *activation) addressed(env *cluster.Envelope) bool {
+func (a *activation) addressed(env *wire.Envelope) bool {
 	return env.Incarnation == a.t.cfg.Incarnation && env.Id == a.ctx.id && env.Capability == a.ctx.capability
 }
 
 // reply answers env to its sender, stamped with this node's incarnation
 // (the caller caches the PID under it) and the caller's own (so that a
 // restarted caller drops answers meant for its previous life).
-func (a *activation) reply(c pa.Context, env *cluster.Envelope, rep *cluster.Reply) {
+func (a *activation) reply(c pa.Context, env *wire.Envelope, rep *wire.Reply) {
 	if !env.Cast && c.Sender() != nil {
 		rep.Incarnation, rep.CallerIncarnation = a.t.cfg.Incarnation, env.CallerIncarnation
 		c.Respond(rep)
@@ -232,23 +233,23 @@ func (a *activation) reply(c pa.Context, env *cluster.Envelope, rep *cluster.Rep
 // failureOf turns an error of Handle into its wire form. The text is the
 // process's own (an error's, a panic's) and travels as a protobuf string,
 // which must be UTF-8: anything else becomes U+FFFD.
-func failureOf(err error) *cluster.Failure {
-	f := &cluster.Failure{Code: cluster.Code_CODE_BAD_PAYLOAD, Message: err.Error()}
-	var pe *ProcessError
+func failureOf(err error) *wire.Failure {
+	f := &wire.Failure{Code: wire.Code_CODE_BAD_PAYLOAD, Message: err.Error()}
+	var pe *actor.ProcessError
 	switch {
 	case errors.As(err, &pe):
-		f.Code, f.Message = cluster.Code_CODE_APPLICATION, pe.Msg
-	case errors.Is(err, ErrProcessFailed):
-		f.Code = cluster.Code_CODE_PROCESS_FAILED
-	case errors.Is(err, ErrPayloadTooLarge):
-		f.Code = cluster.Code_CODE_PAYLOAD_TOO_LARGE
+		f.Code, f.Message = wire.Code_CODE_APPLICATION, pe.Msg
+	case errors.Is(err, actor.ErrProcessFailed):
+		f.Code = wire.Code_CODE_PROCESS_FAILED
+	case errors.Is(err, wire.ErrPayloadTooLarge):
+		f.Code = wire.Code_CODE_PAYLOAD_TOO_LARGE
 	}
 	f.Message = strings.ToValidUTF8(f.Message, "\uFFFD")
 	return f
 }
 
 // handle runs the process on one message, making the process first if
-// needed, and turns a panic into ErrProcessFailed. parent is the caller's
+// needed, and turns a panic into actor.ErrProcessFailed. parent is the caller's
 // context, or one carrying a remote caller's trace context.
 func (a *activation) handle(parent context.Context, remote bool, msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
 	a.e.lastUsed.Store(time.Now().UnixNano())
@@ -258,7 +259,7 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 	defer func() {
 		if r := recover(); r != nil {
 			a.proc = nil
-			reply, err = nil, fmt.Errorf("%w: %s/%s panicked: %v", ErrProcessFailed, a.ctx.capability, a.ctx.id, r)
+			reply, err = nil, fmt.Errorf("%w: %s/%s panicked: %v", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id, r)
 			a.t.cfg.Logger.Warn("process panicked; it will be made again on its next message",
 				"capability", a.ctx.capability, "id", a.ctx.id, "panic", fmt.Sprint(r))
 			a.t.cfg.Logger.Debug("panic stack", "stack", string(debug.Stack()))
@@ -266,15 +267,15 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 	}()
 	if a.proc == nil {
 		if a.proc = a.factory(a.ctx.id); a.proc == nil {
-			return nil, fmt.Errorf("%w: %s/%s: factory returned nil", ErrProcessFailed, a.ctx.capability, a.ctx.id)
+			return nil, fmt.Errorf("%w: %s/%s: factory returned nil", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id)
 		}
 	}
 	reply, err = a.proc.Handle(&a.ctx, msg)
 	if err != nil {
-		return nil, &ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: err.Error(), Err: err}
+		return nil, &actor.ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: err.Error(), Err: err}
 	}
 	if reply == nil && !cast {
-		return nil, &ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: "nil reply"}
+		return nil, &actor.ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: "nil reply"}
 	}
 	return reply, nil
 }
@@ -285,7 +286,7 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 		return
 	}
 	a.gone = true
-	if s, ok := a.proc.(Stopper); ok {
+	if s, ok := a.proc.(actor.Stopper); ok {
 		a.ctx.deadline, a.ctx.cast = time.Time{}, false
 		defer a.ctx.end(nil)
 		func() {

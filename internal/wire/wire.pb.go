@@ -6,9 +6,9 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: cluster/wire.proto
+// source: internal/wire/wire.proto
 
-package cluster
+package wire
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -78,11 +78,11 @@ func (x Code) String() string {
 }
 
 func (Code) Descriptor() protoreflect.EnumDescriptor {
-	return file_cluster_wire_proto_enumTypes[0].Descriptor()
+	return file_internal_wire_wire_proto_enumTypes[0].Descriptor()
 }
 
 func (Code) Type() protoreflect.EnumType {
-	return &file_cluster_wire_proto_enumTypes[0]
+	return &file_internal_wire_wire_proto_enumTypes[0]
 }
 
 func (x Code) Number() protoreflect.EnumNumber {
@@ -91,7 +91,7 @@ func (x Code) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Code.Descriptor instead.
 func (Code) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{0}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{0}
 }
 
 // Envelope carries one Call or Cast to the node that owns its shard.
@@ -130,7 +130,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_cluster_wire_proto_msgTypes[0]
+	mi := &file_internal_wire_wire_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +142,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_wire_proto_msgTypes[0]
+	mi := &file_internal_wire_wire_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +155,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{0}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Envelope) GetCapability() string {
@@ -252,7 +252,7 @@ func (x *Envelope) GetCallerIncarnation() uint64 {
 // Failure is an error reply.
 type Failure struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          Code                   `protobuf:"varint,1,opt,name=code,proto3,enum=mesh.cluster.v1.Code" json:"code,omitempty"`
+	Code          Code                   `protobuf:"varint,1,opt,name=code,proto3,enum=mesh.wire.v1.Code" json:"code,omitempty"`
 	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -260,7 +260,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_cluster_wire_proto_msgTypes[1]
+	mi := &file_internal_wire_wire_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +272,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_wire_proto_msgTypes[1]
+	mi := &file_internal_wire_wire_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +285,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{1}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Failure) GetCode() Code {
@@ -314,7 +314,7 @@ type Redirect struct {
 
 func (x *Redirect) Reset() {
 	*x = Redirect{}
-	mi := &file_cluster_wire_proto_msgTypes[2]
+	mi := &file_internal_wire_wire_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +326,7 @@ func (x *Redirect) String() string {
 func (*Redirect) ProtoMessage() {}
 
 func (x *Redirect) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_wire_proto_msgTypes[2]
+	mi := &file_internal_wire_wire_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +339,7 @@ func (x *Redirect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redirect.ProtoReflect.Descriptor instead.
 func (*Redirect) Descriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{2}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Redirect) GetOwner() string {
@@ -378,7 +378,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_cluster_wire_proto_msgTypes[3]
+	mi := &file_internal_wire_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +390,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_wire_proto_msgTypes[3]
+	mi := &file_internal_wire_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +403,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{3}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Reply) GetPayload() []byte {
@@ -474,7 +474,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_cluster_wire_proto_msgTypes[4]
+	mi := &file_internal_wire_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +486,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_wire_proto_msgTypes[4]
+	mi := &file_internal_wire_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +499,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{4}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ping) GetSent() int64 {
@@ -532,7 +532,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_cluster_wire_proto_msgTypes[5]
+	mi := &file_internal_wire_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +544,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_wire_proto_msgTypes[5]
+	mi := &file_internal_wire_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +557,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_cluster_wire_proto_rawDescGZIP(), []int{5}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Pong) GetNode() string {
@@ -609,11 +609,11 @@ func (x *Pong) GetIncarnation() uint64 {
 	return 0
 }
 
-var File_cluster_wire_proto protoreflect.FileDescriptor
+var File_internal_wire_wire_proto protoreflect.FileDescriptor
 
-const file_cluster_wire_proto_rawDesc = "" +
+const file_internal_wire_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x12cluster/wire.proto\x12\x0fmesh.cluster.v1\"\xd6\x03\n" +
+	"\x18internal/wire/wire.proto\x12\fmesh.wire.v1\"\xd3\x03\n" +
 	"\bEnvelope\x12\x1e\n" +
 	"\n" +
 	"capability\x18\x01 \x01(\tR\n" +
@@ -626,26 +626,26 @@ const file_cluster_wire_proto_rawDesc = "" +
 	"\fpayload_type\x18\r \x01(\tR\vpayloadType\x12\x12\n" +
 	"\x04cast\x18\a \x01(\bR\x04cast\x12\x12\n" +
 	"\x04hops\x18\b \x01(\rR\x04hops\x12\x19\n" +
-	"\bwant_pid\x18\t \x01(\bR\awantPid\x12:\n" +
+	"\bwant_pid\x18\t \x01(\bR\awantPid\x127\n" +
 	"\x05trace\x18\n" +
-	" \x03(\v2$.mesh.cluster.v1.Envelope.TraceEntryR\x05trace\x12 \n" +
+	" \x03(\v2!.mesh.wire.v1.Envelope.TraceEntryR\x05trace\x12 \n" +
 	"\vincarnation\x18\v \x01(\x06R\vincarnation\x12-\n" +
 	"\x12caller_incarnation\x18\f \x01(\x06R\x11callerIncarnation\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
-	"\aFailure\x12)\n" +
-	"\x04code\x18\x01 \x01(\x0e2\x15.mesh.cluster.v1.CodeR\x04code\x12\x18\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"K\n" +
+	"\aFailure\x12&\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x12.mesh.wire.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"C\n" +
 	"\bRedirect\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12!\n" +
-	"\fring_version\x18\x02 \x01(\x04R\vringVersion\"\xb8\x02\n" +
+	"\fring_version\x18\x02 \x01(\x04R\vringVersion\"\xb2\x02\n" +
 	"\x05Reply\x12\x18\n" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12!\n" +
-	"\fpayload_type\x18\b \x01(\tR\vpayloadType\x122\n" +
-	"\afailure\x18\x02 \x01(\v2\x18.mesh.cluster.v1.FailureR\afailure\x125\n" +
-	"\bredirect\x18\x03 \x01(\v2\x19.mesh.cluster.v1.RedirectR\bredirect\x12\x1f\n" +
+	"\fpayload_type\x18\b \x01(\tR\vpayloadType\x12/\n" +
+	"\afailure\x18\x02 \x01(\v2\x15.mesh.wire.v1.FailureR\afailure\x122\n" +
+	"\bredirect\x18\x03 \x01(\v2\x16.mesh.wire.v1.RedirectR\bredirect\x12\x1f\n" +
 	"\vpid_address\x18\x04 \x01(\tR\n" +
 	"pidAddress\x12\x15\n" +
 	"\x06pid_id\x18\x05 \x01(\tR\x05pidId\x12 \n" +
@@ -671,37 +671,37 @@ const file_cluster_wire_proto_rawDesc = "" +
 	"\x10CODE_APPLICATION\x10\x05\x12\x0f\n" +
 	"\vCODE_CLOSED\x10\x06\x12\x11\n" +
 	"\rCODE_DEADLINE\x10\a\x12\x1a\n" +
-	"\x16CODE_PAYLOAD_TOO_LARGE\x10\bB!Z\x1fgithub.com/meshrun/mesh/clusterb\x06proto3"
+	"\x16CODE_PAYLOAD_TOO_LARGE\x10\bB'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
 
 var (
-	file_cluster_wire_proto_rawDescOnce sync.Once
-	file_cluster_wire_proto_rawDescData []byte
+	file_internal_wire_wire_proto_rawDescOnce sync.Once
+	file_internal_wire_wire_proto_rawDescData []byte
 )
 
-func file_cluster_wire_proto_rawDescGZIP() []byte {
-	file_cluster_wire_proto_rawDescOnce.Do(func() {
-		file_cluster_wire_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_cluster_wire_proto_rawDesc), len(file_cluster_wire_proto_rawDesc)))
+func file_internal_wire_wire_proto_rawDescGZIP() []byte {
+	file_internal_wire_wire_proto_rawDescOnce.Do(func() {
+		file_internal_wire_wire_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_internal_wire_wire_proto_rawDesc), len(file_internal_wire_wire_proto_rawDesc)))
 	})
-	return file_cluster_wire_proto_rawDescData
+	return file_internal_wire_wire_proto_rawDescData
 }
 
-var file_cluster_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cluster_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
-var file_cluster_wire_proto_goTypes = []any{
-	(Code)(0),        // 0: mesh.cluster.v1.Code
-	(*Envelope)(nil), // 1: mesh.cluster.v1.Envelope
-	(*Failure)(nil),  // 2: mesh.cluster.v1.Failure
-	(*Redirect)(nil), // 3: mesh.cluster.v1.Redirect
-	(*Reply)(nil),    // 4: mesh.cluster.v1.Reply
-	(*Ping)(nil),     // 5: mesh.cluster.v1.Ping
-	(*Pong)(nil),     // 6: mesh.cluster.v1.Pong
-	nil,              // 7: mesh.cluster.v1.Envelope.TraceEntry
+var file_internal_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_internal_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_internal_wire_wire_proto_goTypes = []any{
+	(Code)(0),        // 0: mesh.wire.v1.Code
+	(*Envelope)(nil), // 1: mesh.wire.v1.Envelope
+	(*Failure)(nil),  // 2: mesh.wire.v1.Failure
+	(*Redirect)(nil), // 3: mesh.wire.v1.Redirect
+	(*Reply)(nil),    // 4: mesh.wire.v1.Reply
+	(*Ping)(nil),     // 5: mesh.wire.v1.Ping
+	(*Pong)(nil),     // 6: mesh.wire.v1.Pong
+	nil,              // 7: mesh.wire.v1.Envelope.TraceEntry
 }
-var file_cluster_wire_proto_depIdxs = []int32{
-	7, // 0: mesh.cluster.v1.Envelope.trace:type_name -> mesh.cluster.v1.Envelope.TraceEntry
-	0, // 1: mesh.cluster.v1.Failure.code:type_name -> mesh.cluster.v1.Code
-	2, // 2: mesh.cluster.v1.Reply.failure:type_name -> mesh.cluster.v1.Failure
-	3, // 3: mesh.cluster.v1.Reply.redirect:type_name -> mesh.cluster.v1.Redirect
+var file_internal_wire_wire_proto_depIdxs = []int32{
+	7, // 0: mesh.wire.v1.Envelope.trace:type_name -> mesh.wire.v1.Envelope.TraceEntry
+	0, // 1: mesh.wire.v1.Failure.code:type_name -> mesh.wire.v1.Code
+	2, // 2: mesh.wire.v1.Reply.failure:type_name -> mesh.wire.v1.Failure
+	3, // 3: mesh.wire.v1.Reply.redirect:type_name -> mesh.wire.v1.Redirect
 	4, // [4:4] is the sub-list for method output_type
 	4, // [4:4] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
@@ -709,27 +709,27 @@ var file_cluster_wire_proto_depIdxs = []int32{
 	0, // [0:4] is the sub-list for field type_name
 }
 
-func init() { file_cluster_wire_proto_init() }
-func file_cluster_wire_proto_init() {
-	if File_cluster_wire_proto != nil {
+func init() { file_internal_wire_wire_proto_init() }
+func file_internal_wire_wire_proto_init() {
+	if File_internal_wire_wire_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_wire_proto_rawDesc), len(file_cluster_wire_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_wire_wire_proto_rawDesc), len(file_internal_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_cluster_wire_proto_goTypes,
-		DependencyIndexes: file_cluster_wire_proto_depIdxs,
-		EnumInfos:         file_cluster_wire_proto_enumTypes,
-		MessageInfos:      file_cluster_wire_proto_msgTypes,
+		GoTypes:           file_internal_wire_wire_proto_goTypes,
+		DependencyIndexes: file_internal_wire_wire_proto_depIdxs,
+		EnumInfos:         file_internal_wire_wire_proto_enumTypes,
+		MessageInfos:      file_internal_wire_wire_proto_msgTypes,
 	}.Build()
-	File_cluster_wire_proto = out.File
-	file_cluster_wire_proto_goTypes = nil
-	file_cluster_wire_proto_depIdxs = nil
+	File_internal_wire_wire_proto = out.File
+	file_internal_wire_wire_proto_goTypes = nil
+	file_internal_wire_wire_proto_depIdxs = nil
 }

@@ -1,10 +1,9 @@
-package actor
+package activation
 
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
+	"github.com/meshrun/mesh/actor"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -17,7 +16,7 @@ type Hooks struct {
 	Started func(capability string)
 	// Stopped is called for every activation StopWhere stops, from the
 	// goroutine that called StopWhere.
-	Stopped func(capability string, reason StopReason)
+	Stopped func(capability string, reason actor.StopReason)
 	// Misaddressed is called, from the activation's goroutine, for every
 	// envelope an activation refuses because it names another incarnation
 	// of the node or another (capability, ID): it was sent to a PID cached
@@ -30,38 +29,4 @@ type Hooks struct {
 	// Tracer, if set, records a span around every message a process
 	// handles, a child of the caller's span.
 	Tracer trace.Tracer
-}
-
-// begin prepares c for one message whose caller's context is parent (nil
-// for none), starting a span when tracer is set.
-func (c *Context) begin(parent context.Context, tracer trace.Tracer, remote bool) {
-	c.parent = parent
-	if tracer == nil {
-		return
-	}
-	if parent == nil {
-		parent = context.Background()
-	}
-	kind := trace.SpanKindInternal
-	if remote {
-		kind = trace.SpanKindServer
-	}
-	c.parent, c.span = tracer.Start(parent, "mesh.handle "+c.capability, trace.WithSpanKind(kind),
-		trace.WithAttributes(attribute.String("mesh.capability", c.capability), attribute.String("mesh.id", c.id),
-			attribute.Bool("mesh.cast", c.cast)))
-}
-
-// end releases what begin and Context made, recording err on the span.
-func (c *Context) end(err error) {
-	if c.cancel != nil {
-		c.cancel()
-	}
-	if c.span != nil {
-		if err != nil {
-			c.span.RecordError(err)
-			c.span.SetStatus(codes.Error, err.Error())
-		}
-		c.span.End()
-	}
-	c.parent, c.ctx, c.cancel, c.span = nil, nil, nil, nil
 }

@@ -1,4 +1,4 @@
-package actor
+package activation
 
 import (
 	"sync"

@@ -1,4 +1,4 @@
-package actor
+package activation
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/actor"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -25,7 +26,7 @@ func newSystem(t *testing.T) *pa.ActorSystem {
 // counter replies with how many messages it has handled.
 type counter struct{ n int64 }
 
-func (c *counter) Handle(*Context, proto.Message) (proto.Message, error) {
+func (c *counter) Handle(actor.Context, proto.Message) (proto.Message, error) {
 	c.n++
 	return wrapperspb.Int64(c.n), nil
 }
@@ -48,8 +49,8 @@ func TestEnsureSpawnsOnce(t *testing.T) {
 	var made atomic.Int64
 	table := NewTable(s, TableConfig{
 		Self: "self",
-		Factory: func(c string) (Factory, bool) {
-			return func(string) Process { made.Add(1); return &counter{} }, c == "count"
+		Factory: func(c string) (actor.Factory, bool) {
+			return func(string) actor.Process { made.Add(1); return &counter{} }, c == "count"
 		},
 		Owner: func(string, uint32) (string, uint64) { return "self", 1 },
 	})
@@ -87,7 +88,7 @@ func TestStopWhereLingersThenGoes(t *testing.T) {
 	s := newSystem(t)
 	table := NewTable(s, TableConfig{
 		Self:    "self",
-		Factory: func(string) (Factory, bool) { return func(string) Process { return &counter{} }, true },
+		Factory: func(string) (actor.Factory, bool) { return func(string) actor.Process { return &counter{} }, true },
 		Owner:   func(string, uint32) (string, uint64) { return "self", 1 },
 		Linger:  50 * time.Millisecond,
 	})
@@ -99,9 +100,9 @@ func TestStopWhereLingersThenGoes(t *testing.T) {
 		}
 		pids = append(pids, pid)
 	}
-	stopped := table.StopWhere(func(_ string, shard uint32) (StopReason, string) {
+	stopped := table.StopWhere(func(_ string, shard uint32) (actor.StopReason, string) {
 		if shard%2 == 0 {
-			return StopMoved, "other"
+			return actor.StopMoved, "other"
 		}
 		return 0, ""
 	})
@@ -125,7 +126,7 @@ func TestStopWhereLingersThenGoes(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := table.StopAll(StopClosing).Len(); n != 5 || table.Len() != 0 {
+	if n := table.StopAll(actor.StopClosing).Len(); n != 5 || table.Len() != 0 {
 		t.Fatalf("StopAll stopped %d, %d left", n, table.Len())
 	}
 }
@@ -137,7 +138,7 @@ type blockedStopper struct {
 	stopped *atomic.Int64
 }
 
-func (p *blockedStopper) Stop(*Context, StopReason, string) {
+func (p *blockedStopper) Stop(actor.Context, actor.StopReason, string) {
 	<-p.release
 	p.stopped.Add(1)
 }
@@ -150,8 +151,8 @@ func TestStoppingCompletes(t *testing.T) {
 	release := make(chan struct{})
 	table := NewTable(s, TableConfig{
 		Self: "self",
-		Factory: func(string) (Factory, bool) {
-			return func(string) Process { return &blockedStopper{release: release, stopped: &stopped} }, true
+		Factory: func(string) (actor.Factory, bool) {
+			return func(string) actor.Process { return &blockedStopper{release: release, stopped: &stopped} }, true
 		},
 		Owner: func(string, uint32) (string, uint64) { return "self", 1 },
 	})
@@ -162,7 +163,7 @@ func TestStoppingCompletes(t *testing.T) {
 		}
 		ask(t, s, pid) // make the process
 	}
-	st := table.StopWhere(func(string, uint32) (StopReason, string) { return StopMoved, "other" })
+	st := table.StopWhere(func(string, uint32) (actor.StopReason, string) { return actor.StopMoved, "other" })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := st.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {

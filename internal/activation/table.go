@@ -1,4 +1,4 @@
-package actor
+package activation
 
 import (
 	"context"
@@ -9,11 +9,17 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/meshrun/mesh/actor"
 	"google.golang.org/protobuf/proto"
 )
 
-// ErrNotHosted reports a capability this node does not host.
-var ErrNotHosted = errors.New("mesh: capability not hosted on this node")
+var (
+	// ErrNotHosted reports a capability this node does not host.
+	ErrNotHosted = errors.New("mesh: capability not hosted on this node")
+	// ErrMoved reports a message that reached an activation after it began
+	// to stop; the caller should route the message again.
+	ErrMoved = errors.New("mesh: activation moved")
+)
 
 // TableConfig gives a Table what it needs to know of the node around it.
 type TableConfig struct {
@@ -24,7 +30,7 @@ type TableConfig struct {
 	// life of the node, which may name another activation now.
 	Incarnation uint64
 	// Factory returns the factory of a capability this node hosts.
-	Factory func(capability string) (Factory, bool)
+	Factory func(capability string) (actor.Factory, bool)
 	// Owner returns the owner of a shard as this node sees it now, and
 	// the version of the capability's ring; owner is "" when no node
 	// offers the capability.
@@ -38,7 +44,7 @@ type TableConfig struct {
 	// begun to stop. If nil, such casts are dropped.
 	Recast func(capability, id string, payload proto.Message)
 	// MaxPayload bounds a reply, in bytes of its wire form: a larger one
-	// fails the call with ErrPayloadTooLarge. If zero, replies are not
+	// fails the call with wire.ErrPayloadTooLarge. If zero, replies are not
 	// bounded.
 	MaxPayload int
 	// Linger is how long a stopped activation keeps answering messages
@@ -224,15 +230,15 @@ func (t *Table) Held() map[string][]uint32 {
 // on this node makes a new activation; messages already on their way to a
 // stopped one are answered with a redirect while it lingers. Wait on the
 // result for their processes' Stop to have run.
-func (t *Table) StopWhere(stop func(capability string, shard uint32) (StopReason, string)) *Stopping {
+func (t *Table) StopWhere(stop func(capability string, shard uint32) (actor.StopReason, string)) *Stopping {
 	return t.stop(stop, false)
 }
 
 // StopAll stops every activation at once, without the linger of
 // StopWhere: for the very end of a node, when nothing can reach them any
 // more.
-func (t *Table) StopAll(reason StopReason) *Stopping {
-	return t.stop(func(string, uint32) (StopReason, string) { return reason, "" }, true)
+func (t *Table) StopAll(reason actor.StopReason) *Stopping {
+	return t.stop(func(string, uint32) (actor.StopReason, string) { return reason, "" }, true)
 }
 
 // DeadLetter completes the stop of an activation that was gone before its
@@ -246,7 +252,7 @@ func (t *Table) DeadLetter(msg any) bool {
 	return ok
 }
 
-func (t *Table) stop(decide func(capability string, shard uint32) (StopReason, string), now bool) *Stopping {
+func (t *Table) stop(decide func(capability string, shard uint32) (actor.StopReason, string), now bool) *Stopping {
 	type stopping struct {
 		pid *pa.PID
 		msg *stopMsg
