@@ -307,7 +307,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		Payload:     c.packed,
 		PayloadType: c.packedType,
 		WantPid:     !cached,
-		Trace:       n.tracing.carrier(ctx),
+		Trace:       n.tracing.Carrier(ctx),
 
 		Incarnation:       incarnation,
 		CallerIncarnation: n.incarnation,
@@ -423,7 +423,7 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	}
 	err = n.transport.Send(pid, &wire.Envelope{
 		Capability: req.Capability, Id: req.ID, Shard: s,
-		RingVersion: ring.Version(), Payload: b, PayloadType: typ, Cast: true, Hops: hops, Trace: n.tracing.carrier(ctx),
+		RingVersion: ring.Version(), Payload: b, PayloadType: typ, Cast: true, Hops: hops, Trace: n.tracing.Carrier(ctx),
 		Incarnation: incarnation, CallerIncarnation: n.incarnation,
 	}, nil)
 	if err != nil {

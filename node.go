@@ -18,6 +18,7 @@ import (
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/internal/activation"
+	"github.com/meshrun/mesh/internal/obs"
 	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
 )
@@ -46,8 +47,8 @@ type Node struct {
 
 	factories capability.Registry[actor.Factory]
 
-	metrics *metrics
-	tracing tracing
+	metrics *obs.Metrics
+	tracing obs.Tracing
 	health  healthLog
 	// admin is set once the endpoint serves; the router reads it for
 	// pongs. nil without Config.AdminAddr.
@@ -111,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
 	n.cache = activation.NewCache(0)
-	n.metrics, n.tracing = newMetrics(n), newTracing(cfg)
+	n.metrics, n.tracing = newMetrics(n), obs.NewTracing(cfg.TracerProvider, cfg.Propagator)
 	n.table = activation.NewTable(n.system, activation.TableConfig{
 		Self:        n.name,
 		Incarnation: n.incarnation,

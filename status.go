@@ -218,7 +218,7 @@ func (n *Node) observeRoutes(prev, next *routes) {
 		n.logger.Info("failed member is back", "member", name)
 	}
 	if prev.table.Version() != next.table.Version() {
-		n.metrics.rebalanced(prev.table, next.table)
+		n.metrics.Rebalanced(prev.table, next.table)
 	}
 }
 

@@ -1,8 +1,6 @@
-package mesh
+package obs
 
 import (
-	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,25 +12,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// outcome labels of mesh_calls_total and mesh_casts_total.
+// Outcome is how a call or cast ended: the outcome label of
+// mesh_calls_total and mesh_casts_total.
+type Outcome string
+
+// The outcomes. The node maps each error a call or cast can end with to
+// one of them.
 const (
-	outcomeOK            = "ok"
-	outcomeProcessError  = "process_error"  // the process returned an error
-	outcomeProcessFailed = "process_failed" // the process panicked
-	outcomeDeadline      = "deadline"       // no reply by the deadline
-	outcomeUnreachable   = "unreachable"    // the owner could not be reached
-	outcomeCanceled      = "canceled"       // the caller cancelled
-	outcomeNoNode        = "no_node"        // no node offers the capability
-	outcomeBadPayload    = "bad_payload"    // a payload or reply did not encode or decode
-	outcomeInvalid       = "invalid"        // the owner refused the request
-	outcomeClosed        = "closed"         // this node is closing
-	outcomeError         = "error"          // anything else
+	OK            Outcome = "ok"
+	ProcessError  Outcome = "process_error"  // the process returned an error
+	ProcessFailed Outcome = "process_failed" // the process panicked
+	Deadline      Outcome = "deadline"       // no reply by the deadline
+	Unreachable   Outcome = "unreachable"    // the owner could not be reached
+	Canceled      Outcome = "canceled"       // the caller cancelled
+	NoNode        Outcome = "no_node"        // no node offers the capability
+	BadPayload    Outcome = "bad_payload"    // a payload or reply did not encode or decode
+	Invalid       Outcome = "invalid"        // the owner refused the request
+	Closed        Outcome = "closed"         // this node is closing
+	Other         Outcome = "error"          // anything else
 )
 
 var (
-	callOutcomes = []string{outcomeOK, outcomeProcessError, outcomeProcessFailed, outcomeDeadline,
-		outcomeUnreachable, outcomeCanceled, outcomeNoNode, outcomeBadPayload, outcomeInvalid, outcomeClosed, outcomeError}
-	castOutcomes = []string{outcomeOK, outcomeDeadline, outcomeCanceled, outcomeNoNode, outcomeUnreachable, outcomeBadPayload, outcomeError}
+	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Other}
+	castOutcomes = []Outcome{OK, Deadline, Canceled, NoNode, Unreachable, BadPayload, Other}
 )
 
 // maxCapabilityLabels bounds the capabilities that get series of their
@@ -47,9 +49,9 @@ const otherCapability = "other"
 // from a local call's tens of microseconds to the default 5 s timeout.
 var callBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// metrics is one node's Prometheus metrics, in a registry of its own so that
-// several nodes can live in one process.
-type metrics struct {
+// Metrics is one node's Prometheus metrics, in a registry of its own so
+// that several nodes can live in one process.
+type Metrics struct {
 	reg *prometheus.Registry
 
 	calls      *prometheus.CounterVec
@@ -74,16 +76,17 @@ type metrics struct {
 
 // capMetrics are the children of one capability.
 type capMetrics struct {
-	calls   map[string]prometheus.Counter // by outcome
+	calls   map[Outcome]prometheus.Counter
 	callsOK prometheus.Counter
-	casts   map[string]prometheus.Counter
+	casts   map[Outcome]prometheus.Counter
 	castsOK prometheus.Counter
 	latency prometheus.Observer
 	started prometheus.Counter
 }
 
-func newMetrics(n *Node) *metrics {
-	m := &metrics{
+// NewMetrics returns the metrics of the node that state describes.
+func NewMetrics(state State) *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_calls_total", Help: "Calls made through this node, by capability and outcome.",
@@ -114,7 +117,7 @@ func newMetrics(n *Node) *metrics {
 		Help: "Messages refused (redirected) by an activation of this node because they named another incarnation of the node or another process: PIDs cached before a restart.",
 	})
 	m.reg.MustRegister(m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
-		&nodeCollector{n: n},
+		&nodeCollector{state: state},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -126,7 +129,7 @@ func newMetrics(n *Node) *metrics {
 // room is used up, every capability without series of its own is counted
 // under "other" without a lock, so that calls naming made-up capabilities
 // do not serialise on it.
-func (m *metrics) capability(c string) *capMetrics {
+func (m *Metrics) capability(c string) *capMetrics {
 	if p := m.caps.Load(); p != nil {
 		if cm := (*p)[c]; cm != nil {
 			return cm
@@ -160,79 +163,54 @@ func (m *metrics) capability(c string) *capMetrics {
 }
 
 // newCapMetrics returns the metric children of the capability label.
-func (m *metrics) newCapMetrics(label string) *capMetrics {
+func (m *Metrics) newCapMetrics(label string) *capMetrics {
 	cm := &capMetrics{
-		calls:   make(map[string]prometheus.Counter, len(callOutcomes)),
-		casts:   make(map[string]prometheus.Counter, len(castOutcomes)),
+		calls:   make(map[Outcome]prometheus.Counter, len(callOutcomes)),
+		casts:   make(map[Outcome]prometheus.Counter, len(castOutcomes)),
 		latency: m.latency.WithLabelValues(label),
 		started: m.started.WithLabelValues(label),
 	}
 	for _, o := range callOutcomes {
-		cm.calls[o] = m.calls.WithLabelValues(label, o)
+		cm.calls[o] = m.calls.WithLabelValues(label, string(o))
 	}
 	for _, o := range castOutcomes {
-		cm.casts[o] = m.casts.WithLabelValues(label, o)
+		cm.casts[o] = m.casts.WithLabelValues(label, string(o))
 	}
-	cm.callsOK, cm.castsOK = cm.calls[outcomeOK], cm.casts[outcomeOK]
+	cm.callsOK, cm.castsOK = cm.calls[OK], cm.casts[OK]
 	return cm
 }
 
-// called records one call that took d and ended with err.
-func (m *metrics) called(capability string, d time.Duration, err error) {
+// Called records one call that took d and ended with o.
+func (m *Metrics) Called(capability string, d time.Duration, o Outcome) {
 	cm := m.capability(capability)
 	cm.latency.Observe(d.Seconds())
-	if err == nil {
+	if o == OK {
 		cm.callsOK.Inc()
 		return
 	}
-	cm.calls[outcomeOf(err)].Inc()
-}
-
-// cast records one cast that ended with err.
-func (m *metrics) cast(capability string, err error) {
-	cm := m.capability(capability)
-	if err == nil {
-		cm.castsOK.Inc()
-		return
-	}
-	o := outcomeOf(err)
-	c, ok := cm.casts[o]
+	c, ok := cm.calls[o]
 	if !ok {
-		c = cm.casts[outcomeError]
+		c = cm.calls[Other]
 	}
 	c.Inc()
 }
 
-// outcomeOf classifies the error of a call or cast.
-func outcomeOf(err error) string {
-	var pe *ProcessError
-	switch {
-	case err == nil:
-		return outcomeOK
-	case errors.As(err, &pe):
-		return outcomeProcessError
-	case errors.Is(err, ErrProcessFailed):
-		return outcomeProcessFailed
-	case errors.Is(err, ErrUnreachable):
-		return outcomeUnreachable
-	case errors.Is(err, context.DeadlineExceeded):
-		return outcomeDeadline
-	case errors.Is(err, context.Canceled):
-		return outcomeCanceled
-	case errors.Is(err, ErrNoNode):
-		return outcomeNoNode
-	case errors.Is(err, ErrBadPayload):
-		return outcomeBadPayload
-	case errors.Is(err, ErrInvalidRequest):
-		return outcomeInvalid
-	case errors.Is(err, ErrClosed):
-		return outcomeClosed
+// Cast records one cast that ended with o.
+func (m *Metrics) Cast(capability string, o Outcome) {
+	cm := m.capability(capability)
+	if o == OK {
+		cm.castsOK.Inc()
+		return
 	}
-	return outcomeError
+	c, ok := cm.casts[o]
+	if !ok {
+		c = cm.casts[Other]
+	}
+	c.Inc()
 }
 
-// hooks are the activation table's hooks that feed the metrics.
-func (m *metrics) hooks() activation.Hooks {
+// Hooks are the activation table's hooks that feed the metrics.
+func (m *Metrics) Hooks() activation.Hooks {
 	return activation.Hooks{
 		Started:      func(c string) { m.capability(c).started.Inc() },
 		Stopped:      func(c string, reason actor.StopReason) { m.stopped.WithLabelValues(c, reason.String()).Inc() },
@@ -240,8 +218,8 @@ func (m *metrics) hooks() activation.Hooks {
 	}
 }
 
-// rebalanced records a placement change from prev to next.
-func (m *metrics) rebalanced(prev, next *shard.Table) {
+// Rebalanced records a placement change from prev to next.
+func (m *Metrics) Rebalanced(prev, next *shard.Table) {
 	m.rebalances.Inc()
 	for _, c := range next.Capabilities() {
 		if old := prev.Ring(c); old != nil {
@@ -252,9 +230,20 @@ func (m *metrics) rebalanced(prev, next *shard.Table) {
 	}
 }
 
+// State is what the node holds now, read at scrape time.
+type State struct {
+	// Name is the node's name.
+	Name string
+	// Activations returns the number of activations of each capability.
+	Activations func() map[string]int
+	// Members returns the number of members in each state (alive,
+	// suspect, draining); every state is present, with 0 if none.
+	Members func() map[string]int
+}
+
 // nodeCollector reports, at scrape time, what the node holds now: its
 // activations and its members by state.
-type nodeCollector struct{ n *Node }
+type nodeCollector struct{ state State }
 
 var (
 	activationsDesc = prometheus.NewDesc("mesh_activations", "Processes active on this node, by capability.", []string{"capability"}, nil)
@@ -269,20 +258,18 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(nodeInfoDesc, prometheus.GaugeValue, 1, c.n.name)
-	for capability, count := range c.n.table.Counts() {
-		ch <- prometheus.MustNewConstMetric(activationsDesc, prometheus.GaugeValue, float64(count), capability)
+	ch <- prometheus.MustNewConstMetric(nodeInfoDesc, prometheus.GaugeValue, 1, c.state.Name)
+	if c.state.Activations != nil {
+		for capability, count := range c.state.Activations() {
+			ch <- prometheus.MustNewConstMetric(activationsDesc, prometheus.GaugeValue, float64(count), capability)
+		}
 	}
-	states := map[MemberState]int{MemberAlive: 0, MemberSuspect: 0, MemberDraining: 0}
-	for _, m := range c.n.Members() {
-		states[m.State]++
-	}
-	for state, count := range states {
-		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(count), string(state))
+	if c.state.Members != nil {
+		for state, count := range c.state.Members() {
+			ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(count), state)
+		}
 	}
 }
 
-// Metrics returns the node's Prometheus metrics, for serving them other
-// than on the admin endpoint's /metrics. Each node has a registry of its
-// own.
-func (n *Node) Metrics() prometheus.Gatherer { return n.metrics.reg }
+// Registry returns the node's registry, to serve or gather its metrics.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

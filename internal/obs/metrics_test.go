@@ -1,43 +1,17 @@
-package mesh
+package obs
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 )
 
-// TestOutcomeOf: every error a call can end with has its outcome label.
-func TestOutcomeOf(t *testing.T) {
-	for _, tt := range []struct {
-		err  error
-		want string
-	}{
-		{nil, outcomeOK},
-		{&ProcessError{Capability: "c", ID: "i", Msg: "no"}, outcomeProcessError},
-		{fmt.Errorf("%w: boom", ErrProcessFailed), outcomeProcessFailed},
-		{fmt.Errorf("%w: c/i: %w: n did not answer", ErrDeadlineExceeded, ErrUnreachable), outcomeUnreachable},
-		{fmt.Errorf("%w: c/i", ErrDeadlineExceeded), outcomeDeadline},
-		{fmt.Errorf("mesh: call canceled: %w", context.Canceled), outcomeCanceled},
-		{fmt.Errorf("%w: %q", ErrNoNode, "c"), outcomeNoNode},
-		{fmt.Errorf("%w: x", ErrBadPayload), outcomeBadPayload},
-		{fmt.Errorf("%w: x", ErrInvalidRequest), outcomeInvalid},
-		{ErrClosed, outcomeClosed},
-		{errors.New("something else"), outcomeError},
-	} {
-		if got := outcomeOf(tt.err); got != tt.want {
-			t.Errorf("outcomeOf(%v) = %q, want %q", tt.err, got, tt.want)
-		}
-	}
-}
-
 // TestCapabilityLabelsBounded: past maxCapabilityLabels capabilities,
 // further ones share the "other" series.
 func TestCapabilityLabelsBounded(t *testing.T) {
-	m := newMetrics(&Node{})
+	m := NewMetrics(State{})
 	for i := range maxCapabilityLabels + 10 {
-		m.called(fmt.Sprint("cap-", i), 0, nil)
+		m.Called(fmt.Sprint("cap-", i), 0, OK)
 	}
 	if got := len(*m.caps.Load()); got != maxCapabilityLabels {
 		t.Fatalf("%d capabilities with series, want %d", got, maxCapabilityLabels)
@@ -51,7 +25,7 @@ func TestCapabilityLabelsBounded(t *testing.T) {
 // the overflow label does not make later capabilities share its series
 // while there is room for theirs.
 func TestCapabilityNamedOtherHasItsOwnSeries(t *testing.T) {
-	m := newMetrics(&Node{})
+	m := NewMetrics(State{})
 	other := m.capability(otherCapability)
 	if m.capability("chat") == other {
 		t.Fatal("a capability got the series of the capability named other")
@@ -63,9 +37,9 @@ func TestCapabilityNamedOtherHasItsOwnSeries(t *testing.T) {
 // the lock that adding a capability takes (DESIGN.md: nothing on the Call
 // path takes a global lock).
 func TestUnknownCapabilityTakesNoLock(t *testing.T) {
-	m := newMetrics(&Node{})
+	m := NewMetrics(State{})
 	for i := range maxCapabilityLabels + 1 {
-		m.called(fmt.Sprint("cap-", i), 0, nil)
+		m.Called(fmt.Sprint("cap-", i), 0, OK)
 	}
 	m.capMu.Lock()
 	defer m.capMu.Unlock()
@@ -73,7 +47,7 @@ func TestUnknownCapabilityTakesNoLock(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 1000 {
-			m.called(fmt.Sprint("made-up-", i), 0, ErrNoNode)
+			m.Called(fmt.Sprint("made-up-", i), 0, NoNode)
 		}
 	}()
 	select {
