@@ -1,8 +1,9 @@
 package mesh
 
 import (
+	"time"
+
 	"github.com/meshrun/mesh/actor"
-	"github.com/meshrun/mesh/internal/activation"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -18,7 +19,18 @@ type Context = actor.Context
 type StopReason = actor.StopReason
 
 // Activation describes one process active on a node.
-type Activation = activation.Activation
+type Activation struct {
+	Capability string
+	ID         string
+	// Shard is the shard the ID hashes to.
+	Shard uint32
+	// PID names the activation's actor, for logs and the admin endpoint.
+	PID string
+	// Since is when the activation was made, LastUsed when it last began
+	// to handle a message.
+	Since    time.Time
+	LastUsed time.Time
+}
 
 // Capability is a kind of process a node can host.
 type Capability struct {

@@ -633,7 +633,14 @@ func (n *Node) Locate(capability, id string) (Placement, error) {
 func (n *Node) RoutingVersion() uint64 { return n.routes.Load().table.Version() }
 
 // Activations returns the processes active on this node.
-func (n *Node) Activations() []Activation { return n.table.List() }
+func (n *Node) Activations() []Activation {
+	list := n.table.List()
+	out := make([]Activation, len(list))
+	for i, a := range list {
+		out[i] = Activation(a)
+	}
+	return out
+}
 
 // debugOnly logs every record at Debug, keeping its original level as an
 // attribute. protoactor logs routine events (a peer closing its connection)
