@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ func benchCalls(b *testing.B, from *mesh.Node, ids []string, parallelism int) {
 	b.ReportAllocs()
 	b.SetParallelism(parallelism)
 	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := ids[int(next.Add(1))%len(ids)]
@@ -69,6 +72,29 @@ func BenchmarkCallRemote(b *testing.B) {
 	benchCalls(b, client, benchIDs(1000), 32)
 }
 
+// BenchmarkCallRemoteSequential: one caller's warm calls, one after
+// another, to a process on another node of the same process: the latency
+// of a cross-node call when nothing can be batched.
+func BenchmarkCallRemoteSequential(b *testing.B) {
+	host := startNode(b, "host", nil, echoPlain)
+	client := startNode(b, "client", []string{host.GossipAddr()})
+	waitFor(b, 10*time.Second, "client to place echo", func() bool { _, err := client.Locate("echo", "a"); return err == nil })
+	ctx := context.Background()
+	req := mesh.Request{Capability: "echo", ID: "a", Payload: wrapperspb.String("ping")}
+	if _, err := client.Call(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for range b.N {
+		if _, err := client.Call(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
 // BenchmarkRawRequestFuture is the ceiling of BenchmarkCallLocal: protoactor
 // RequestFuture to known PIDs, with no routing.
 func BenchmarkRawRequestFuture(b *testing.B) {
@@ -102,4 +128,15 @@ func BenchmarkRawRequestFuture(b *testing.B) {
 		_ = system.Root.StopFuture(pid).Wait()
 	}
 	system.Shutdown()
+}
+
+// cpuTime is the CPU time this process has used, user and system: every
+// node of the benchmark runs in it, so it sums the caller's and the
+// owner's work.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

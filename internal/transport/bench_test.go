@@ -40,6 +40,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 	var next uint32
 	b.ReportAllocs()
 	b.SetParallelism(128)
+	frames0, messages0 := a.t.Sent()
+	defer func() {
+		frames, messages := a.t.Sent()
+		b.ReportMetric(float64(messages-messages0)/float64(frames-frames0), "msgs/frame")
+	}()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		ch := make(chan struct{}, 1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -245,9 +246,19 @@ func (p *peer) waitForWork() bool {
 // message is answered with a dead letter and the others go on, so that
 // one bad message cannot block the pair.
 func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) (sent bool, err error) {
+	busy := false // a frame was sent since the queue was last found empty
 	for {
+		if busy {
+			// Let the senders that are running queue their messages
+			// before the next frame is taken: under load a frame then
+			// carries dozens of messages instead of one, each frame
+			// costing as much as a message to encode, write and read. A
+			// message that arrives at an idle peer goes out at once.
+			runtime.Gosched()
+		}
 		batch := p.take()
 		if batch == nil {
+			busy = false
 			select {
 			case <-p.wake:
 				continue
@@ -264,7 +275,9 @@ func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) (sent bool,
 		}
 		err := stream.Send(&Frame{Messages: batch})
 		if err == nil {
-			sent = true
+			sent, busy = true, true
+			p.t.frames.Add(1)
+			p.t.messages.Add(int64(len(batch)))
 			continue
 		}
 		if errors.Is(err, io.EOF) {

@@ -117,7 +117,14 @@ type Transport struct {
 	// names them; dropped after holdTimeout.
 	held   map[string]*peer
 	closed bool
+
+	// frames and messages count what the peers have written.
+	frames, messages atomic.Int64
 }
+
+// Sent returns how many frames the transport has written to its peers and
+// how many messages they carried.
+func (t *Transport) Sent() (frames, messages int64) { return t.frames.Load(), t.messages.Load() }
 
 // maxStreams bounds the streams one connection may open at once.
 const maxStreams = 8
