@@ -7,6 +7,9 @@ package main
 // The child handles commands concurrently and tags replies with the
 // command's sequence number; it exits when its stdin closes, so a dead
 // driver never leaves nodes behind.
+//
+// A workload's load runs in one node process, the caller: "prepare" hands
+// it the spec, one "phase" command runs each phase, "finish" ends it.
 
 import (
 	"bufio"
@@ -51,6 +54,9 @@ type command struct {
 	Path string `json:"path,omitempty"`
 	// Graceful selects a graceful "close".
 	Graceful bool `json:"graceful,omitempty"`
+	// Phase is the index, in the spec of the last "prepare", of the
+	// phase "phase" runs.
+	Phase int `json:"phase,omitempty"`
 }
 
 // reply answers one command.

@@ -77,46 +77,59 @@ type phaseResult struct {
 
 func idName(i int) string { return "actor_" + strconv.Itoa(i) }
 
-// runSpec runs sp's phases on n.
-func runSpec(n node, sp *spec) ([]phaseResult, error) {
+// session is a spec being run on a node, one "phase" command at a time,
+// so that the driver can act between phases.
+type session struct {
+	n          node
+	sp         *spec
+	ids, kinds []string
+	prof       *os.File // the CPU profile, from the first timed phase on
+}
+
+func newSession(n node, sp *spec) *session {
 	n.prepare(sp)
-	ids := make([]string, sp.IDs)
-	kinds := make([]string, sp.IDs)
-	for i := range ids {
-		ids[i] = idName(i)
-		kinds[i] = sp.Kinds[i%len(sp.Kinds)]
+	s := &session{n: n, sp: sp, ids: make([]string, sp.IDs), kinds: make([]string, sp.IDs)}
+	for i := range s.ids {
+		s.ids[i] = idName(i)
+		s.kinds[i] = sp.Kinds[i%len(sp.Kinds)]
 	}
-	var prof *os.File
-	defer func() {
-		if prof != nil {
-			pprof.StopCPUProfile()
-			prof.Close()
-		}
-	}()
-	var out []phaseResult
-	for _, ph := range sp.Phases {
-		if ph.First+ph.IDs > sp.IDs || ph.IDs < 1 || ph.N < 1 || ph.Callers < 1 {
-			return out, fmt.Errorf("phase %s: bad bounds", ph.Name)
-		}
-		if ph.Timed && sp.CPUProfile != "" && prof == nil {
-			f, err := os.Create(sp.CPUProfile)
-			if err != nil {
-				return out, err
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-				return out, err
-			}
-			prof = f
-		}
-		r := runPhase(n, ph, ids, kinds)
-		if ph.Timed {
-			out = append(out, r)
-		} else if r.Errors > 0 {
-			return out, fmt.Errorf("phase %s: %d of %d failed, first: %s", ph.Name, r.Errors, ph.N, r.FirstErr)
-		}
+	return s
+}
+
+// phase runs phase i. An untimed phase with failures is an error.
+func (s *session) phase(i int) (phaseResult, error) {
+	if i < 0 || i >= len(s.sp.Phases) {
+		return phaseResult{}, fmt.Errorf("no phase %d in a spec of %d", i, len(s.sp.Phases))
 	}
-	return out, nil
+	ph := s.sp.Phases[i]
+	if ph.First+ph.IDs > s.sp.IDs || ph.IDs < 1 || ph.N < 1 || ph.Callers < 1 {
+		return phaseResult{}, fmt.Errorf("phase %s: bad bounds", ph.Name)
+	}
+	if ph.Timed && s.sp.CPUProfile != "" && s.prof == nil {
+		f, err := os.Create(s.sp.CPUProfile)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return phaseResult{}, err
+		}
+		s.prof = f
+	}
+	r := runPhase(s.n, ph, s.ids, s.kinds)
+	if !ph.Timed && r.Errors > 0 {
+		return r, fmt.Errorf("phase %s: %d of %d failed, first: %s", ph.Name, r.Errors, ph.N, r.FirstErr)
+	}
+	return r, nil
+}
+
+// close stops the CPU profile, if one runs.
+func (s *session) close() {
+	if s.prof != nil {
+		pprof.StopCPUProfile()
+		s.prof.Close()
+		s.prof = nil
+	}
 }
 
 type memSample struct {

@@ -59,13 +59,29 @@ func (r *runner) spawn(name string) (*child, error) {
 	return spawn(r.exe, name, filepath.Join(r.tmp, fmt.Sprintf("%03d-%s.log", r.seq, name)))
 }
 
-// phaseTimeout bounds waiting for a spec's phases, with room for set-up.
-func phaseTimeout(sp *spec) time.Duration {
-	var t float64 = 60
-	for _, ph := range sp.Phases {
-		t += ph.Limit + 5
+// runSpec runs sp's phases on nodes[caller], one "phase" command each,
+// and returns the timed phases' results.
+func runSpec(nodes []*child, caller int, sp *spec) ([]phaseResult, error) {
+	c := nodes[caller]
+	if _, err := c.do(command{Op: "prepare", Run: sp}, time.Minute); err != nil {
+		return nil, withLog(err, c)
 	}
-	return seconds(t)
+	defer func() { _, _ = c.do(command{Op: "finish"}, 10*time.Second) }()
+	var out []phaseResult
+	for i, ph := range sp.Phases {
+		// Room for the phase, its memory samples and garbage collections.
+		rep, err := c.do(command{Op: "phase", Phase: i}, seconds(ph.Limit+60))
+		if err != nil {
+			return out, withLog(err, c)
+		}
+		if len(rep.Phases) != 1 {
+			return out, fmt.Errorf("%s: phase %s: %d results", c.name, ph.Name, len(rep.Phases))
+		}
+		if ph.Timed {
+			out = append(out, rep.Phases[0])
+		}
+	}
+	return out, nil
 }
 
 // single runs sp on a fresh one-node process of contender.
@@ -85,11 +101,7 @@ func (r *runner) single(contender string, kinds []string, sp *spec) ([]phaseResu
 	if _, err := c.do(command{Op: "await", Await: a}, time.Minute); err != nil {
 		return nil, withLog(err, c)
 	}
-	rep, err := c.do(command{Op: "run", Run: sp}, phaseTimeout(sp))
-	if err != nil {
-		return rep.Phases, withLog(err, c)
-	}
-	return rep.Phases, nil
+	return runSpec([]*child{c}, 0, sp)
 }
 
 func withLog(err error, c *child) error {
