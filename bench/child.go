@@ -161,6 +161,8 @@ func (s *server) handle(cmd command) (rep reply) {
 			s.sess.close()
 			s.sess = nil
 		}
+	case "cpu":
+		rep.CPU = int64(cpuTime())
 	case "where":
 		rep.Owners = where(n, cmd.Kind, cmd.IDs)
 	case "shards":

@@ -10,6 +10,8 @@ package main
 //
 // A workload's load runs in one node process, the caller: "prepare" hands
 // it the spec, one "phase" command runs each phase, "finish" ends it.
+// Around every timed phase the driver sends "cpu" to each other node
+// process, so that CPU time is counted over the whole cluster (runSpec).
 
 import (
 	"bufio"
@@ -71,6 +73,9 @@ type reply struct {
 	Owners []string     `json:"owners,omitempty"`
 	Count  int          `json:"count,omitempty"`
 	Load   *loadSummary `json:"load,omitempty"`
+	// CPU answers "cpu": the node process's CPU time so far, user and
+	// system (getrusage RUSAGE_SELF), in nanoseconds.
+	CPU int64 `json:"cpu_ns,omitempty"`
 }
 
 // startArgs configures a node.
