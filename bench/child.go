@@ -45,6 +45,11 @@ func runNode() int {
 		}()
 	}
 	// The driver closed stdin: leave quickly.
+	s.mu.Lock()
+	if s.sess != nil {
+		s.sess.close()
+	}
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		if n := s.current(); n != nil {
@@ -66,10 +71,13 @@ type server struct {
 	outMu sync.Mutex // guards out
 	out   *os.File
 
-	mu   sync.Mutex // guards node, load, prof
+	mu   sync.Mutex // guards node, load, prof, sess
 	node node
 	load *bgLoad
 	prof *os.File
+	// sess is the spec being run; the driver sends its "phase" commands
+	// one after the other, so one command at a time uses it.
+	sess *session
 }
 
 func (s *server) current() node {
@@ -124,12 +132,37 @@ func (s *server) handle(cmd command) (rep reply) {
 		if err := n.await(ctx, *a); err != nil {
 			return fail(err)
 		}
-	case "run":
-		phases, err := runSpec(n, cmd.Run)
-		rep.Phases = phases
+	case "prepare":
+		if cmd.Run == nil {
+			return fail(errors.New("prepare without a spec"))
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sess != nil {
+			s.sess.close()
+		}
+		s.sess = newSession(n, cmd.Run)
+	case "phase":
+		s.mu.Lock()
+		sess := s.sess
+		s.mu.Unlock()
+		if sess == nil {
+			return fail(errors.New("phase without prepare"))
+		}
+		r, err := sess.phase(cmd.Phase)
+		rep.Phases = []phaseResult{r}
 		if err != nil {
 			return fail(err)
 		}
+	case "finish":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sess != nil {
+			s.sess.close()
+			s.sess = nil
+		}
+	case "cpu":
+		rep.CPU = int64(cpuTime())
 	case "where":
 		rep.Owners = where(n, cmd.Kind, cmd.IDs)
 	case "shards":

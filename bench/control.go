@@ -7,6 +7,11 @@ package main
 // The child handles commands concurrently and tags replies with the
 // command's sequence number; it exits when its stdin closes, so a dead
 // driver never leaves nodes behind.
+//
+// A workload's load runs in one node process, the caller: "prepare" hands
+// it the spec, one "phase" command runs each phase, "finish" ends it.
+// Around every timed phase the driver sends "cpu" to each other node
+// process, so that CPU time is counted over the whole cluster (runSpec).
 
 import (
 	"bufio"
@@ -51,6 +56,9 @@ type command struct {
 	Path string `json:"path,omitempty"`
 	// Graceful selects a graceful "close".
 	Graceful bool `json:"graceful,omitempty"`
+	// Phase is the index, in the spec of the last "prepare", of the
+	// phase "phase" runs.
+	Phase int `json:"phase,omitempty"`
 }
 
 // reply answers one command.
@@ -65,6 +73,9 @@ type reply struct {
 	Owners []string     `json:"owners,omitempty"`
 	Count  int          `json:"count,omitempty"`
 	Load   *loadSummary `json:"load,omitempty"`
+	// CPU answers "cpu": the node process's CPU time so far, user and
+	// system (getrusage RUSAGE_SELF), in nanoseconds.
+	CPU int64 `json:"cpu_ns,omitempty"`
 }
 
 // startArgs configures a node.

@@ -48,7 +48,9 @@ type phase struct {
 	Memory bool `json:"memory,omitempty"`
 }
 
-// phaseResult is what one phase measured in the calling process.
+// phaseResult is what one phase measured: in the calling process, except
+// CPU and NodeCPU, which the driver completes with every other node
+// process's CPU time (see runSpec).
 type phaseResult struct {
 	Name     string  `json:"name"`
 	N        int     `json:"n"`
@@ -65,9 +67,23 @@ type phaseResult struct {
 	// process (all its goroutines).
 	Allocs float64 `json:"allocs"`
 	Bytes  float64 `json:"bytes"`
-	// CPU is the calling process's CPU time (user and system) per
-	// operation, in microseconds.
-	CPU float64 `json:"cpu_us"`
+	// CPU is the CPU time (user and system) per operation summed over
+	// every process of the contender's cluster: the calling node process
+	// and every other node process, in microseconds. The driver, which
+	// only waits while a phase runs, is not one of them.
+	CPU float64 `json:"cpu_all_us"`
+	// CallerCPU is the calling process's share of CPU. It keeps the key
+	// CPU had when it counted the calling process alone, so older
+	// results.json files read the same.
+	CallerCPU float64 `json:"cpu_us"`
+	// NodeCPU is each node process's CPU time per operation, in the
+	// order the nodes were started (the caller's is CallerCPU); CPU is
+	// their sum.
+	NodeCPU []float64 `json:"cpu_nodes_us,omitempty"`
+	// CPUWindow is the span, in seconds, from the first CPU reading of
+	// the other node processes before the phase to the last one after
+	// it: it holds Wall and the bracketing slack.
+	CPUWindow float64 `json:"cpu_window_s,omitempty"`
 	// Memory, when measured: live heap, RSS and goroutines added per
 	// successful operation.
 	HeapPer      float64 `json:"heap_per,omitempty"`
@@ -77,46 +93,60 @@ type phaseResult struct {
 
 func idName(i int) string { return "actor_" + strconv.Itoa(i) }
 
-// runSpec runs sp's phases on n.
-func runSpec(n node, sp *spec) ([]phaseResult, error) {
+// session is a spec being run on a node, one "phase" command at a time,
+// so that the driver can read every node process's CPU time just before
+// and just after each timed phase.
+type session struct {
+	n          node
+	sp         *spec
+	ids, kinds []string
+	prof       *os.File // the CPU profile, from the first timed phase on
+}
+
+func newSession(n node, sp *spec) *session {
 	n.prepare(sp)
-	ids := make([]string, sp.IDs)
-	kinds := make([]string, sp.IDs)
-	for i := range ids {
-		ids[i] = idName(i)
-		kinds[i] = sp.Kinds[i%len(sp.Kinds)]
+	s := &session{n: n, sp: sp, ids: make([]string, sp.IDs), kinds: make([]string, sp.IDs)}
+	for i := range s.ids {
+		s.ids[i] = idName(i)
+		s.kinds[i] = sp.Kinds[i%len(sp.Kinds)]
 	}
-	var prof *os.File
-	defer func() {
-		if prof != nil {
-			pprof.StopCPUProfile()
-			prof.Close()
-		}
-	}()
-	var out []phaseResult
-	for _, ph := range sp.Phases {
-		if ph.First+ph.IDs > sp.IDs || ph.IDs < 1 || ph.N < 1 || ph.Callers < 1 {
-			return out, fmt.Errorf("phase %s: bad bounds", ph.Name)
-		}
-		if ph.Timed && sp.CPUProfile != "" && prof == nil {
-			f, err := os.Create(sp.CPUProfile)
-			if err != nil {
-				return out, err
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-				return out, err
-			}
-			prof = f
-		}
-		r := runPhase(n, ph, ids, kinds)
-		if ph.Timed {
-			out = append(out, r)
-		} else if r.Errors > 0 {
-			return out, fmt.Errorf("phase %s: %d of %d failed, first: %s", ph.Name, r.Errors, ph.N, r.FirstErr)
-		}
+	return s
+}
+
+// phase runs phase i. An untimed phase with failures is an error.
+func (s *session) phase(i int) (phaseResult, error) {
+	if i < 0 || i >= len(s.sp.Phases) {
+		return phaseResult{}, fmt.Errorf("no phase %d in a spec of %d", i, len(s.sp.Phases))
 	}
-	return out, nil
+	ph := s.sp.Phases[i]
+	if ph.First+ph.IDs > s.sp.IDs || ph.IDs < 1 || ph.N < 1 || ph.Callers < 1 {
+		return phaseResult{}, fmt.Errorf("phase %s: bad bounds", ph.Name)
+	}
+	if ph.Timed && s.sp.CPUProfile != "" && s.prof == nil {
+		f, err := os.Create(s.sp.CPUProfile)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return phaseResult{}, err
+		}
+		s.prof = f
+	}
+	r := runPhase(s.n, ph, s.ids, s.kinds)
+	if !ph.Timed && r.Errors > 0 {
+		return r, fmt.Errorf("phase %s: %d of %d failed, first: %s", ph.Name, r.Errors, ph.N, r.FirstErr)
+	}
+	return r, nil
+}
+
+// close stops the CPU profile, if one runs.
+func (s *session) close() {
+	if s.prof != nil {
+		pprof.StopCPUProfile()
+		s.prof.Close()
+		s.prof = nil
+	}
 }
 
 type memSample struct {
@@ -222,7 +252,8 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 	ops := float64(max(ok+r.Errors, 1))
 	r.Allocs = float64(ms1.Mallocs-ms0.Mallocs) / ops
 	r.Bytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / ops
-	r.CPU = (cpu1 - cpu0).Seconds() * 1e6 / ops
+	r.CallerCPU = (cpu1 - cpu0).Seconds() * 1e6 / ops
+	r.CPU = r.CallerCPU // until the driver adds the other processes
 	if ph.Memory && ok > 0 {
 		after := sampleMemory()
 		r.HeapPer = (float64(after.heap) - float64(before.heap)) / float64(ok)

@@ -211,6 +211,9 @@ func headline(w string, res *result) string {
 			if ph.Errors > 0 {
 				part += fmt.Sprintf(" (%d errors)", ph.Errors)
 			}
+			if ph.CPU > 0 {
+				part += fmt.Sprintf(", CPU %s/op (caller %s)", fmtUS(ph.CPU), fmtUS(ph.CallerCPU))
+			}
 			if ph.HeapPer != 0 {
 				part += fmt.Sprintf(", heap %.0f B/act", ph.HeapPer)
 			}

@@ -77,8 +77,23 @@ func allocs(name string) func(*result) (float64, bool) {
 	return phaseGet(name, func(ph phaseResult) (float64, bool) { return ph.Allocs, true })
 }
 
+// cpuPer is the CPU time per operation of every process of the run.
 func cpuPer(name string) func(*result) (float64, bool) {
 	return phaseGet(name, func(ph phaseResult) (float64, bool) { return ph.CPU, ph.CPU > 0 })
+}
+
+// callerCPUPer is the calling process's share of cpuPer.
+func callerCPUPer(name string) func(*result) (float64, bool) {
+	return phaseGet(name, func(ph phaseResult) (float64, bool) { return ph.CallerCPU, ph.CallerCPU > 0 })
+}
+
+// cpuRows are the CPU figures of a phase: the sum over every process
+// first, then the calling process's share of it.
+func cpuRows(name, op string) []row {
+	return []row{
+		{label: "CPU per " + op + ", all processes", format: fmtUS, get: cpuPer(name)},
+		{label: "CPU per " + op + ", caller's share", format: fmtUS, get: callerCPUPer(name)},
+	}
 }
 
 func value(key string) func(*result) (float64, bool) {
@@ -89,13 +104,14 @@ func value(key string) func(*result) (float64, bool) {
 }
 
 func throughputRows(name, what, eigr string) []row {
-	return []row{
+	op := strings.TrimSuffix(what, "s")
+	rows := []row{
 		{label: what + " per second", higher: true, format: fmtRate, eigr: eigr, get: rate(name)},
 		{label: "p50 latency under load", format: fmtUS, get: quantileUS(name, 50)},
 		{label: "p99 latency under load", format: fmtUS, get: quantileUS(name, 99)},
-		{label: "CPU time per " + strings.TrimSuffix(what, "s") + " (calling process)", format: fmtUS, get: cpuPer(name)},
-		{label: "heap allocations per " + strings.TrimSuffix(what, "s") + " (calling process)", format: fmtF1, get: allocs(name)},
 	}
+	rows = append(rows, cpuRows(name, op)...)
+	return append(rows, row{label: "heap allocations per " + op + " (caller only)", format: fmtF1, get: allocs(name)})
 }
 
 func curveRows() []row {
@@ -142,13 +158,16 @@ func tableOf(id string) []row {
 	case "C1":
 		return append(throughputRows(phCall, "calls", ""), curveRows()...)
 	case "C2":
-		return []row{
+		rows := []row{
 			{label: "activations per second", higher: true, format: fmtRate, get: rate(phActivate)},
 			{label: "p99 activation latency under load", format: fmtUS, get: quantileUS(phActivate, 99)},
-			{label: "calls per second", higher: true, format: fmtRate, get: rate(phCall)},
-			{label: "p50 call latency under load", format: fmtUS, get: quantileUS(phCall, 50)},
-			{label: "p99 call latency under load", format: fmtUS, get: quantileUS(phCall, 99)},
 		}
+		rows = append(rows, cpuRows(phActivate, "activation")...)
+		rows = append(rows,
+			row{label: "calls per second", higher: true, format: fmtRate, get: rate(phCall)},
+			row{label: "p50 call latency under load", format: fmtUS, get: quantileUS(phCall, 50)},
+			row{label: "p99 call latency under load", format: fmtUS, get: quantileUS(phCall, 99)})
+		return append(rows, cpuRows(phCall, "call")...)
 	case "R1":
 		return []row{
 			{label: "join: shards moved (1/(N+1) = 25.0%)", format: fmtPct, get: value("join_shards_moved"), noRatio: true, only: []string{meshC}},
@@ -317,7 +336,11 @@ All three run the same echo process, the same payload (a ` + "`StringValue`" + `
 
 **Method.** Every workload runs in fresh node processes (multi-node workloads: one OS process per node on 127.0.0.1, started and
 stopped by the benchmark), contenders interleaved round by round. Throughput is successful operations / wall time of the whole
-batch, run by a bounded pool of concurrent callers; latency is per operation, in an HDR histogram. A cell reads
+batch, run by a bounded pool of concurrent callers; latency is per operation, in an HDR histogram. CPU per operation is user + system
+time (getrusage in each process) over the timed batch, summed over every process of the contender: the calling node process, where
+the callers run, and every other node process, which serve the IDs placed on them; the driver, which only waits, is not counted.
+The caller's share is given beside it (on a single-node workload the caller is the only process, so both rows agree); heap
+allocations are counted in the caller only. A cell reads
 *median <sub>min–max</sub>* over the rounds. The ratio columns divide mesh's figure by the other's *round by round* (the contenders of a
 round run back to back, so they share the machine's conditions) and give the median <sub>min–max</sub> of those ratios: above 1× is
 better for mesh where higher is better (↑: throughput), below 1× where lower is better (↓: latency, memory, time).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,6 +99,7 @@ func checkResult(t *testing.T, r *result) {
 		if ph.Allocs <= 0 {
 			t.Errorf("%s phase %s: %g allocations per operation", who, name, ph.Allocs)
 		}
+		checkCPU(t, who+" phase "+name, ph, nodesOf[r.Workload])
 	}
 	switch r.Workload {
 	case "M":
@@ -124,5 +126,46 @@ func checkResult(t *testing.T, r *result) {
 	}
 	if len(r.Phases) == 0 && len(r.Values) == 0 {
 		t.Errorf("%s reported nothing", who)
+	}
+}
+
+// nodesOf is the number of node processes of the multi-node workloads
+// with timed phases; the others run on one.
+var nodesOf = map[string]int{"C1": 3, "C2": 4}
+
+// checkCPU checks a timed phase's CPU figures: one per node process, each
+// positive, the caller's first, and their sum the figure for all
+// processes; across nodes the sum exceeds the caller's share, since the
+// other nodes serve calls, and on one node it equals it.
+func checkCPU(t *testing.T, who string, ph phaseResult, nodes int) {
+	t.Helper()
+	nodes = max(nodes, 1)
+	if ph.CallerCPU <= 0 || ph.CPU < ph.CallerCPU {
+		t.Errorf("%s: CPU per operation %g µs over all processes, %g µs in the caller: want 0 < caller <= all", who, ph.CPU, ph.CallerCPU)
+	}
+	if len(ph.NodeCPU) != nodes {
+		t.Fatalf("%s: CPU of %d node processes, want %d", who, len(ph.NodeCPU), nodes)
+	}
+	sum := 0.0
+	for i, v := range ph.NodeCPU {
+		if v <= 0 {
+			t.Errorf("%s: node %d: CPU per operation %g µs", who, i+1, v)
+		}
+		sum += v
+	}
+	if ph.NodeCPU[0] != ph.CallerCPU {
+		t.Errorf("%s: node 1 (the caller) %g µs, caller's share %g µs", who, ph.NodeCPU[0], ph.CallerCPU)
+	}
+	if math.Abs(sum-ph.CPU) > 1e-9*sum {
+		t.Errorf("%s: node processes sum to %g µs, all processes %g µs", who, sum, ph.CPU)
+	}
+	if nodes > 1 && ph.CPU <= ph.CallerCPU {
+		t.Errorf("%s: %d node processes but CPU %g µs is only the caller's", who, nodes, ph.CPU)
+	}
+	if nodes == 1 && ph.CPU != ph.CallerCPU {
+		t.Errorf("%s: one process but CPU %g µs over all, %g µs in the caller", who, ph.CPU, ph.CallerCPU)
+	}
+	if ph.CPUWindow < ph.Wall {
+		t.Errorf("%s: CPU read over %gs, shorter than the phase's %gs", who, ph.CPUWindow, ph.Wall)
 	}
 }

@@ -143,14 +143,11 @@ func (r *runner) clusterRun(contender, prof string, kinds [][]string, sp *spec) 
 			return nil, err
 		}
 	}
-	rep, err := cl.nodes[0].do(command{Op: "run", Run: sp}, phaseTimeout(sp))
+	phases, err := runSpec(cl.nodes, 0, sp)
 	if server != "" {
 		_, _ = cl.nodes[1].do(command{Op: "profile"}, 10*time.Second)
 	}
-	if err != nil {
-		return nil, withLog(err, cl.nodes[0])
-	}
-	return &result{Phases: phasesResult(rep.Phases)}, nil
+	return &result{Phases: phasesResult(phases)}, err
 }
 
 func runC1(r *runner, contender, prof string) (*result, error) {
