@@ -216,6 +216,7 @@ func (n *Node) stopTransport(ctx context.Context) {
 		n.logger.Debug("transport stopped hard", "err", err)
 	}
 	n.system.Shutdown()
+	n.table.Close()
 }
 
 // meta is what this node gossips about itself. capMu must be held, or the

@@ -62,8 +62,10 @@ type Table struct {
 	system *pa.ActorSystem
 	cfg    TableConfig
 	props  *pa.Props
-	acts   byCapability[*entry]
-	count  atomic.Int64
+	// dispatch runs the activations' mailboxes.
+	dispatch *dispatcher
+	acts     byCapability[*entry]
+	count    atomic.Int64
 }
 
 // entry is one activation as the table knows it.
@@ -92,12 +94,13 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{system: system, cfg: cfg}
+	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher()}
 	// One Props for every activation: the activation learns who it is
 	// from its first message, so no per-activation Props is kept alive.
 	// A panic that escapes our own recover stops the actor rather than
 	// silently restarting it with a blank state.
 	t.props = pa.PropsFromProducer(func() pa.Actor { return &activation{t: t} },
+		pa.WithDispatcher(t.dispatch),
 		pa.WithSupervisor(pa.NewOneForOneStrategy(0, 0, func(any) pa.Directive { return pa.StopDirective })))
 	return t
 }
@@ -145,6 +148,11 @@ func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
 
 // Len returns the number of activations.
 func (t *Table) Len() int { return int(t.count.Load()) }
+
+// Close ends the goroutines the table keeps to run its activations. Call
+// it once the actor system is shut down; activations that still get a
+// message run on goroutines of their own.
+func (t *Table) Close() { t.dispatch.close() }
 
 // List returns every activation, in no particular order.
 func (t *Table) List() []Activation {
