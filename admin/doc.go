@@ -27,9 +27,10 @@
 // refuses is answered with an Error: 400 for a malformed request (a bad
 // limit or timeout, an invalid capability or ID, a payload that does not
 // decode), 404 for a member no one knows or a capability no member offers,
-// 403 for POST /v1/call without Options.Calls. A call that fails answers
-// 502 with a CallError, which carries the outcome label of the call in
-// mesh_calls_total.
+// 403 for POST /v1/call without Options.Calls. A call the node made
+// answers with a CallError if it failed, which carries the outcome label of
+// the call in mesh_calls_total: 400 if the node refused the request as
+// invalid, 502 otherwise.
 //
 // POST /v1/call takes a payload in protobuf JSON, of a message type linked
 // into the program (protoregistry.GlobalTypes): named by CallRequest.Type,
