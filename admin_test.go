@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/admin"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -64,7 +65,7 @@ func TestAdminEndpoints(t *testing.T) {
 		seeds = append(seeds, n.GossipAddr())
 	}
 	waitConverged(t, nodes...)
-	admin := nodes[0].AdminAddr()
+	endpoint := nodes[0].AdminAddr()
 
 	servedBy := map[string]string{}
 	for i := range 20 {
@@ -74,20 +75,8 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 
 	t.Run("members", func(t *testing.T) {
-		var got struct {
-			Node           string `json:"node"`
-			RoutingVersion string `json:"routing_version"`
-			Members        []struct {
-				Name         string   `json:"name"`
-				State        string   `json:"state"`
-				Self         bool     `json:"self"`
-				Capabilities []string `json:"capabilities"`
-				GossipAddr   string   `json:"gossip_addr"`
-				Admin        string   `json:"admin_addr"`
-				Version      string   `json:"routing_version"`
-			} `json:"members"`
-		}
-		if code := adminGet(t, admin, "/v1/members", &got); code != http.StatusOK {
+		var got admin.Members
+		if code := adminGet(t, endpoint, "/v1/members", &got); code != http.StatusOK {
 			t.Fatalf("status %d", code)
 		}
 		if len(got.Members) != 3 {
@@ -95,8 +84,8 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 		for i, m := range got.Members {
 			n := nodes[i]
-			if m.Name != n.Name() || m.State != "alive" || m.Admin != n.AdminAddr() || m.GossipAddr != n.GossipAddr() ||
-				m.Version != got.RoutingVersion || m.Self != (i == 0) || !slices.Equal(m.Capabilities, []string{"echo"}) {
+			if m.Name != n.Name() || m.State != "alive" || m.AdminAddr != n.AdminAddr() || m.GossipAddr != n.GossipAddr() ||
+				m.RoutingVersion != got.RoutingVersion || m.Self != (i == 0) || !slices.Equal(m.Capabilities, []string{"echo"}) {
 				t.Errorf("member %d: %+v; want %s alive at admin %s, gossip %s, routing version %s",
 					i, m, n.Name(), n.AdminAddr(), n.GossipAddr(), got.RoutingVersion)
 			}
@@ -106,24 +95,14 @@ func TestAdminEndpoints(t *testing.T) {
 	t.Run("activations and owners", func(t *testing.T) {
 		found := map[string]string{}
 		for _, n := range nodes {
-			var got struct {
-				Node        string `json:"node"`
-				Total       int    `json:"total"`
-				Activations []struct {
-					Capability string  `json:"capability"`
-					ID         string  `json:"id"`
-					Shard      uint32  `json:"shard"`
-					Age        float64 `json:"age_seconds"`
-					Idle       float64 `json:"idle_seconds"`
-				} `json:"activations"`
-			}
+			var got admin.Activations
 			adminGet(t, n.AdminAddr(), "/v1/activations?capability=echo", &got)
 			if got.Node != n.Name() || got.Total != len(got.Activations) {
 				t.Errorf("%s answered %+v", n.Name(), got)
 			}
 			for _, a := range got.Activations {
-				if a.Age < a.Idle || a.Idle < 0 {
-					t.Errorf("%s: age %v, idle %v", a.ID, a.Age, a.Idle)
+				if a.AgeSeconds < a.IdleSeconds || a.IdleSeconds < 0 {
+					t.Errorf("%s: age %v, idle %v", a.ID, a.AgeSeconds, a.IdleSeconds)
 				}
 				found[a.ID] = n.Name()
 			}
@@ -132,51 +111,42 @@ func TestAdminEndpoints(t *testing.T) {
 			if found[id] != node {
 				t.Errorf("%s was served by %s but listed on %q", id, node, found[id])
 			}
-			var owner struct {
-				Owner string `json:"owner"`
-				Shard uint32 `json:"shard"`
-			}
-			adminGet(t, admin, "/v1/owner?capability=echo&id="+id, &owner)
+			var owner admin.Owner
+			adminGet(t, endpoint, "/v1/owner?capability=echo&id="+id, &owner)
 			if owner.Owner != node {
 				t.Errorf("owner of %s: %q, served by %s", id, owner.Owner, node)
 			}
 		}
-		var none map[string]string
-		if code := adminGet(t, admin, "/v1/owner?capability=nothing&id=x", &none); code != http.StatusNotFound || none["error"] == "" {
+		var none admin.Error
+		if code := adminGet(t, endpoint, "/v1/owner?capability=nothing&id=x", &none); code != http.StatusNotFound || none.Error == "" {
 			t.Errorf("owner of an unoffered capability: %d %v; want 404 with an error", code, none)
+		}
+		var invalid admin.Error
+		if code := adminGet(t, endpoint, "/v1/owner?capability=echo&id=", &invalid); code != http.StatusBadRequest || invalid.Error == "" {
+			t.Errorf("owner of an empty ID: %d %v; want 400 with an error", code, invalid)
 		}
 	})
 
 	t.Run("status and ping", func(t *testing.T) {
-		var st struct {
-			Status  string           `json:"status"`
-			Reasons []map[string]any `json:"reasons"`
-			Members map[string]int   `json:"members"`
-		}
+		var st admin.Status
 		// A probe round late under load makes a member look suspect for
 		// a moment: wait for a clean answer rather than take the first.
 		waitFor(t, 10*time.Second, "status running with 3 alive members", func() bool {
-			adminGet(t, admin, "/v1/status", &st)
+			adminGet(t, endpoint, "/v1/status", &st)
 			return st.Status == "running" && len(st.Reasons) == 0 && st.Members["alive"] == 3
 		})
-		var ping struct {
-			Pings []struct {
-				Node  string  `json:"node"`
-				RTT   float64 `json:"rtt_ms"`
-				Error string  `json:"error"`
-			} `json:"pings"`
-		}
-		adminGet(t, admin, "/v1/ping", &ping)
+		var ping admin.Pings
+		adminGet(t, endpoint, "/v1/ping", &ping)
 		if len(ping.Pings) != 3 {
 			t.Fatalf("%d pings, want 3", len(ping.Pings))
 		}
 		for i, p := range ping.Pings {
-			if p.Node != nodes[i].Name() || p.Error != "" || p.RTT <= 0 {
+			if p.Node != nodes[i].Name() || p.Error != "" || p.RTTMs <= 0 {
 				t.Errorf("ping %d: %+v", i, p)
 			}
 		}
-		var missing map[string]string
-		if code := adminGet(t, admin, "/v1/ping?node=nope", &missing); code != http.StatusNotFound {
+		var missing admin.Error
+		if code := adminGet(t, endpoint, "/v1/ping?node=nope", &missing); code != http.StatusNotFound {
 			t.Errorf("ping of a non-member: status %d, want 404", code)
 		}
 	})
@@ -192,7 +162,7 @@ func TestAdminEndpoints(t *testing.T) {
 		if active != 20 {
 			t.Errorf("%v activations across the nodes, want 20", active)
 		}
-		resp, err := adminClient.Get("http://" + admin + "/metrics")
+		resp, err := adminClient.Get("http://" + endpoint + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +185,7 @@ func TestAdminEndpoints(t *testing.T) {
 			Reply map[string]any `json:"reply"`
 			Error string         `json:"error"`
 		}
-		if code := adminPost(t, admin, "/v1/call", body, &got); code != http.StatusOK {
+		if code := adminPost(t, endpoint, "/v1/call", body, &got); code != http.StatusOK {
 			t.Fatalf("status %d: %+v", code, got)
 		}
 		if v, _ := got.Reply["value"].(string); !strings.HasPrefix(v, servedBy["user-1"]+"/user-1/2: via admin") {
@@ -223,7 +193,7 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 		// The Any form, with @type, works too.
 		body = `{"capability":"echo","id":"user-1","payload":{"@type":"type.googleapis.com/google.protobuf.StringValue","value":"any"}}`
-		if code := adminPost(t, admin, "/v1/call", body, &got); code != http.StatusOK {
+		if code := adminPost(t, endpoint, "/v1/call", body, &got); code != http.StatusOK {
 			t.Fatalf("status %d: %+v", code, got)
 		}
 		for _, bad := range []string{
@@ -232,9 +202,14 @@ func TestAdminEndpoints(t *testing.T) {
 			`not json`,
 		} {
 			got.Error = ""
-			if code := adminPost(t, admin, "/v1/call", bad, &got); code != http.StatusBadRequest || got.Error == "" {
+			if code := adminPost(t, endpoint, "/v1/call", bad, &got); code != http.StatusBadRequest || got.Error == "" {
 				t.Errorf("%s: status %d, error %q; want 400 with an error", bad, code, got.Error)
 			}
+		}
+		var failed admin.CallError
+		body = `{"capability":"nothing","id":"x","type":"google.protobuf.StringValue","payload":"x"}`
+		if code := adminPost(t, endpoint, "/v1/call", body, &failed); code != http.StatusBadGateway || failed.Outcome != "no_node" || failed.Error == "" {
+			t.Errorf("call of an unoffered capability: status %d, %+v; want 502, outcome no_node", code, failed)
 		}
 		if code := adminPost(t, nodes[1].AdminAddr(), "/v1/call", body, &got); code != http.StatusForbidden {
 			t.Errorf("call on a node without AdminCalls: status %d, want 403", code)
@@ -243,7 +218,7 @@ func TestAdminEndpoints(t *testing.T) {
 
 	t.Run("health", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz", "/"} {
-			if code := adminGet(t, admin, path, nil); code != http.StatusOK {
+			if code := adminGet(t, endpoint, path, nil); code != http.StatusOK {
 				t.Errorf("%s: status %d", path, code)
 			}
 		}
@@ -302,5 +277,18 @@ func TestAdminOff(t *testing.T) {
 	n := startNode(t, "solo", nil)
 	if n.AdminAddr() != "" {
 		t.Fatalf("AdminAddr %q without Config.AdminAddr", n.AdminAddr())
+	}
+}
+
+// TestAdminNotJoined: a node that has reached none of its seeds is not
+// ready.
+func TestAdminNotJoined(t *testing.T) {
+	n := startNodeWith(t, "lonely", nil, func(cfg *mesh.Config) {
+		cfg.AdminAddr = "127.0.0.1:0"
+		cfg.Seeds = []string{"127.0.0.1:1"}
+	})
+	var got admin.Ready
+	if code := adminGet(t, n.AdminAddr(), "/readyz", &got); code != http.StatusServiceUnavailable || got.Ready || got.Reason == "" {
+		t.Errorf("readyz: %d %+v; want 503 with a reason", code, got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/internal/activation"
@@ -52,7 +53,7 @@ type Node struct {
 	health  healthLog
 	// admin is set once the endpoint serves; the router reads it for
 	// pongs. nil without Config.AdminAddr.
-	admin atomic.Pointer[admin]
+	admin atomic.Pointer[admin.Server]
 
 	// capMu serialises changes to the capabilities this node offers and
 	// to its gossiped metadata.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/admin"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -166,7 +167,7 @@ func TestCLI(t *testing.T) {
 
 	// peers: three alive members, each with its admin endpoint.
 	waitFor(t, 20*time.Second, "three alive peers offering echo", func() bool {
-		var ans membersAnswer
+		var ans admin.Members
 		if code, out, _ := cli(addr, "peers", "-o", "json"); code != exitOK || json.Unmarshal([]byte(out), &ans) != nil {
 			return false
 		}
@@ -203,7 +204,7 @@ func TestCLI(t *testing.T) {
 
 	// actors: the ten activations, each on the node that served it.
 	var acts struct {
-		Activations []activation      `json:"activations"`
+		Activations []nodeActivation  `json:"activations"`
 		Errors      map[string]string `json:"errors"`
 	}
 	meshJSON(t, exitOK, &acts, addr, "actors", "--capability", "echo")
@@ -225,7 +226,7 @@ func TestCLI(t *testing.T) {
 
 	// owner: agrees with where each call was served.
 	for id, node := range servedBy {
-		var ans ownerAnswer
+		var ans admin.Owner
 		meshJSON(t, exitOK, &ans, addr, "owner", "echo", id)
 		if ans.Owner != node {
 			t.Errorf("owner of %s: %s; it was served by %s", id, ans.Owner, node)
@@ -236,7 +237,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	// ping: every node answers through the mesh.
-	var pings pingAnswer
+	var pings admin.Pings
 	meshJSON(t, exitOK, &pings, addr, "ping")
 	if len(pings.Pings) != 3 {
 		t.Fatalf("ping: %d answers, want 3", len(pings.Pings))
@@ -261,7 +262,7 @@ func TestCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	var st statusAnswer
+	var st admin.Status
 	waitFor(t, 20*time.Second, "status degraded", func() bool {
 		code, out, _ := cli(addr, "status", "-o", "json")
 		return code == exitPartial && json.Unmarshal([]byte(out), &st) == nil

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/meshrun/mesh/admin"
 )
 
 // client talks to admin endpoints.
@@ -68,9 +70,7 @@ func (c *client) do(ctx context.Context, method, addr, path string, body any, v 
 		*raw = b
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e admin.Error
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}

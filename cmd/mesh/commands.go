@@ -13,78 +13,16 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/meshrun/mesh/admin"
 	"github.com/spf13/cobra"
 )
 
-// The admin endpoint's answers, as far as the CLI reads them.
-type (
-	membersAnswer struct {
-		Node           string   `json:"node"`
-		RoutingVersion string   `json:"routing_version"`
-		Members        []member `json:"members"`
-	}
-	member struct {
-		Name           string            `json:"name"`
-		Self           bool              `json:"self"`
-		State          string            `json:"state"`
-		GossipAddr     string            `json:"gossip_addr"`
-		RemoteAddr     string            `json:"remote_addr"`
-		AdminAddr      string            `json:"admin_addr"`
-		Capabilities   []string          `json:"capabilities"`
-		Labels         map[string]string `json:"labels"`
-		LastSeenAgo    float64           `json:"last_seen_ago_seconds"`
-		RoutingVersion string            `json:"routing_version"`
-		PingError      string            `json:"ping_error"`
-	}
-	activationsAnswer struct {
-		Node        string       `json:"node"`
-		Total       int          `json:"total"`
-		Truncated   bool         `json:"truncated"`
-		Activations []activation `json:"activations"`
-	}
-	activation struct {
-		Node        string    `json:"node"`
-		Capability  string    `json:"capability"`
-		ID          string    `json:"id"`
-		Shard       uint32    `json:"shard"`
-		Since       time.Time `json:"since"`
-		AgeSeconds  float64   `json:"age_seconds"`
-		IdleSeconds float64   `json:"idle_seconds"`
-	}
-	ownerAnswer struct {
-		Node           string   `json:"node"`
-		Capability     string   `json:"capability"`
-		ID             string   `json:"id"`
-		Shard          uint32   `json:"shard"`
-		Owner          string   `json:"owner"`
-		RingVersion    string   `json:"ring_version"`
-		RoutingVersion string   `json:"routing_version"`
-		RingNodes      []string `json:"ring_nodes"`
-	}
-	pingAnswer struct {
-		Node  string `json:"node"`
-		Pings []pong `json:"pings"`
-	}
-	pong struct {
-		Node           string  `json:"node"`
-		RTTMs          float64 `json:"rtt_ms"`
-		RoutingVersion string  `json:"routing_version"`
-		Activations    int64   `json:"activations"`
-		Draining       bool    `json:"draining"`
-		Error          string  `json:"error"`
-	}
-	statusAnswer struct {
-		Node           string         `json:"node"`
-		Status         string         `json:"status"`
-		RoutingVersion string         `json:"routing_version"`
-		Members        map[string]int `json:"members"`
-		Reasons        []struct {
-			Kind    string `json:"kind"`
-			Subject string `json:"subject"`
-			Detail  string `json:"detail"`
-		} `json:"reasons"`
-	}
-)
+// nodeActivation is an activation in the answer of actors: the node's
+// answer, with the node.
+type nodeActivation struct {
+	Node string `json:"node"`
+	admin.Activation
+}
 
 func peersCommand(o *options) *cobra.Command {
 	return &cobra.Command{
@@ -95,7 +33,7 @@ state (alive, suspect, draining), when it last heard from each, capabilities,
 labels and addresses (gossip, remote, admin).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var ans membersAnswer
+			var ans admin.Members
 			var raw []byte
 			if _, err := newClient(o).get(cmd.Context(), o.addrs, "/v1/members", &ans, &raw); err != nil {
 				return &exitError{code: exitFailure, err: err}
@@ -130,7 +68,7 @@ activations. Exits 3 if some node could not be asked.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c := newClient(o)
-			var ans membersAnswer
+			var ans admin.Members
 			if _, err := c.get(ctx, o.addrs, "/v1/members", &ans, nil); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -139,7 +77,7 @@ activations. Exits 3 if some node could not be asked.`,
 				q.Set("capability", capability)
 			}
 			type result struct {
-				acts activationsAnswer
+				acts admin.Activations
 				err  error
 			}
 			results := make([]result, len(ans.Members))
@@ -156,7 +94,7 @@ activations. Exits 3 if some node could not be asked.`,
 				}()
 			}
 			wg.Wait()
-			var all []activation
+			var all []nodeActivation
 			failed := map[string]string{}
 			truncated := false
 			for i, r := range results {
@@ -166,13 +104,12 @@ activations. Exits 3 if some node could not be asked.`,
 				}
 				truncated = truncated || r.acts.Truncated
 				for _, a := range r.acts.Activations {
-					a.Node = ans.Members[i].Name
-					all = append(all, a)
+					all = append(all, nodeActivation{Node: ans.Members[i].Name, Activation: a})
 				}
 			}
 			if o.json() {
 				if all == nil {
-					all = []activation{}
+					all = []nodeActivation{}
 				}
 				if err := writeJSON(o.stdout, map[string]any{"activations": all, "errors": failed, "truncated": truncated}); err != nil {
 					return err
@@ -212,7 +149,7 @@ the ID's shard, the owner of that shard on the capability's ring, the ring's
 version and the node's routing version, and the nodes on the ring.`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			var ans ownerAnswer
+			var ans admin.Owner
 			var raw []byte
 			path := "/v1/owner?" + url.Values{"capability": {a[0]}, "id": {a[1]}}.Encode()
 			if _, err := newClient(o).get(cmd.Context(), o.addrs, path, &ans, &raw); err != nil {
@@ -244,7 +181,7 @@ not answer (1 if NODE did not).`,
 			if len(a) == 1 {
 				path += "&node=" + url.QueryEscape(a[0])
 			}
-			var ans pingAnswer
+			var ans admin.Pings
 			var raw []byte
 			if _, err := newClient(o).get(cmd.Context(), o.addrs, path, &ans, &raw); err != nil {
 				return &exitError{code: exitFailure, err: err}
@@ -294,7 +231,7 @@ different placements, a member draining). Exits 0 when running, 3 when
 degraded.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var ans statusAnswer
+			var ans admin.Status
 			var raw []byte
 			if _, err := newClient(o).get(cmd.Context(), o.addrs, "/v1/status", &ans, &raw); err != nil {
 				return &exitError{code: exitFailure, err: err}
@@ -335,18 +272,8 @@ google.protobuf.Any with "@type". The node must have Config.AdminCalls set.
 			if !json.Valid([]byte(payload)) {
 				return usageError(fmt.Errorf("--json %q is not JSON", payload))
 			}
-			body := map[string]any{"capability": a[0], "id": a[1], "payload": json.RawMessage(payload)}
-			if typ != "" {
-				body["type"] = typ
-			}
-			if timeout != "" {
-				body["timeout"] = timeout
-			}
-			var ans struct {
-				Node   string          `json:"node"`
-				Reply  json.RawMessage `json:"reply"`
-				TookMs float64         `json:"took_ms"`
-			}
+			body := admin.CallRequest{Capability: a[0], ID: a[1], Type: typ, Payload: json.RawMessage(payload), Timeout: timeout}
+			var ans admin.CallReply
 			var raw []byte
 			_, err := newClient(o).post(cmd.Context(), o.addrs, "/v1/call", body, &ans, &raw)
 			if err != nil {

@@ -1,0 +1,56 @@
+// Package admin is the admin HTTP endpoint of a mesh node: JSON views of
+// the cluster as the node sees it, Prometheus metrics, health and
+// readiness, and calls for debugging. mesh starts it when Config.AdminAddr
+// is set; cmd/mesh, the operator CLI, reads its answers with the types of
+// this package.
+//
+// # Routes
+//
+//	GET  /                  Index: the node and its routes
+//	GET  /v1/members        Members: state, last seen, capabilities, labels,
+//	                        addresses; each member is pinged through the mesh
+//	                        (500 ms) for its admin address and routing
+//	                        version, unless ?ping=false
+//	GET  /v1/activations    Activations of this node, sorted by capability and
+//	                        ID (?capability=C, ?limit=N: default 1000, 0 for all)
+//	GET  /v1/owner          Owner of ?capability=C&id=ID: shard, owner, ring
+//	GET  /v1/status         Status: running, or degraded with the reasons
+//	GET  /v1/ping           Pings through the mesh of every member, or ?node=N
+//	                        (?timeout=D, default 2s)
+//	POST /v1/call           CallRequest in, CallReply or CallError out; only
+//	                        with Options.Calls
+//	GET  /metrics           the node's Prometheus metrics
+//	GET  /healthz           Health: 200 while the node serves
+//	GET  /readyz            Ready: 200 once joined, 503 before and while draining
+//
+// Answers are indented JSON (application/json). A request the endpoint
+// refuses is answered with an Error: 400 for a malformed request (a bad
+// limit or timeout, an invalid capability or ID, a payload that does not
+// decode), 404 for a member no one knows or a capability no member offers,
+// 403 for POST /v1/call without Options.Calls. A call the node made
+// answers with a CallError if it failed, which carries the outcome label of
+// the call in mesh_calls_total: 400 if the node refused the request as
+// invalid, 502 otherwise.
+//
+// POST /v1/call takes a payload in protobuf JSON, of a message type linked
+// into the program (protoregistry.GlobalTypes): named by CallRequest.Type,
+// or given as a google.protobuf.Any with @type. Its body is limited to
+// 1 MiB.
+//
+// # Configuration
+//
+// The endpoint serves a Node, a narrow view of a node that mesh implements
+// over its *mesh.Node; this package does not import mesh. NewHandler
+// returns the routes as an http.Handler; Listen serves them on an address,
+// with a bound on how long a client may take to send its headers, until
+// Server.Shutdown. Options.Calls turns POST /v1/call on (mesh's
+// Config.AdminCalls). The endpoint has no authentication: bind it to an
+// address only operators reach.
+//
+// # Concurrency
+//
+// The handler keeps no state of its own between requests: it serves
+// requests concurrently, each calling the Node's methods from its own
+// goroutine, so a Node must be safe for concurrent use. A request's
+// context bounds what the Node does for it (pings, calls, status).
+package admin

@@ -1,0 +1,31 @@
+package admin
+
+import "errors"
+
+// Kinds of error a Node marks its errors with (see Mark), for the endpoint
+// to answer with the right HTTP status.
+var (
+	// ErrInvalid marks a request the node refuses as malformed: 400.
+	ErrInvalid = errors.New("admin: invalid request")
+	// ErrNotFound marks a request for something the node does not know,
+	// such as a member it has not heard of: 404.
+	ErrNotFound = errors.New("admin: not found")
+)
+
+// Mark returns err marked with kind, ErrInvalid or ErrNotFound: the result
+// matches kind with errors.Is, as well as everything err matches, and has
+// err's message. Mark returns nil if err is nil.
+func Mark(err, kind error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, kind: kind}
+}
+
+// marked is an error with a kind, which its message does not mention.
+type marked struct {
+	err, kind error
+}
+
+func (m *marked) Error() string   { return m.err.Error() }
+func (m *marked) Unwrap() []error { return []error{m.err, m.kind} }

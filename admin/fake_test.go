@@ -1,0 +1,131 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+)
+
+// t0 is the fake clock's first reading.
+var t0 = time.Date(2026, 11, 23, 7, 28, 10, 0, time.UTC)
+
+// fakeNode is a Node that answers what its fields say and records the
+// calls made to it.
+type fakeNode struct {
+	name           string
+	routingVersion uint64
+	members        []MemberInfo
+	activations    []ActivationInfo
+	placement      Placement
+	locateErr      error
+	status         ClusterStatus
+	pongs          []PingResult // by PingAll; Ping answers the one of its name
+	pingErr        error        // answered by Ping instead, if set
+	reply          proto.Message
+	outcome        string
+	callErr        error
+	readyErr       error
+	reg            *prometheus.Registry
+
+	mu         sync.Mutex
+	pingAlls   int
+	pingCtxTTL time.Duration // time left on the ctx of the last ping
+	calls      []fakeCall
+}
+
+type fakeCall struct {
+	capability, id string
+	payload        proto.Message
+	deadline       bool
+}
+
+var _ Node = (*fakeNode)(nil)
+
+func (f *fakeNode) Name() string                  { return f.name }
+func (f *fakeNode) RoutingVersion() uint64        { return f.routingVersion }
+func (f *fakeNode) Members() []MemberInfo         { return f.members }
+func (f *fakeNode) Activations() []ActivationInfo { return f.activations }
+func (f *fakeNode) Metrics() prometheus.Gatherer  { return f.reg }
+func (f *fakeNode) Ready() error                  { return f.readyErr }
+
+func (f *fakeNode) Locate(capability, id string) (Placement, error) {
+	if f.locateErr != nil {
+		return Placement{}, f.locateErr
+	}
+	p := f.placement
+	p.Capability, p.ID = capability, id
+	return p, nil
+}
+
+func (f *fakeNode) Status(context.Context) ClusterStatus { return f.status }
+
+func (f *fakeNode) sawPing(ctx context.Context) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d, ok := ctx.Deadline(); ok {
+		f.pingCtxTTL = time.Until(d)
+	}
+}
+
+func (f *fakeNode) Ping(ctx context.Context, member string) (PingResult, error) {
+	f.sawPing(ctx)
+	if f.pingErr != nil {
+		return PingResult{}, f.pingErr
+	}
+	for _, p := range f.pongs {
+		if p.Node == member {
+			return p, p.Err
+		}
+	}
+	return PingResult{}, Mark(errNoSuchMember, ErrNotFound)
+}
+
+func (f *fakeNode) PingAll(ctx context.Context) []PingResult {
+	f.sawPing(ctx)
+	f.mu.Lock()
+	f.pingAlls++
+	f.mu.Unlock()
+	return f.pongs
+}
+
+func (f *fakeNode) Call(ctx context.Context, capability, id string, payload proto.Message) (proto.Message, string, error) {
+	_, deadline := ctx.Deadline()
+	f.mu.Lock()
+	f.calls = append(f.calls, fakeCall{capability, id, payload, deadline})
+	f.mu.Unlock()
+	return f.reply, f.outcome, f.callErr
+}
+
+// errNoSuchMember is the fake's error for a ping of a stranger.
+var errNoSuchMember = errors.New(`mesh: no such member: "nope"`)
+
+// serve sends the request to a handler over f whose clock starts at t0 and
+// advances by 1.5 ms at each reading, and returns the answer.
+func serve(t testing.TB, f *fakeNode, calls bool, method, target, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	now := t0
+	h := &handler{node: f, calls: calls, now: func() time.Time {
+		defer func() { now = now.Add(1500 * time.Microsecond) }()
+		return now
+	}}
+	if f.reg == nil {
+		f.reg = prometheus.NewRegistry()
+	}
+	w := httptest.NewRecorder()
+	var r *http.Request
+	if body != "" {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+	} else {
+		r = httptest.NewRequest(method, target, nil)
+	}
+	h.routes().ServeHTTP(w, r)
+	return w
+}

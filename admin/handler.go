@@ -1,0 +1,280 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Limits and defaults of the routes.
+const (
+	// membersPingTimeout bounds the pings of GET /v1/members.
+	membersPingTimeout = 500 * time.Millisecond
+	// defaultPingTimeout bounds the pings of GET /v1/ping unless asked
+	// for another timeout.
+	defaultPingTimeout = 2 * time.Second
+	// defaultActivationsLimit is how many activations GET /v1/activations
+	// lists unless asked for another limit.
+	defaultActivationsLimit = 1000
+)
+
+// Options configure the endpoint.
+type Options struct {
+	// Calls lets POST /v1/call call any process of the cluster; without
+	// it the route answers 403. Off by default.
+	Calls bool
+	// Logger receives, from Listen's server, a line when it stops on an
+	// error and, at Debug, the HTTP server's own errors (a client that
+	// sends garbage). nil discards them.
+	Logger *slog.Logger
+}
+
+// endpoints lists the routes, for GET /.
+var endpoints = []string{
+	"GET /v1/members", "GET /v1/activations?capability=C&limit=N", "GET /v1/owner?capability=C&id=ID",
+	"GET /v1/status", "GET /v1/ping?node=NAME&timeout=D", "POST /v1/call", "GET /metrics", "GET /healthz", "GET /readyz",
+}
+
+// handler serves the routes over a Node.
+type handler struct {
+	node  Node
+	calls bool
+	// now is the clock of ages and durations in answers.
+	now func() time.Time
+}
+
+// NewHandler returns the endpoint's routes over n (see the package
+// documentation). It is safe for concurrent use.
+func NewHandler(n Node, opts Options) http.Handler {
+	return (&handler{node: n, calls: opts.Calls, now: time.Now}).routes()
+}
+
+func (h *handler) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /v1/members", h.members)
+	mux.HandleFunc("GET /v1/activations", h.activations)
+	mux.HandleFunc("GET /v1/owner", h.owner)
+	mux.HandleFunc("GET /v1/status", h.status)
+	mux.HandleFunc("GET /v1/ping", h.ping)
+	mux.HandleFunc("POST /v1/call", h.call)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", h.health)
+	mux.HandleFunc("GET /readyz", h.ready)
+	return mux
+}
+
+func (h *handler) index(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, Index{Node: h.node.Name(), Endpoints: endpoints})
+}
+
+// members serves the members as the node sees them, each with what it
+// said about itself when pinged (admin address, routing version), unless
+// ping=false.
+func (h *handler) members(w http.ResponseWriter, r *http.Request) {
+	now := h.now()
+	pongs := map[string]PingResult{}
+	if r.URL.Query().Get("ping") != "false" {
+		ctx, cancel := context.WithTimeout(r.Context(), membersPingTimeout)
+		for _, p := range h.node.PingAll(ctx) {
+			pongs[p.Node] = p
+		}
+		cancel()
+	}
+	var out []Member
+	for _, m := range h.node.Members() {
+		caps := m.Capabilities
+		if caps == nil {
+			caps = []string{}
+		}
+		j := Member{
+			Name: m.Name, Self: m.Self, State: m.State, GossipAddr: m.GossipAddr, RemoteAddr: m.RemoteAddr,
+			Capabilities: caps, Labels: m.Labels, LastSeen: m.LastSeen, LastSeenAgo: seconds(now.Sub(m.LastSeen)),
+			ProbeRTTMs: millis(m.ProbeRTT),
+		}
+		if p, ok := pongs[m.Name]; ok {
+			if p.Err != nil {
+				j.PingError = p.Err.Error()
+			} else {
+				j.AdminAddr, j.RoutingVersion, j.PingRTTMs = p.AdminAddr, formatVersion(p.RoutingVersion), millis(p.RTT)
+			}
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, Members{
+		Node: h.node.Name(), RoutingVersion: formatVersion(h.node.RoutingVersion()), Members: out,
+	})
+}
+
+// activations serves the activations of the node, sorted by capability
+// and ID, at most limit of them (default 1000, 0 for all).
+func (h *handler) activations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := defaultActivationsLimit
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a count, 0 for all", s))
+			return
+		}
+		limit = v
+	}
+	capability := q.Get("capability")
+	now := h.now()
+	var acts []Activation
+	for _, a := range h.node.Activations() {
+		if capability != "" && a.Capability != capability {
+			continue
+		}
+		acts = append(acts, Activation{
+			Capability: a.Capability, ID: a.ID, Shard: a.Shard, PID: a.PID, Since: a.Since,
+			AgeSeconds: seconds(now.Sub(a.Since)), IdleSeconds: seconds(now.Sub(a.LastUsed)),
+		})
+	}
+	slices.SortFunc(acts, func(a, b Activation) int {
+		if c := strings.Compare(a.Capability, b.Capability); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	total := len(acts)
+	if limit > 0 && len(acts) > limit {
+		acts = acts[:limit]
+	}
+	if acts == nil {
+		acts = []Activation{}
+	}
+	writeJSON(w, http.StatusOK, Activations{
+		Node: h.node.Name(), Total: total, Truncated: len(acts) < total, Activations: acts,
+	})
+}
+
+// owner serves where (capability, id) lives as the node sees it.
+func (h *handler) owner(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := h.node.Locate(q.Get("capability"), q.Get("id"))
+	if err != nil {
+		writeError(w, statusOf(err, http.StatusNotFound), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Owner{
+		Node: h.node.Name(), Capability: p.Capability, ID: p.ID, Shard: p.Shard, Owner: p.Owner,
+		RingVersion: formatVersion(p.RingVersion), RoutingVersion: formatVersion(p.RoutingVersion),
+		RingNodes: p.RingNodes,
+	})
+}
+
+// status serves the node's ClusterStatus.
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	st := h.node.Status(r.Context())
+	reasons := make([]Reason, 0, len(st.Reasons))
+	reasons = append(reasons, st.Reasons...)
+	versions := map[string]string{}
+	for name, v := range st.RoutingVersions {
+		versions[name] = formatVersion(v)
+	}
+	writeJSON(w, http.StatusOK, Status{
+		Node: st.Node, Status: st.Status, Reasons: reasons, RoutingVersion: formatVersion(st.RoutingVersion),
+		RoutingVersions: versions, Members: st.Members, CheckedAt: st.CheckedAt,
+	})
+}
+
+// ping pings node, or every member, through the mesh.
+func (h *handler) ping(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	timeout := defaultPingTimeout
+	if s := q.Get("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want a positive duration such as 500ms", s))
+			return
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	var pongs []PingResult
+	if node := q.Get("node"); node != "" {
+		p, err := h.node.Ping(ctx, node)
+		if errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
+		if err != nil {
+			p = PingResult{Node: node, Err: err}
+		}
+		pongs = []PingResult{p}
+	} else {
+		pongs = h.node.PingAll(ctx)
+	}
+	out := make([]Pong, 0, len(pongs))
+	for _, p := range pongs {
+		j := Pong{Node: p.Node}
+		if p.Err != nil {
+			j.Error = p.Err.Error()
+		} else {
+			j.RTTMs, j.RoutingVersion, j.AdminAddr = millis(p.RTT), formatVersion(p.RoutingVersion), p.AdminAddr
+			j.Activations, j.Draining = p.Activations, p.Draining
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, Pings{Node: h.node.Name(), Pings: out})
+}
+
+func (h *handler) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Node: h.node.Name(), Status: "ok"})
+}
+
+// ready answers 200 while the node is ready, 503 with the reason
+// otherwise.
+func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
+	if err := h.node.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, Ready{Node: h.node.Name(), Ready: false, Reason: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, Ready{Node: h.node.Name(), Ready: true})
+}
+
+// statusOf is the HTTP status that answers err: 400 for ErrInvalid, 404
+// for ErrNotFound, else otherwise.
+func statusOf(err error, otherwise int) int {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	}
+	return otherwise
+}
+
+// writeJSON answers with v as indented JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// writeError answers with err as an Error.
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, Error{Error: err.Error()})
+}
+
+// formatVersion writes a routing or ring version as 16 hex digits.
+func formatVersion(v uint64) string { return fmt.Sprintf("%016x", v) }
+
+// seconds is d in seconds, to the millisecond.
+func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1e3 }
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

@@ -1,0 +1,124 @@
+package admin
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+)
+
+// Node is what the endpoint needs of a node: a narrow view, in this
+// package's types, that mesh implements over its *mesh.Node. The endpoint
+// calls its methods from the goroutines of concurrent requests, so they
+// must be safe for concurrent use.
+//
+// Errors that should not answer with the status the route uses by default
+// are marked with ErrInvalid or ErrNotFound (see Mark); their message is
+// what the answer says.
+type Node interface {
+	// Name is the node's name, in every answer.
+	Name() string
+	// RoutingVersion identifies the placement the node routes by.
+	RoutingVersion() uint64
+	// Members returns the members as the node sees them, sorted by name.
+	Members() []MemberInfo
+	// Activations returns the processes active on the node, in any order.
+	Activations() []ActivationInfo
+	// Locate says where (capability, id) lives as the node sees it. Its
+	// error is marked ErrInvalid for a malformed capability or ID;
+	// otherwise no member offers the capability (404).
+	Locate(capability, id string) (Placement, error)
+	// Status reports the health of the cluster as the node sees it; it
+	// may ping the members, within ctx.
+	Status(ctx context.Context) ClusterStatus
+	// Ping pings member through the mesh, within ctx. Its error is marked
+	// ErrNotFound if member is not a member as the node sees it;
+	// otherwise the ping failed, and the answer says so.
+	Ping(ctx context.Context, member string) (PingResult, error)
+	// PingAll pings every member at once, within ctx, and returns their
+	// answers sorted by name; a member that did not answer has Err set.
+	PingAll(ctx context.Context) []PingResult
+	// Call calls the process (capability, id) with payload and returns
+	// its reply, and the outcome label under which the node counted the
+	// call in its metrics (such as "ok" or "deadline"). Its error is
+	// marked ErrInvalid for a request the node refuses as invalid (400);
+	// otherwise the call failed (502).
+	Call(ctx context.Context, capability, id string, payload proto.Message) (reply proto.Message, outcome string, err error)
+	// Ready returns nil while the node serves and has joined its cluster,
+	// or an error saying why it should not be sent traffic.
+	Ready() error
+	// Metrics is what GET /metrics serves.
+	Metrics() prometheus.Gatherer
+}
+
+// MemberInfo is a member of the cluster as a Node sees it.
+type MemberInfo struct {
+	Name       string
+	Self       bool
+	State      string // "alive", "suspect" or "draining"
+	GossipAddr string
+	RemoteAddr string
+	// Capabilities are what the member offers; Labels are its labels.
+	Capabilities []string
+	Labels       map[string]string
+	// LastSeen is when the node last heard from the member, ProbeRTT the
+	// round trip of its last acknowledged probe (zero if none).
+	LastSeen time.Time
+	ProbeRTT time.Duration
+}
+
+// ActivationInfo is a process active on a Node.
+type ActivationInfo struct {
+	Capability string
+	ID         string
+	Shard      uint32
+	PID        string
+	// Since is when the activation was made, LastUsed when its last
+	// message arrived.
+	Since    time.Time
+	LastUsed time.Time
+}
+
+// Placement is where a process lives as a Node sees it.
+type Placement struct {
+	Capability string
+	ID         string
+	Shard      uint32
+	// Owner is the node that owns Shard on the capability's ring;
+	// RingNodes are the nodes on the ring.
+	Owner          string
+	RingNodes      []string
+	RingVersion    uint64
+	RoutingVersion uint64
+}
+
+// ClusterStatus is the health of the cluster as a Node sees it.
+type ClusterStatus struct {
+	// Node is the node that answered, and RoutingVersion its placement.
+	Node           string
+	RoutingVersion uint64
+	// Status is "running" or "degraded"; Reasons says why it is
+	// degraded, sorted by kind and subject.
+	Status  string
+	Reasons []Reason
+	// Members counts the members by state.
+	Members map[string]int
+	// RoutingVersions is the placement every member that answered a ping
+	// routes by, by member name.
+	RoutingVersions map[string]uint64
+	CheckedAt       time.Time
+}
+
+// PingResult is a member's answer to a ping through the mesh.
+type PingResult struct {
+	// Node is the member that answered.
+	Node           string
+	RTT            time.Duration
+	RoutingVersion uint64
+	AdminAddr      string
+	Activations    int64
+	Draining       bool
+	// Err is set, by PingAll, when the member did not answer.
+	Err error
+}
