@@ -251,6 +251,9 @@ func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	if errors.Is(resp.Err, activation.ErrMoved) {
 		return nil, retry, resp.Err
 	}
+	if errors.Is(resp.Err, activation.ErrBusy) {
+		return nil, done, fmt.Errorf("%w: %w", ErrOverloaded, resp.Err)
+	}
 	return resp.Payload, done, resp.Err
 }
 

@@ -226,7 +226,7 @@ func TestGracefulLeaveLosesNoCall(t *testing.T) {
 				calls.Add(1)
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.CompareAndSwap(nil, err.Error())
 				}
 			}
 		}()

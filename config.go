@@ -87,6 +87,13 @@ type Config struct {
 	// zero, defaults to 500 ms (local) or 2 s (LAN).
 	DrainTimeout time.Duration
 
+	// HandoffTimeout bounds a state handoff (actor.Snapshotter): how long
+	// the old owner waits for its moved processes to snapshot and for the
+	// new owner to take their states, and how long the new owner holds
+	// the messages of a moved process for its state before starting it
+	// empty. If zero, defaults to 5 s.
+	HandoffTimeout time.Duration
+
 	// RejoinInterval is how often seeds that are not members are joined
 	// again. If zero, defaults to 5 s (local) or 30 s (LAN).
 	RejoinInterval time.Duration
@@ -162,6 +169,9 @@ func (c Config) withDefaults() Config {
 			c.DrainTimeout = 2 * time.Second
 		}
 	}
+	if c.HandoffTimeout == 0 {
+		c.HandoffTimeout = 5 * time.Second
+	}
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = 5 * time.Second
 		if c.lan {
@@ -191,7 +201,7 @@ func (c Config) validate() error {
 	if c.Shards < 1 || c.Shards > shard.MaxShards {
 		return bad("Shards %d is outside [1, %d]", c.Shards, shard.MaxShards)
 	}
-	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 {
+	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 || c.HandoffTimeout < 0 {
 		return bad("durations must not be negative")
 	}
 	if c.MaxPayload < 0 || c.MaxPayload > maxMaxPayload {

@@ -47,8 +47,10 @@ var (
 	// Config.MaxPayload; nothing is sent.
 	ErrPayloadTooLarge = wire.ErrPayloadTooLarge
 	// ErrOverloaded reports an owner node whose send queue on this node is
-	// full: it does not take messages as fast as this node sends them.
-	// Nothing is sent; try again later or shed load.
+	// full: it does not take messages as fast as this node sends them; or
+	// a process that holds as many messages as it may while it waits for
+	// its handed-off state. The message was not handled; try again later
+	// or shed load.
 	ErrOverloaded = errors.New("mesh: send queue to the owner is full")
 	// ErrUnknownMember reports a node name that is not a member of the
 	// cluster as this node sees it.
@@ -102,6 +104,8 @@ func failureError(req *Request, owner string, f *wire.Failure) error {
 		return fmt.Errorf("%w: %s is closing", ErrUnreachable, owner)
 	case wire.Code_CODE_PAYLOAD_TOO_LARGE:
 		return fmt.Errorf("%w: %s answered: %s", ErrPayloadTooLarge, owner, f.Message)
+	case wire.Code_CODE_OVERLOADED:
+		return fmt.Errorf("%w: %s answered: %s", ErrOverloaded, owner, f.Message)
 	case wire.Code_CODE_DEADLINE:
 		return fmt.Errorf("%w: %s answered: %s", ErrDeadlineExceeded, owner, f.Message)
 	}

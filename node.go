@@ -64,6 +64,8 @@ type Node struct {
 	// stops are the activations placement changes told to stop, until
 	// someone waits for them (UnregisterCapabilities, Close).
 	stops []*activation.Stopping
+	// handoffs are closed as the handoffs of placement changes end.
+	handoffs []chan struct{}
 
 	routes atomic.Pointer[routes]
 	// routesMu serialises snapshot builders (membership changes).
@@ -115,15 +117,16 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.cache = activation.NewCache(0)
 	n.metrics, n.tracing = newMetrics(n), obs.NewTracing(cfg.TracerProvider, cfg.Propagator)
 	n.table = activation.NewTable(n.system, activation.TableConfig{
-		Self:        n.name,
-		Incarnation: n.incarnation,
-		MaxPayload:  cfg.MaxPayload,
-		Factory:     n.factories.Get,
-		Owner:       n.owner,
-		Recast:      n.recast,
-		Stray:       n.stray,
-		Logger:      n.logger,
-		Hooks:       n.hooks(),
+		Self:           n.name,
+		Incarnation:    n.incarnation,
+		MaxPayload:     cfg.MaxPayload,
+		HandoffTimeout: cfg.HandoffTimeout,
+		Factory:        n.factories.Get,
+		Owner:          n.owner,
+		Recast:         n.recast,
+		Stray:          n.stray,
+		Logger:         n.logger,
+		Hooks:          n.hooks(),
 	})
 	n.system.EventStream.Subscribe(n.deadLetter)
 	n.replies = newReplies(n.remoteAddr, n.incarnation)
@@ -372,7 +375,23 @@ func (n *Node) onMembers(members []cluster.Member) {
 	if next.table.Version() == prev.table.Version() {
 		return
 	}
-	n.rebalance(prev.table, next.table)
+	// Who this node takes shards over from: the previous placement, or,
+	// in its first view of the others, the placement they had without it.
+	from := prev.table
+	if len(prev.members) <= 1 {
+		var others []shard.Member
+		for _, m := range placed {
+			if m.Name != n.name {
+				others = append(others, m)
+			}
+		}
+		from = shard.Build(n.cfg.Shards, others, nil)
+	}
+	alive := make(map[string]bool, len(members))
+	for _, m := range members {
+		alive[m.Name] = true
+	}
+	n.rebalance(prev.table, next.table, from, alive)
 	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version())
 }
 
@@ -386,9 +405,13 @@ const stopWait = 5 * time.Second
 // routed by prev, is not stopped here; it serves nothing, since an
 // activation re-checks ownership on every message, and stops at the next
 // change.
-func (n *Node) rebalance(prev, next *shard.Table) {
+func (n *Node) rebalance(prev, next, from *shard.Table, alive map[string]bool) {
+	if _, in := shard.Moves(n.name, from, next, nil); len(in) > 0 {
+		n.expect(in, alive)
+	}
 	out, _ := shard.Moves(n.name, prev, next, n.table.Held())
-	if len(out) == 0 {
+	given := shard.Given(n.name, prev, next)
+	if len(out) == 0 && len(given) == 0 {
 		return
 	}
 	type key struct {
@@ -417,6 +440,7 @@ func (n *Node) rebalance(prev, next *shard.Table) {
 	// Those already finished need no waiting: keep the list short.
 	n.stops = append(slices.DeleteFunc(n.stops, (*activation.Stopping).Finished), stopping)
 	n.stopsMu.Unlock()
+	n.startHandoff(given, stopping)
 	n.logger.Debug("stopping activations of moved shards", "stopping", stopping.Len(), "shards", len(out))
 }
 
@@ -489,6 +513,9 @@ func (n *Node) close(ctx context.Context) error {
 			n.logger.Warn("could not announce draining", "err", err)
 		}
 		n.drain(ctx)
+		if herr := n.waitHandoffs(ctx); herr != nil {
+			err = errors.Join(err, herr)
+		}
 	}
 	// Leave even when ctx has ended: a short broadcast spares the peers
 	// the seconds of failure detection.

@@ -35,6 +35,8 @@ func outcomeOf(err error) obs.Outcome {
 		return obs.Invalid
 	case errors.Is(err, ErrClosed):
 		return obs.Closed
+	case errors.Is(err, ErrOverloaded):
+		return obs.Overloaded
 	}
 	return obs.Other
 }

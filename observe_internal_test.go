@@ -25,6 +25,7 @@ func TestOutcomeOf(t *testing.T) {
 		{fmt.Errorf("%w: x", ErrBadPayload), obs.BadPayload},
 		{fmt.Errorf("%w: x", ErrInvalidRequest), obs.Invalid},
 		{ErrClosed, obs.Closed},
+		{fmt.Errorf("%w: queue full", ErrOverloaded), obs.Overloaded},
 		{errors.New("something else"), obs.Other},
 	} {
 		if got := outcomeOf(tt.err); got != tt.want {

@@ -30,6 +30,13 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 		}
 		return
 	}
+	if h, ok := msg.(*wire.Handoff); ok {
+		ack := n.receiveHandoff(h)
+		if sender != nil {
+			n.system.Root.Send(sender, ack)
+		}
+		return
+	}
 	env, ok := msg.(*wire.Envelope)
 	if !ok {
 		n.logger.Warn("router: unexpected message", "type", fmt.Sprintf("%T", msg), "sender", sender)

@@ -80,3 +80,22 @@ func (r StopReason) String() string {
 type Stopper interface {
 	Stop(ctx Context, reason StopReason, newOwner string)
 }
+
+// Snapshotter is implemented by a Process whose state moves with it. When
+// the process's shard changes hands in a planned change (a node joins, a
+// node drains or closes, a capability is withdrawn), the old owner lets
+// the messages already queued finish, calls Snapshot on the activation's
+// goroutine, and sends the state to the new owner, which makes the
+// process with its Factory and calls Restore before its first message.
+// Messages that reach the new owner meanwhile wait for the state (bounded
+// by their deadlines and the node's HandoffTimeout). A Process without
+// it starts empty on its new owner.
+//
+// format is the process's own version of its snapshot's layout: Restore
+// may convert an older one, or refuse one it does not know with an error,
+// and the process then starts empty (the node logs it and counts it in
+// mesh_handoffs_total{result="refused"}).
+type Snapshotter interface {
+	Snapshot() (state proto.Message, format uint32, err error)
+	Restore(state proto.Message, format uint32) error
+}

@@ -66,3 +66,42 @@ func Moves(self string, prev, next *Table, held map[string][]uint32) (out, in []
 	slices.SortFunc(in, byShard)
 	return out, in
 }
+
+// Given lists the shards self owned in prev and does not own in next, with
+// their next owner ("" when no node offers the capability any more),
+// sorted by capability and shard. Unlike Moves' out, it does not depend on
+// which shards self holds activations of: a new owner that waits for the
+// states of a shard is told it may stop waiting also when self held no
+// process of it.
+func Given(self string, prev, next *Table) []Move {
+	if prev == nil {
+		return nil
+	}
+	var out []Move
+	for _, c := range prev.Capabilities() {
+		old := prev.Ring(c)
+		if !old.Has(self) {
+			continue
+		}
+		ring := next.Ring(c)
+		if ring == old {
+			continue
+		}
+		for s := range uint32(old.Shards()) {
+			if old.Owner(s) != self {
+				continue
+			}
+			to := ""
+			if ring != nil && int(s) < ring.Shards() {
+				to = ring.Owner(s)
+			}
+			if to != self {
+				out = append(out, Move{Capability: c, Shard: s, From: self, To: to})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Move) int {
+		return cmp.Or(strings.Compare(a.Capability, b.Capability), cmp.Compare(a.Shard, b.Shard))
+	})
+	return out
+}

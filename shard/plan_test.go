@@ -120,3 +120,56 @@ func ExampleMoves() {
 	fmt.Println(len(in) > 0, in[0].From, in[0].To)
 	// Output: true b a
 }
+
+// TestGiven: every shard self owned and no longer owns is listed once with
+// its next owner, whatever self held; nothing else is.
+func TestGiven(t *testing.T) {
+	const shards = 64
+	two := Build(shards, membersOf(map[string][]string{"a": {"chat"}, "b": {"chat"}}), nil)
+	three := Build(shards, membersOf(map[string][]string{"a": {"chat"}, "b": {"chat"}, "c": {"chat"}}), two)
+	bOnly := Build(shards, membersOf(map[string][]string{"b": {"chat"}}), two)
+	none := Build(shards, nil, two)
+	for _, tt := range []struct {
+		name       string
+		prev, next *Table
+	}{
+		{"a node joins", two, three},
+		{"self leaves", two, bOnly},
+		{"the capability goes", two, none},
+		{"nothing changes", two, two},
+		{"no previous placement", nil, two},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Given("a", tt.prev, tt.next)
+			want := 0
+			if tt.prev != nil {
+				for s := range uint32(shards) {
+					if tt.prev.Ring("chat").Owner(s) != "a" {
+						continue
+					}
+					to := ""
+					if r := tt.next.Ring("chat"); r != nil {
+						to = r.Owner(s)
+					}
+					if to != "a" {
+						want++
+					}
+				}
+			}
+			if len(got) != want {
+				t.Fatalf("%d moves, want %d", len(got), want)
+			}
+			for i, m := range got {
+				if m.From != "a" || tt.prev.Ring("chat").Owner(m.Shard) != "a" {
+					t.Fatalf("move %+v: a did not own it", m)
+				}
+				if r := tt.next.Ring("chat"); (r == nil && m.To != "") || (r != nil && r.Owner(m.Shard) != m.To) {
+					t.Fatalf("move %+v: wrong next owner", m)
+				}
+				if i > 0 && got[i-1].Shard >= m.Shard {
+					t.Fatalf("moves not sorted at %d", i)
+				}
+			}
+		})
+	}
+}

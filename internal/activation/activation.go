@@ -40,6 +40,10 @@ type initMsg struct {
 	capability, id string
 	entry          *entry
 	factory        actor.Factory
+	// state, if set, is the state its previous owner handed off; else,
+	// until a non-zero await, the activation holds its messages for one.
+	state *wire.State
+	await time.Time
 }
 
 type stopMsg struct {
@@ -62,17 +66,57 @@ type activation struct {
 	// gone is set once the activation has been told to stop; from then on
 	// it redirects every message until it is removed.
 	gone bool
+	// served is set once the process handled a message here: a state
+	// handed off later is older than what it holds.
+	served bool
+	// awaiting is set while the activation holds its messages (stash)
+	// for the state its previous owner hands off; timer ends the wait.
+	awaiting bool
+	stash    []stashed
+	timer    *time.Timer
 }
 
 func (a *activation) Receive(c pa.Context) {
 	switch m := c.Message().(type) {
 	case *Request:
-		a.onRequest(c, m)
+		if a.awaiting && !a.hold(c, m) {
+			m.respond(c, Response{Err: fmt.Errorf("%w: %s/%s waits for its handed-off state", ErrBusy, a.ctx.capability, a.ctx.id)})
+			return
+		}
+		if !a.awaiting {
+			a.onRequest(c, m)
+		}
 	case *wire.Envelope:
-		a.onEnvelope(c, m)
+		if a.awaiting && !a.hold(c, m) {
+			a.reply(c, c.Sender(), m, &wire.Reply{Failure: &wire.Failure{Code: wire.Code_CODE_OVERLOADED,
+				Message: fmt.Sprintf("%s/%s waits for its handed-off state", a.ctx.capability, a.ctx.id)}})
+			return
+		}
+		if !a.awaiting {
+			a.onEnvelopeFrom(c, m, c.Sender())
+		}
+	case *restoreMsg:
+		if !a.gone {
+			a.restore(m.state)
+		}
+		if a.awaiting {
+			a.resume(c)
+		}
+	case *releaseMsg:
+		if a.awaiting {
+			a.resume(c)
+		}
 	case *initMsg:
 		a.e, a.factory = m.entry, m.factory
 		a.ctx.capability, a.ctx.id = m.capability, m.id
+		switch {
+		case m.state != nil:
+			a.restore(m.state)
+		case !m.await.IsZero():
+			a.awaiting = true
+			self, system := c.Self(), c.ActorSystem()
+			a.timer = time.AfterFunc(time.Until(m.await), func() { system.Root.Send(self, &releaseMsg{}) })
+		}
 	case *stopMsg:
 		a.stop(c, m)
 	case *pa.ReceiveTimeout:
@@ -145,7 +189,7 @@ func (r *Request) Answer(resp Response) {
 	}
 }
 
-func (a *activation) onEnvelope(c pa.Context, env *wire.Envelope) {
+func (a *activation) onEnvelopeFrom(c pa.Context, env *wire.Envelope, sender *pa.PID) {
 	var deadline time.Time
 	if env.Deadline != 0 {
 		deadline = time.Unix(0, env.Deadline)
@@ -164,13 +208,13 @@ func (a *activation) onEnvelope(c pa.Context, env *wire.Envelope) {
 		// caller forgets the PID and asks the owner's router.
 		a.stray()
 		if !env.Cast {
-			a.reply(c, env, &wire.Reply{Redirect: &wire.Redirect{Owner: owner, RingVersion: version}})
-		} else if payload, ok := a.unpack(c, env); ok {
+			a.reply(c, sender, env, &wire.Reply{Redirect: &wire.Redirect{Owner: owner, RingVersion: version}})
+		} else if payload, ok := a.unpack(c, sender, env); ok {
 			a.recast(env.Capability, env.Id, payload)
 		}
 		return
 	}
-	payload, ok := a.unpack(c, env)
+	payload, ok := a.unpack(c, sender, env)
 	if !ok {
 		return
 	}
@@ -196,16 +240,16 @@ func (a *activation) onEnvelope(c pa.Context, env *wire.Envelope) {
 	if env.WantPid {
 		rep.PidAddress, rep.PidId = c.Self().Address, c.Self().Id
 	}
-	a.reply(c, env, rep)
+	a.reply(c, sender, env, rep)
 }
 
 // unpack decodes env's payload; when it cannot, it logs it, answers the
 // caller with the failure and reports false.
-func (a *activation) unpack(c pa.Context, env *wire.Envelope) (proto.Message, bool) {
+func (a *activation) unpack(c pa.Context, sender *pa.PID, env *wire.Envelope) (proto.Message, bool) {
 	payload, err := wire.Unpack(env.PayloadType, env.Payload)
 	if err != nil {
-		a.t.cfg.Logger.Warn("undecodable payload", "capability", env.Capability, "id", env.Id, "sender", c.Sender(), "err", err)
-		a.reply(c, env, &wire.Reply{Failure: &wire.Failure{Code: wire.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
+		a.t.cfg.Logger.Warn("undecodable payload", "capability", env.Capability, "id", env.Id, "sender", sender, "err", err)
+		a.reply(c, sender, env, &wire.Reply{Failure: &wire.Failure{Code: wire.Code_CODE_BAD_PAYLOAD, Message: err.Error()}})
 		return nil, false
 	}
 	return payload, true
@@ -223,10 +267,10 @@ func (a *activation) addressed(env *wire.Envelope) bool {
 // reply answers env to its sender, stamped with this node's incarnation
 // (the caller caches the PID under it) and the caller's own (so that a
 // restarted caller drops answers meant for its previous life).
-func (a *activation) reply(c pa.Context, env *wire.Envelope, rep *wire.Reply) {
-	if !env.Cast && c.Sender() != nil {
+func (a *activation) reply(c pa.Context, sender *pa.PID, env *wire.Envelope, rep *wire.Reply) {
+	if !env.Cast && sender != nil {
 		rep.Incarnation, rep.CallerIncarnation = a.t.cfg.Incarnation, env.CallerIncarnation
-		c.Respond(rep)
+		c.Send(sender, rep)
 	}
 }
 
@@ -253,6 +297,7 @@ func failureOf(err error) *wire.Failure {
 // context, or one carrying a remote caller's trace context.
 func (a *activation) handle(parent context.Context, remote bool, msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
 	a.e.lastUsed.Store(time.Now().UnixNano())
+	a.served = true
 	a.ctx.deadline, a.ctx.cast = deadline, cast
 	a.ctx.begin(parent, a.t.cfg.Hooks.Tracer, remote)
 	defer func() { a.ctx.end(err) }()
@@ -286,6 +331,22 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 		return
 	}
 	a.gone = true
+	if a.awaiting {
+		// Moved on again before its state came: what it holds goes where
+		// the node now routes it.
+		a.resume(c)
+	}
+	if a.proc != nil && m.newOwner != "" {
+		st, err := a.snapshot()
+		switch {
+		case err != nil:
+			a.handoffResult("failed")
+			a.t.cfg.Logger.Info("could not snapshot a process; it starts empty on its new owner",
+				"capability", a.ctx.capability, "id", a.ctx.id, "to", m.newOwner, "err", err)
+		case st != nil:
+			m.stopping.add(Snapshot{Capability: a.ctx.capability, To: m.newOwner, State: st})
+		}
+	}
 	if s, ok := a.proc.(actor.Stopper); ok {
 		a.ctx.deadline, a.ctx.cast = time.Time{}, false
 		defer a.ctx.end(nil)

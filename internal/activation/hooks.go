@@ -17,6 +17,11 @@ type Hooks struct {
 	// Stopped is called for every activation StopWhere stops, from the
 	// goroutine that called StopWhere.
 	Stopped func(capability string, reason actor.StopReason)
+	// Handoff is called, from the activation's goroutine, with the result
+	// of a state handoff for one process: "restored", "refused" (the
+	// process would not take it), "conflict" (it had already served
+	// messages here), "failed" (it could not snapshot). It must be quick.
+	Handoff func(capability, result string)
 	// Misaddressed is called, from the activation's goroutine, for every
 	// envelope an activation refuses because it names another incarnation
 	// of the node or another (capability, ID): it was sent to a PID cached

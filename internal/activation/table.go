@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/wire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -19,6 +22,9 @@ var (
 	// ErrMoved reports a message that reached an activation after it began
 	// to stop; the caller should route the message again.
 	ErrMoved = errors.New("mesh: activation moved")
+	// ErrBusy reports a message refused by an activation that holds as
+	// many messages as it may while it waits for its handed-off state.
+	ErrBusy = errors.New("mesh: activation busy")
 )
 
 // TableConfig gives a Table what it needs to know of the node around it.
@@ -47,6 +53,9 @@ type TableConfig struct {
 	// fails the call with wire.ErrPayloadTooLarge. If zero, replies are not
 	// bounded.
 	MaxPayload int
+	// HandoffTimeout is how long a shard whose handoff ended before the
+	// table expected it is not waited for. If zero, defaults to 5 s.
+	HandoffTimeout time.Duration
 	// Linger is how long a stopped activation keeps answering messages
 	// that were already on their way with a redirect, before it is gone.
 	// If zero, defaults to 2 s.
@@ -66,6 +75,11 @@ type Table struct {
 	dispatch *dispatcher
 	acts     byCapability[*entry]
 	count    atomic.Int64
+
+	pendMu sync.Mutex // guards pend
+	// pend are the shards whose handed-off states this node waits for,
+	// by capability.
+	pend map[string]*pending
 }
 
 // entry is one activation as the table knows it.
@@ -91,10 +105,13 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 	if cfg.Linger == 0 {
 		cfg.Linger = 2 * time.Second
 	}
+	if cfg.HandoffTimeout == 0 {
+		cfg.HandoffTimeout = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher()}
+	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{}}
 	// One Props for every activation: the activation learns who it is
 	// from its first message, so no per-activation Props is kept alive.
 	// A panic that escapes our own recover stops the actor rather than
@@ -120,8 +137,16 @@ func (t *Table) Get(capability, id string, shard uint32) (*pa.PID, bool) {
 
 // Ensure returns the activation of (capability, id), spawning it if there
 // is none. However many goroutines call Ensure for a new ID at once, one
-// activation is spawned and all of them get its PID.
+// activation is spawned and all of them get its PID. A new activation of a
+// shard the table Expects waits for its state.
 func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
+	pid, _, err := t.ensure(capability, id, shard, nil)
+	return pid, err
+}
+
+// ensure is Ensure; a new activation starts from st when st is set, and
+// made reports whether it is new.
+func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid *pa.PID, made bool, err error) {
 	e, err := t.acts.of(capability, true).getOrCreate(id, shard, func() (*entry, error) {
 		f, ok := t.cfg.Factory(capability)
 		if !ok {
@@ -131,19 +156,24 @@ func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
 		now := time.Now().UnixNano()
 		e := &entry{pid: pid, shard: shard, since: now}
 		e.lastUsed.Store(now)
+		init := &initMsg{capability: capability, id: id, entry: e, factory: f, state: st}
+		if st == nil {
+			init.await = t.awaits(capability, shard, pid)
+		}
 		// The first user message of the mailbox, ahead of anything a
 		// caller can send, since the PID is not published yet.
-		t.system.Root.Send(pid, &initMsg{capability: capability, id: id, entry: e, factory: f})
+		t.system.Root.Send(pid, init)
 		t.count.Add(1)
 		if t.cfg.Hooks.Started != nil {
 			t.cfg.Hooks.Started(capability)
 		}
+		made = true
 		return e, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return e.pid, nil
+	return e.pid, made, nil
 }
 
 // Len returns the number of activations.
@@ -175,6 +205,24 @@ type Stopping struct {
 	n    int
 	left atomic.Int64
 	done chan struct{} // closed when left reaches zero
+
+	mu    sync.Mutex // guards snaps
+	snaps []Snapshot
+}
+
+// add keeps the snapshot of one stopping activation.
+func (s *Stopping) add(snap Snapshot) {
+	s.mu.Lock()
+	s.snaps = append(s.snaps, snap)
+	s.mu.Unlock()
+}
+
+// Snapshots returns the states the stopped processes handed off so far:
+// all of them once Wait has returned nil.
+func (s *Stopping) Snapshots() []Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.snaps)
 }
 
 // newStopping returns a Stopping with one count held by its maker, who

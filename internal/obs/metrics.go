@@ -29,12 +29,13 @@ const (
 	BadPayload    Outcome = "bad_payload"    // a payload or reply did not encode or decode
 	Invalid       Outcome = "invalid"        // the owner refused the request
 	Closed        Outcome = "closed"         // this node is closing
+	Overloaded    Outcome = "overloaded"     // the owner or the process took no more
 	Other         Outcome = "error"          // anything else
 )
 
 var (
-	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Other}
-	castOutcomes = []Outcome{OK, Deadline, Canceled, NoNode, Unreachable, BadPayload, Other}
+	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Overloaded, Other}
+	castOutcomes = []Outcome{OK, Deadline, Canceled, NoNode, Unreachable, BadPayload, Overloaded, Other}
 )
 
 // maxCapabilityLabels bounds the capabilities that get series of their
@@ -64,6 +65,9 @@ type Metrics struct {
 	// misaddressed counts envelopes refused for naming another incarnation
 	// or another activation.
 	misaddressed prometheus.Counter
+	// handoffs counts processes' states handed off, by capability and
+	// result.
+	handoffs *prometheus.CounterVec
 
 	// caps holds each capability's metric children, so that a call finds
 	// them with one map read and no label hashing. Copy on write.
@@ -116,7 +120,11 @@ func NewMetrics(state State) *Metrics {
 		Name: "mesh_misaddressed_total",
 		Help: "Messages refused (redirected) by an activation of this node because they named another incarnation of the node or another process: PIDs cached before a restart.",
 	})
-	m.reg.MustRegister(m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
+	m.handoffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mesh_handoffs_total",
+		Help: "States of moved processes, by capability and result: sent and lost (by the old owner), restored, refused (the process would not take it), conflict (it had already served messages), failed (it could not snapshot).",
+	}, []string{"capability", "result"})
+	m.reg.MustRegister(m.handoffs, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
 		&nodeCollector{state: state},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -215,6 +223,16 @@ func (m *Metrics) Hooks() activation.Hooks {
 		Started:      func(c string) { m.capability(c).started.Inc() },
 		Stopped:      func(c string, reason actor.StopReason) { m.stopped.WithLabelValues(c, reason.String()).Inc() },
 		Misaddressed: m.misaddressed.Inc,
+		Handoff:      func(c, result string) { m.Handoff(c, result, 1) },
+	}
+}
+
+// Handoff counts n states of capability handed off with result. Only
+// capabilities this node hosts are counted, so their number bounds the
+// series.
+func (m *Metrics) Handoff(capability, result string, n int) {
+	if n > 0 {
+		m.handoffs.WithLabelValues(capability, result).Add(float64(n))
 	}
 }
 

@@ -34,6 +34,19 @@ func size(m *Message) int {
 		n += fieldRoom + 2*fieldRoom + len(p.GetNode()) + len(p.GetAdminAddr()) + 5*scalarRoom
 	case *Message_DeadLetter:
 		n += fieldRoom + len(b.DeadLetter)
+	case *Message_Handoff:
+		n += fieldRoom + handoffSize(b.Handoff)
+	case *Message_HandoffAck:
+		n += fieldRoom + 2*scalarRoom
+	}
+	return n
+}
+
+func handoffSize(h *wire.Handoff) int {
+	n := 3*fieldRoom + len(h.GetFrom()) + len(h.GetCapability()) + scalarRoom + // done
+		fieldRoom + len(h.GetShards())*scalarRoom
+	for _, s := range h.GetStates() {
+		n += fieldRoom + 3*fieldRoom + len(s.GetId()) + len(s.GetType()) + len(s.GetData()) + 2*scalarRoom
 	}
 	return n
 }

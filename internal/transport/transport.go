@@ -430,6 +430,10 @@ func messageOf(target *pa.PID, msg any, sender *pa.PID) (*Message, error) {
 		m.Body = &Message_Ping{Ping: b}
 	case *wire.Pong:
 		m.Body = &Message_Pong{Pong: b}
+	case *wire.Handoff:
+		m.Body = &Message_Handoff{Handoff: b}
+	case *wire.HandoffAck:
+		m.Body = &Message_HandoffAck{HandoffAck: b}
 	case *pa.DeadLetterResponse:
 		m.Body = &Message_DeadLetter{DeadLetter: b.GetTarget().GetId()}
 	default:
@@ -472,6 +476,10 @@ func (t *Transport) deliver(m *Message) {
 		msg = b.Ping
 	case *Message_Pong:
 		msg = b.Pong
+	case *Message_Handoff:
+		msg = b.Handoff
+	case *Message_HandoffAck:
+		msg = b.HandoffAck
 	case *Message_DeadLetter:
 		msg = &pa.DeadLetterResponse{}
 	}

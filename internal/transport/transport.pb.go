@@ -92,6 +92,8 @@ type Message struct {
 	//	*Message_Ping
 	//	*Message_Pong
 	//	*Message_DeadLetter
+	//	*Message_Handoff
+	//	*Message_HandoffAck
 	Body          isMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -214,6 +216,24 @@ func (x *Message) GetDeadLetter() string {
 	return ""
 }
 
+func (x *Message) GetHandoff() *wire.Handoff {
+	if x != nil {
+		if x, ok := x.Body.(*Message_Handoff); ok {
+			return x.Handoff
+		}
+	}
+	return nil
+}
+
+func (x *Message) GetHandoffAck() *wire.HandoffAck {
+	if x != nil {
+		if x, ok := x.Body.(*Message_HandoffAck); ok {
+			return x.HandoffAck
+		}
+	}
+	return nil
+}
+
 type isMessage_Body interface {
 	isMessage_Body()
 }
@@ -240,6 +260,14 @@ type Message_DeadLetter struct {
 	DeadLetter string `protobuf:"bytes,14,opt,name=dead_letter,json=deadLetter,proto3,oneof"`
 }
 
+type Message_Handoff struct {
+	Handoff *wire.Handoff `protobuf:"bytes,15,opt,name=handoff,proto3,oneof"`
+}
+
+type Message_HandoffAck struct {
+	HandoffAck *wire.HandoffAck `protobuf:"bytes,16,opt,name=handoff_ack,json=handoffAck,proto3,oneof"`
+}
+
 func (*Message_Envelope) isMessage_Body() {}
 
 func (*Message_Reply) isMessage_Body() {}
@@ -249,6 +277,10 @@ func (*Message_Ping) isMessage_Body() {}
 func (*Message_Pong) isMessage_Body() {}
 
 func (*Message_DeadLetter) isMessage_Body() {}
+
+func (*Message_Handoff) isMessage_Body() {}
+
+func (*Message_HandoffAck) isMessage_Body() {}
 
 // Done ends a stream.
 type Done struct {
@@ -293,7 +325,7 @@ const file_internal_transport_transport_proto_rawDesc = "" +
 	"\n" +
 	"\"internal/transport/transport.proto\x12\x11mesh.transport.v1\x1a\x18internal/wire/wire.proto\"?\n" +
 	"\x05Frame\x126\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1a.mesh.transport.v1.MessageR\bmessages\"\x95\x03\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1a.mesh.transport.v1.MessageR\bmessages\"\x85\x04\n" +
 	"\aMessage\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12%\n" +
 	"\x0etarget_request\x18\x02 \x01(\rR\rtargetRequest\x12%\n" +
@@ -306,7 +338,10 @@ const file_internal_transport_transport_proto_rawDesc = "" +
 	"\x04ping\x18\f \x01(\v2\x12.mesh.wire.v1.PingH\x00R\x04ping\x12(\n" +
 	"\x04pong\x18\r \x01(\v2\x12.mesh.wire.v1.PongH\x00R\x04pong\x12!\n" +
 	"\vdead_letter\x18\x0e \x01(\tH\x00R\n" +
-	"deadLetterB\x06\n" +
+	"deadLetter\x121\n" +
+	"\ahandoff\x18\x0f \x01(\v2\x15.mesh.wire.v1.HandoffH\x00R\ahandoff\x12;\n" +
+	"\vhandoff_ack\x18\x10 \x01(\v2\x18.mesh.wire.v1.HandoffAckH\x00R\n" +
+	"handoffAckB\x06\n" +
 	"\x04body\"\x06\n" +
 	"\x04Done2J\n" +
 	"\tTransport\x12=\n" +
@@ -326,13 +361,15 @@ func file_internal_transport_transport_proto_rawDescGZIP() []byte {
 
 var file_internal_transport_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_internal_transport_transport_proto_goTypes = []any{
-	(*Frame)(nil),         // 0: mesh.transport.v1.Frame
-	(*Message)(nil),       // 1: mesh.transport.v1.Message
-	(*Done)(nil),          // 2: mesh.transport.v1.Done
-	(*wire.Envelope)(nil), // 3: mesh.wire.v1.Envelope
-	(*wire.Reply)(nil),    // 4: mesh.wire.v1.Reply
-	(*wire.Ping)(nil),     // 5: mesh.wire.v1.Ping
-	(*wire.Pong)(nil),     // 6: mesh.wire.v1.Pong
+	(*Frame)(nil),           // 0: mesh.transport.v1.Frame
+	(*Message)(nil),         // 1: mesh.transport.v1.Message
+	(*Done)(nil),            // 2: mesh.transport.v1.Done
+	(*wire.Envelope)(nil),   // 3: mesh.wire.v1.Envelope
+	(*wire.Reply)(nil),      // 4: mesh.wire.v1.Reply
+	(*wire.Ping)(nil),       // 5: mesh.wire.v1.Ping
+	(*wire.Pong)(nil),       // 6: mesh.wire.v1.Pong
+	(*wire.Handoff)(nil),    // 7: mesh.wire.v1.Handoff
+	(*wire.HandoffAck)(nil), // 8: mesh.wire.v1.HandoffAck
 }
 var file_internal_transport_transport_proto_depIdxs = []int32{
 	1, // 0: mesh.transport.v1.Frame.messages:type_name -> mesh.transport.v1.Message
@@ -340,13 +377,15 @@ var file_internal_transport_transport_proto_depIdxs = []int32{
 	4, // 2: mesh.transport.v1.Message.reply:type_name -> mesh.wire.v1.Reply
 	5, // 3: mesh.transport.v1.Message.ping:type_name -> mesh.wire.v1.Ping
 	6, // 4: mesh.transport.v1.Message.pong:type_name -> mesh.wire.v1.Pong
-	0, // 5: mesh.transport.v1.Transport.Stream:input_type -> mesh.transport.v1.Frame
-	2, // 6: mesh.transport.v1.Transport.Stream:output_type -> mesh.transport.v1.Done
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7, // 5: mesh.transport.v1.Message.handoff:type_name -> mesh.wire.v1.Handoff
+	8, // 6: mesh.transport.v1.Message.handoff_ack:type_name -> mesh.wire.v1.HandoffAck
+	0, // 7: mesh.transport.v1.Transport.Stream:input_type -> mesh.transport.v1.Frame
+	2, // 8: mesh.transport.v1.Transport.Stream:output_type -> mesh.transport.v1.Done
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_internal_transport_transport_proto_init() }
@@ -360,6 +399,8 @@ func file_internal_transport_transport_proto_init() {
 		(*Message_Ping)(nil),
 		(*Message_Pong)(nil),
 		(*Message_DeadLetter)(nil),
+		(*Message_Handoff)(nil),
+		(*Message_HandoffAck)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -419,6 +419,17 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 		if got, real := size(m), proto.Size(&Frame{Messages: []*Message{m}}); got < real {
 			t.Fatalf("size %d below the real %d", got, real)
 		}
+		h := &Message{Target: target, SenderAddress: senderAddr, SenderId: senderID, SenderRequest: req, TargetRequest: req,
+			Body: &Message_Handoff{Handoff: &wire.Handoff{From: k, Capability: capability, Done: true,
+				Shards: []uint32{req, ^uint32(0), 0},
+				States: []*wire.State{{Id: id, Shard: ^req, Type: v, Data: payload, Format: ^uint32(0)}, {Id: failure, Data: payload}}}}}
+		if got, real := size(h), proto.Size(&Frame{Messages: []*Message{h}}); got < real {
+			t.Fatalf("handoff: size %d below the real %d", got, real)
+		}
+		a := &Message{Target: target, Body: &Message_HandoffAck{HandoffAck: &wire.HandoffAck{Restored: ^uint32(0), Refused: ^uint32(0)}}}
+		if got, real := size(a), proto.Size(&Frame{Messages: []*Message{a}}); got < real {
+			t.Fatalf("handoff ack: size %d below the real %d", got, real)
+		}
 	})
 }
 

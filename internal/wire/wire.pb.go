@@ -39,6 +39,9 @@ const (
 	Code_CODE_DEADLINE        Code = 7
 	// CODE_PAYLOAD_TOO_LARGE: a payload or reply over the node's MaxPayload.
 	Code_CODE_PAYLOAD_TOO_LARGE Code = 8
+	// CODE_OVERLOADED: the process holds as many messages as it may while
+	// it waits for its handed-off state.
+	Code_CODE_OVERLOADED Code = 9
 )
 
 // Enum value maps for Code.
@@ -53,6 +56,7 @@ var (
 		6: "CODE_CLOSED",
 		7: "CODE_DEADLINE",
 		8: "CODE_PAYLOAD_TOO_LARGE",
+		9: "CODE_OVERLOADED",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -64,6 +68,7 @@ var (
 		"CODE_CLOSED":            6,
 		"CODE_DEADLINE":          7,
 		"CODE_PAYLOAD_TOO_LARGE": 8,
+		"CODE_OVERLOADED":        9,
 	}
 )
 
@@ -609,6 +614,223 @@ func (x *Pong) GetIncarnation() uint64 {
 	return 0
 }
 
+// State is the snapshot of one process handed to its new owner.
+type State struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Shard uint32                 `protobuf:"varint,2,opt,name=shard,proto3" json:"shard,omitempty"`
+	// type is the full protobuf name of the snapshot message, data its
+	// bytes, format the process's own version of the snapshot's layout.
+	Type          string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Format        uint32 `protobuf:"varint,5,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *State) Reset() {
+	*x = State{}
+	mi := &file_internal_wire_wire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *State) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*State) ProtoMessage() {}
+
+func (x *State) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_wire_wire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use State.ProtoReflect.Descriptor instead.
+func (*State) Descriptor() ([]byte, []int) {
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *State) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *State) GetShard() uint32 {
+	if x != nil {
+		return x.Shard
+	}
+	return 0
+}
+
+func (x *State) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *State) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *State) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+// Handoff carries the states of processes whose shards of one capability
+// move from the sending node to the receiving one. A handoff may take
+// several messages; the last one has done set and names every shard it
+// covered, so that the receiver stops waiting for their states, also for
+// shards that held no process with state.
+type Handoff struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// from is the sending node's name.
+	From          string   `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Capability    string   `protobuf:"bytes,2,opt,name=capability,proto3" json:"capability,omitempty"`
+	States        []*State `protobuf:"bytes,3,rep,name=states,proto3" json:"states,omitempty"`
+	Done          bool     `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
+	Shards        []uint32 `protobuf:"varint,5,rep,packed,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Handoff) Reset() {
+	*x = Handoff{}
+	mi := &file_internal_wire_wire_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Handoff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Handoff) ProtoMessage() {}
+
+func (x *Handoff) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_wire_wire_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
+func (*Handoff) Descriptor() ([]byte, []int) {
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Handoff) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Handoff) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *Handoff) GetStates() []*State {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *Handoff) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *Handoff) GetShards() []uint32 {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+// HandoffAck answers a Handoff once its states are applied.
+type HandoffAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restored counts the states that made processes; refused those that
+	// could not (the process already served messages on this node, or the
+	// capability is not hosted here).
+	Restored      uint32 `protobuf:"varint,1,opt,name=restored,proto3" json:"restored,omitempty"`
+	Refused       uint32 `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffAck) Reset() {
+	*x = HandoffAck{}
+	mi := &file_internal_wire_wire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffAck) ProtoMessage() {}
+
+func (x *HandoffAck) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_wire_wire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffAck.ProtoReflect.Descriptor instead.
+func (*HandoffAck) Descriptor() ([]byte, []int) {
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HandoffAck) GetRestored() uint32 {
+	if x != nil {
+		return x.Restored
+	}
+	return 0
+}
+
+func (x *HandoffAck) GetRefused() uint32 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
 var File_internal_wire_wire_proto protoreflect.FileDescriptor
 
 const file_internal_wire_wire_proto_rawDesc = "" +
@@ -661,7 +883,25 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12 \n" +
 	"\vactivations\x18\x05 \x01(\x03R\vactivations\x12\x1a\n" +
 	"\bdraining\x18\x06 \x01(\bR\bdraining\x12 \n" +
-	"\vincarnation\x18\a \x01(\x06R\vincarnation*\xd3\x01\n" +
+	"\vincarnation\x18\a \x01(\x06R\vincarnation\"m\n" +
+	"\x05State\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05shard\x18\x02 \x01(\rR\x05shard\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x16\n" +
+	"\x06format\x18\x05 \x01(\rR\x06format\"\x96\x01\n" +
+	"\aHandoff\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x02 \x01(\tR\n" +
+	"capability\x12+\n" +
+	"\x06states\x18\x03 \x03(\v2\x13.mesh.wire.v1.StateR\x06states\x12\x12\n" +
+	"\x04done\x18\x04 \x01(\bR\x04done\x12\x16\n" +
+	"\x06shards\x18\x05 \x03(\rR\x06shards\"B\n" +
+	"\n" +
+	"HandoffAck\x12\x1a\n" +
+	"\brestored\x18\x01 \x01(\rR\brestored\x12\x18\n" +
+	"\arefused\x18\x02 \x01(\rR\arefused*\xe8\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -671,7 +911,8 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\x10CODE_APPLICATION\x10\x05\x12\x0f\n" +
 	"\vCODE_CLOSED\x10\x06\x12\x11\n" +
 	"\rCODE_DEADLINE\x10\a\x12\x1a\n" +
-	"\x16CODE_PAYLOAD_TOO_LARGE\x10\bB'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
+	"\x16CODE_PAYLOAD_TOO_LARGE\x10\b\x12\x13\n" +
+	"\x0fCODE_OVERLOADED\x10\tB'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
 
 var (
 	file_internal_wire_wire_proto_rawDescOnce sync.Once
@@ -686,27 +927,31 @@ func file_internal_wire_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_internal_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_internal_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_internal_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_internal_wire_wire_proto_goTypes = []any{
-	(Code)(0),        // 0: mesh.wire.v1.Code
-	(*Envelope)(nil), // 1: mesh.wire.v1.Envelope
-	(*Failure)(nil),  // 2: mesh.wire.v1.Failure
-	(*Redirect)(nil), // 3: mesh.wire.v1.Redirect
-	(*Reply)(nil),    // 4: mesh.wire.v1.Reply
-	(*Ping)(nil),     // 5: mesh.wire.v1.Ping
-	(*Pong)(nil),     // 6: mesh.wire.v1.Pong
-	nil,              // 7: mesh.wire.v1.Envelope.TraceEntry
+	(Code)(0),          // 0: mesh.wire.v1.Code
+	(*Envelope)(nil),   // 1: mesh.wire.v1.Envelope
+	(*Failure)(nil),    // 2: mesh.wire.v1.Failure
+	(*Redirect)(nil),   // 3: mesh.wire.v1.Redirect
+	(*Reply)(nil),      // 4: mesh.wire.v1.Reply
+	(*Ping)(nil),       // 5: mesh.wire.v1.Ping
+	(*Pong)(nil),       // 6: mesh.wire.v1.Pong
+	(*State)(nil),      // 7: mesh.wire.v1.State
+	(*Handoff)(nil),    // 8: mesh.wire.v1.Handoff
+	(*HandoffAck)(nil), // 9: mesh.wire.v1.HandoffAck
+	nil,                // 10: mesh.wire.v1.Envelope.TraceEntry
 }
 var file_internal_wire_wire_proto_depIdxs = []int32{
-	7, // 0: mesh.wire.v1.Envelope.trace:type_name -> mesh.wire.v1.Envelope.TraceEntry
-	0, // 1: mesh.wire.v1.Failure.code:type_name -> mesh.wire.v1.Code
-	2, // 2: mesh.wire.v1.Reply.failure:type_name -> mesh.wire.v1.Failure
-	3, // 3: mesh.wire.v1.Reply.redirect:type_name -> mesh.wire.v1.Redirect
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	10, // 0: mesh.wire.v1.Envelope.trace:type_name -> mesh.wire.v1.Envelope.TraceEntry
+	0,  // 1: mesh.wire.v1.Failure.code:type_name -> mesh.wire.v1.Code
+	2,  // 2: mesh.wire.v1.Reply.failure:type_name -> mesh.wire.v1.Failure
+	3,  // 3: mesh.wire.v1.Reply.redirect:type_name -> mesh.wire.v1.Redirect
+	7,  // 4: mesh.wire.v1.Handoff.states:type_name -> mesh.wire.v1.State
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_internal_wire_wire_proto_init() }
@@ -720,7 +965,7 @@ func file_internal_wire_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_wire_wire_proto_rawDesc), len(file_internal_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,197 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/meshrun/mesh/capability"
+	"github.com/meshrun/mesh/internal/activation"
+	"github.com/meshrun/mesh/internal/wire"
+	"github.com/meshrun/mesh/shard"
+)
+
+// handoffChunk bounds the bytes of states one Handoff message carries; a
+// larger handoff takes several messages.
+const handoffChunk = 1 << 20
+
+// handoffKey groups what one new owner receives of one capability.
+type handoffKey struct{ to, capability string }
+
+// handoffBatch is what one new owner receives of one capability: the
+// shards it takes over, and the states of the processes that had them.
+type handoffBatch struct {
+	shards []uint32
+	states []*wire.State
+}
+
+// expect tells the table which shards this node takes over from a node
+// that is still a member, and so may hand their states off: their first
+// messages wait for the states.
+func (n *Node) expect(in []shard.Move, members map[string]bool) {
+	byCapability := map[string][]uint32{}
+	for _, m := range in {
+		if members[m.From] {
+			byCapability[m.Capability] = append(byCapability[m.Capability], m.Shard)
+		}
+	}
+	until := time.Now().Add(n.cfg.HandoffTimeout)
+	for c, shards := range byCapability {
+		n.table.Expect(c, shards, until)
+	}
+}
+
+// handOff waits for the activations of the shards this node gave away
+// (given) to stop, and sends their states, and the list of shards, to
+// their new owners, bounded by HandoffTimeout. A state that cannot be
+// delivered is lost: the process starts empty on its new owner; the log
+// and mesh_handoffs_total{result="lost"} say so.
+func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done chan struct{}) {
+	defer close(done)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout)
+	defer cancel()
+	if err := stopping.Wait(ctx); err != nil {
+		n.logger.Info("not every moved process stopped in time; those that did not start empty on their new owner",
+			"stopping", stopping.Len(), "err", err)
+	}
+	batches := map[handoffKey]*handoffBatch{}
+	batch := func(k handoffKey) *handoffBatch {
+		b := batches[k]
+		if b == nil {
+			b = &handoffBatch{}
+			batches[k] = b
+		}
+		return b
+	}
+	for _, m := range given {
+		if m.To != "" && m.To != n.name {
+			b := batch(handoffKey{m.To, m.Capability})
+			b.shards = append(b.shards, m.Shard)
+		}
+	}
+	for _, s := range stopping.Snapshots() {
+		b := batch(handoffKey{s.To, s.Capability})
+		b.states = append(b.states, s.State)
+	}
+	sent := 0
+	for k, b := range batches {
+		if err := n.sendHandoff(ctx, k, b); err != nil {
+			n.metrics.Handoff(k.capability, "lost", len(b.states))
+			if len(b.states) > 0 {
+				n.logger.Info("handed-off states lost: their processes start empty on the new owner",
+					"capability", k.capability, "to", k.to, "states", len(b.states), "err", err)
+			} else {
+				n.logger.Debug("could not tell a new owner its shards are handed off", "to", k.to, "err", err)
+			}
+			continue
+		}
+		n.metrics.Handoff(k.capability, "sent", len(b.states))
+		sent += len(b.states)
+	}
+	if sent > 0 {
+		n.logger.Info("handed off process states", "states", sent, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// sendHandoff sends one batch to its new owner's router, in chunks, each
+// acknowledged before the next.
+func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) error {
+	states := b.states
+	for {
+		chunk, bytes := 0, 0
+		for chunk < len(states) && (chunk == 0 || bytes+len(states[chunk].GetData()) <= handoffChunk) {
+			bytes += len(states[chunk].GetData())
+			chunk++
+		}
+		last := chunk == len(states)
+		h := &wire.Handoff{From: n.name, Capability: k.capability, States: states[:chunk], Done: last}
+		if last {
+			h.Shards = b.shards
+		}
+		to := n.routes.Load().routers[k.to]
+		if to == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownMember, k.to)
+		}
+		ans, err := n.ask(ctx, to, h)
+		if err != nil {
+			return err
+		}
+		if _, ok := ans.(*wire.HandoffAck); !ok {
+			return fmt.Errorf("%w: %s answered a handoff with %T", ErrBadPayload, k.to, ans)
+		}
+		states = states[chunk:]
+		if last {
+			return nil
+		}
+	}
+}
+
+// receiveHandoff applies the states another node handed off, refusing
+// those that name no valid process of a capability this node hosts.
+func (n *Node) receiveHandoff(h *wire.Handoff) *wire.HandoffAck {
+	ack := &wire.HandoffAck{}
+	if err := capability.Validate(h.Capability); err != nil {
+		n.logger.Warn("refused a handoff of an invalid capability", "from", h.From, "err", err)
+		ack.Refused = uint32(len(h.States))
+		return ack
+	}
+	valid := h.States[:0:0]
+	for _, st := range h.States {
+		id := st.GetId()
+		if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) || shard.Of(id, n.cfg.Shards) != st.GetShard() {
+			ack.Refused++
+			continue
+		}
+		valid = append(valid, st)
+	}
+	var shards []uint32
+	for _, s := range h.Shards {
+		if int(s) < n.cfg.Shards {
+			shards = append(shards, s)
+		}
+	}
+	restored, refused := n.table.Restore(h.Capability, valid, shards)
+	ack.Restored, ack.Refused = uint32(restored), ack.Refused+uint32(refused)
+	if ack.Refused > 0 {
+		n.logger.Warn("refused handed-off states", "from", h.From, "capability", h.Capability, "refused", ack.Refused)
+	}
+	return ack
+}
+
+// startHandoff hands off, on a goroutine of its own, what a placement
+// change stops; waitHandoffs waits for it.
+func (n *Node) startHandoff(given []shard.Move, stopping *activation.Stopping) {
+	done := make(chan struct{})
+	n.stopsMu.Lock()
+	n.handoffs = append(slices.DeleteFunc(n.handoffs, closed), done)
+	n.stopsMu.Unlock()
+	go n.handOff(given, stopping, done)
+}
+
+// waitHandoffs waits until the handoffs under way are done, or ctx ends.
+func (n *Node) waitHandoffs(ctx context.Context) error {
+	n.stopsMu.Lock()
+	pending := slices.Clone(n.handoffs)
+	n.stopsMu.Unlock()
+	for _, done := range pending {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("handoffs under way: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// closed reports whether ch is closed.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,211 @@
+package mesh_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meshrun/mesh"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// counter is a counter whose state moves with it: an Int64Value increments
+// it and answers the new count, a StringValue reads it.
+type counter struct{ n int64 }
+
+func (c *counter) Handle(_ mesh.Context, msg proto.Message) (proto.Message, error) {
+	if _, ok := msg.(*wrapperspb.Int64Value); ok {
+		c.n++
+	}
+	return wrapperspb.Int64(c.n), nil
+}
+
+func (c *counter) Snapshot() (proto.Message, uint32, error) { return wrapperspb.Int64(c.n), 1, nil }
+
+func (c *counter) Restore(state proto.Message, format uint32) error {
+	if format != 1 {
+		return fmt.Errorf("counter state format %d, want 1", format)
+	}
+	c.n = state.(*wrapperspb.Int64Value).GetValue()
+	return nil
+}
+
+var counters = mesh.Capability{Name: "counter", New: func(string) mesh.Process { return &counter{} }}
+
+// counterLoad increments counters from a node until stop, counting what
+// each call acknowledged.
+type counterLoad struct {
+	from   *mesh.Node
+	ids    int
+	acked  []atomic.Int64
+	calls  atomic.Int64
+	failed atomic.Int64
+	first  atomic.Value
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func startCounterLoad(from *mesh.Node, ids, workers int) *counterLoad {
+	l := &counterLoad{from: from, ids: ids, acked: make([]atomic.Int64, ids), stop: make(chan struct{})}
+	for w := range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			// Each worker owns the IDs congruent to it, so that one
+			// call per ID is in flight and the counts need no lock.
+			for i := w; ; i = (i + workers) % ids {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := from.Call(ctx, mesh.Request{Capability: "counter", ID: fmt.Sprint("t-", i), Payload: wrapperspb.Int64(1)})
+				cancel()
+				l.calls.Add(1)
+				if err != nil {
+					l.failed.Add(1)
+					l.first.CompareAndSwap(nil, err)
+					continue
+				}
+				l.acked[i].Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *counterLoad) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// check reads every counter and fails t for each that is not its number
+// of acknowledged increments.
+func (l *counterLoad) check(t *testing.T) {
+	t.Helper()
+	wrong := 0
+	for i := range l.ids {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		reply, err := l.from.Call(ctx, mesh.Request{Capability: "counter", ID: fmt.Sprint("t-", i), Payload: wrapperspb.String("get")})
+		cancel()
+		if err != nil {
+			t.Fatalf("read t-%d: %v", i, err)
+		}
+		if got, want := reply.(*wrapperspb.Int64Value).GetValue(), l.acked[i].Load(); got != want {
+			if wrong < 5 {
+				t.Errorf("t-%d counts %d, %d increments were acknowledged", i, got, want)
+			}
+			wrong++
+		}
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d counters lost acknowledged increments", wrong, l.ids)
+	}
+}
+
+// TestHandoffKeepsEveryIncrement: with calls throughout, a node joins,
+// one drains and leaves, and every node is restarted in turn through
+// Close; every counter ends at its number of acknowledged increments and
+// no call fails.
+func TestHandoffKeepsEveryIncrement(t *testing.T) {
+	client := startNode(t, "client", nil)
+	seeds := []string{client.GossipAddr()}
+	nodes := map[string]*mesh.Node{}
+	for i := range 3 {
+		name := fmt.Sprint("node-", i+1)
+		nodes[name] = startNode(t, name, seeds, counters)
+	}
+	all := func() []*mesh.Node {
+		out := []*mesh.Node{client}
+		for _, n := range nodes {
+			out = append(out, n)
+		}
+		return out
+	}
+	waitConverged(t, all()...)
+
+	load := startCounterLoad(client, 1000, 16)
+	pause := func() { time.Sleep(300 * time.Millisecond) }
+	closeNode := func(name string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := nodes[name].Close(ctx); err != nil {
+			t.Errorf("close %s: %v", name, err)
+		}
+		t.Logf("%s closed in %v", name, time.Since(start).Round(time.Millisecond))
+		delete(nodes, name)
+		waitConverged(t, all()...)
+	}
+	pause()
+
+	nodes["node-4"] = startNode(t, "node-4", seeds, counters)
+	waitConverged(t, all()...)
+	pause()
+
+	closeNode("node-2")
+	pause()
+
+	for _, name := range []string{"node-1", "node-3", "node-4"} {
+		closeNode(name)
+		nodes[name] = startNode(t, name, seeds, counters)
+		waitConverged(t, all()...)
+		pause()
+	}
+	load.end()
+
+	t.Logf("%d increments, %d failed", load.calls.Load(), load.failed.Load())
+	if n := load.failed.Load(); n > 0 {
+		t.Errorf("%d calls failed; first: %v", n, load.first.Load())
+	}
+	load.check(t)
+}
+
+// TestHandoffRefusedStartsEmpty: a process that refuses its handed-off
+// state starts empty on its new owner, and answers.
+func TestHandoffRefusedStartsEmpty(t *testing.T) {
+	var refusals atomic.Int64
+	picky := mesh.Capability{Name: "counter", New: func(string) mesh.Process { return &pickyCounter{refusals: &refusals} }}
+	a := startNode(t, "node-1", nil, picky)
+	for i := range 50 {
+		mustIncrement(t, a, fmt.Sprint("t-", i))
+	}
+	b := startNode(t, "node-2", []string{a.GossipAddr()}, picky)
+	waitConverged(t, a, b)
+	for i := range 50 {
+		if _, err := a.Call(context.Background(), mesh.Request{Capability: "counter", ID: fmt.Sprint("t-", i), Payload: wrapperspb.String("get")}); err != nil {
+			t.Fatalf("t-%d after its state was refused: %v", i, err)
+		}
+	}
+	if refusals.Load() == 0 {
+		t.Fatal("no state was offered to the new owner")
+	}
+}
+
+type pickyCounter struct {
+	counter
+	refusals *atomic.Int64
+}
+
+func (p *pickyCounter) Restore(proto.Message, uint32) error {
+	p.refusals.Add(1)
+	return errors.New("format not understood")
+}
+
+func mustIncrement(t *testing.T, n *mesh.Node, id string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err := n.Call(ctx, mesh.Request{Capability: "counter", ID: id, Payload: wrapperspb.Int64(1)})
+	if err != nil {
+		t.Fatalf("increment %s: %v", id, err)
+	}
+	return reply.(*wrapperspb.Int64Value).GetValue()
+}
