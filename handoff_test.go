@@ -209,3 +209,43 @@ func mustIncrement(t *testing.T, n *mesh.Node, id string) int64 {
 	}
 	return reply.(*wrapperspb.Int64Value).GetValue()
 }
+
+// TestDrainHandsOffAndKeepsServingCalls: a drained node owns no shard,
+// its processes' states are on the other nodes, and it can still call.
+func TestDrainHandsOffAndKeepsServingCalls(t *testing.T) {
+	a := startNode(t, "node-1", nil, counters)
+	b := startNode(t, "node-2", []string{a.GossipAddr()}, counters)
+	waitConverged(t, a, b)
+	want := map[string]int64{}
+	for i := range 200 {
+		id := fmt.Sprint("t-", i)
+		for range i % 5 {
+			want[id] = mustIncrement(t, a, id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if acts := b.Activations(); len(acts) != 0 {
+		t.Fatalf("%d activations left on the drained node", len(acts))
+	}
+	for id, n := range want {
+		// From the drained node: it still calls, and every count
+		// survived the move to node-1.
+		reply, err := b.Call(ctx, mesh.Request{Capability: "counter", ID: id, Payload: wrapperspb.String("get")})
+		if err != nil {
+			t.Fatalf("call %s from the drained node: %v", id, err)
+		}
+		if got := reply.(*wrapperspb.Int64Value).GetValue(); got != n {
+			t.Fatalf("%s counts %d after the drain, want %d", id, got, n)
+		}
+		if p, _ := a.Locate("counter", id); p.Owner != a.Name() {
+			t.Fatalf("%s placed on %s after node-2 drained", id, p.Owner)
+		}
+	}
+	if err := b.Drain(ctx); err != nil {
+		t.Fatalf("a second Drain: %v", err)
+	}
+}

@@ -72,6 +72,8 @@ type Node struct {
 	routesMu sync.Mutex
 
 	closing atomic.Bool
+	// drained is set once Drain or Close began to drain the node.
+	drained atomic.Bool
 	// strayAt is when, during Close, a peer last routed a message here,
 	// to the router or to a stopped activation. Unix nanoseconds.
 	strayAt   atomic.Int64
@@ -487,10 +489,9 @@ func (r *routes) owner(capability string, s uint32) (string, uint64) {
 	return ring.Owner(s), ring.Version()
 }
 
-// Close leaves the cluster gracefully: the node tells the others it is
-// draining so they route its shards elsewhere, waits DrainTimeout for them
-// to do so while it redirects what still arrives, stops its activations,
-// leaves the gossip and stops every goroutine it started. ctx bounds all
+// Close leaves the cluster gracefully: it drains the node (see Drain),
+// stops its activations, leaves the gossip and stops every goroutine it
+// started. ctx bounds all
 // of it: once ctx ends, Close stops the node hard (what is left of the
 // drain is skipped, connections are cut) and returns an error wrapping
 // ErrDrainIncomplete and ctx's error. Calls made on the node after Close
@@ -501,21 +502,56 @@ func (n *Node) Close(ctx context.Context) error {
 	return n.closeErr
 }
 
+// Drain hands every shard of this node to the other nodes, with the
+// state of its processes (actor.Snapshotter), and takes no new placements,
+// while the node stays a member and its own calls to other nodes go on:
+// it tells the cluster it is draining, waits DrainTimeout for the others
+// to route its shards elsewhere (redirecting what still arrives), then
+// until no peer has routed a call to it for 100 ms (up to ten
+// DrainTimeouts), and for its handoffs to be acknowledged (each bounded by
+// HandoffTimeout). ctx bounds all of it: once ctx ends, Drain returns an
+// error wrapping ErrDrainIncomplete and ctx's error. A drained node
+// serves again only after a restart; Close drains first, so calling Drain
+// before Close is only needed to leave the node running, drained.
+func (n *Node) Drain(ctx context.Context) error {
+	if n.closing.Load() {
+		return ErrClosed
+	}
+	err := n.drainOut(ctx)
+	if cerr := ctx.Err(); cerr != nil {
+		err = errors.Join(cerr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("mesh: drain %s: %w: %w", n.name, ErrDrainIncomplete, err)
+	}
+	return nil
+}
+
+// drainOut is Drain, less what ctx's end says.
+func (n *Node) drainOut(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	n.capMu.Lock()
+	n.draining = true
+	n.drained.Store(true)
+	err := n.announceWithin(boundedBy(ctx, time.Second))
+	n.capMu.Unlock()
+	if err != nil {
+		n.logger.Warn("could not announce draining", "err", err)
+	}
+	n.drain(ctx)
+	if herr := n.waitHandoffs(ctx); herr != nil {
+		err = errors.Join(err, herr)
+	}
+	return err
+}
+
 func (n *Node) close(ctx context.Context) error {
 	n.closing.Store(true)
 	var err error
 	if ctx.Err() == nil {
-		n.capMu.Lock()
-		n.draining = true
-		err = n.announceWithin(boundedBy(ctx, time.Second))
-		n.capMu.Unlock()
-		if err != nil {
-			n.logger.Warn("could not announce draining", "err", err)
-		}
-		n.drain(ctx)
-		if herr := n.waitHandoffs(ctx); herr != nil {
-			err = errors.Join(err, herr)
-		}
+		err = n.drainOut(ctx)
 	}
 	// Leave even when ctx has ended: a short broadcast spares the peers
 	// the seconds of failure detection.
@@ -544,7 +580,7 @@ func (n *Node) close(ctx context.Context) error {
 // stray notes, while the node drains, that a peer still routed a message
 // here.
 func (n *Node) stray() {
-	if n.closing.Load() {
+	if n.drained.Load() {
 		n.strayAt.Store(time.Now().UnixNano())
 	}
 }
