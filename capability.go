@@ -40,7 +40,24 @@ type Capability struct {
 	// New makes the process for id. It runs on the new activation's
 	// goroutine when its first message arrives.
 	New func(id string) Process
+
+	// IdleTimeout passivates a process that has not begun to handle a
+	// message for that long: it stops (saving its state to Config.Store,
+	// if any, when it implements actor.Snapshotter) and is made again by
+	// its next message. If zero, DefaultIdleTimeout; negative, never.
+	IdleTimeout time.Duration
+	// MaxActivations bounds the processes of the capability active on one
+	// node: past it, the least recently used are passivated, down to nine
+	// tenths of the bound. Zero bounds nothing.
+	MaxActivations int
 }
+
+// DefaultIdleTimeout is the idle timeout of a capability that sets none:
+// 15 minutes. Akka Cluster Sharding passivates after 2 minutes idle, Dapr
+// actors after 60, Orleans grains after 2 hours; a quarter of an hour
+// keeps a session's process across a pause while a node's memory follows
+// its working set within minutes rather than hours.
+const DefaultIdleTimeout = 15 * time.Minute
 
 // ProcessFunc adapts a function to a Process with no state of its own.
 type ProcessFunc func(ctx Context, msg proto.Message) (proto.Message, error)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meshrun/mesh/shard"
+	"github.com/meshrun/mesh/store"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -86,6 +87,15 @@ type Config struct {
 	// ms, redirecting those that still do, up to ten DrainTimeouts. If
 	// zero, defaults to 500 ms (local) or 2 s (LAN).
 	DrainTimeout time.Duration
+
+	// Store, if set, keeps the state of processes that implement
+	// actor.Snapshotter across what a handoff does not cover: a process
+	// loads its last saved state before its first message on any node,
+	// and saves it when it passivates, when its node closes with no other
+	// node to take it, and when a handoff fails. Every write carries the
+	// version it follows, so a stale activation cannot overwrite a newer
+	// state (store.ErrStale). See package store.
+	Store store.Store
 
 	// HandoffTimeout bounds a state handoff (actor.Snapshotter): how long
 	// the old owner waits for its moved processes to snapshot and for the

@@ -8,6 +8,7 @@ import (
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/internal/wire"
 )
 
@@ -52,6 +53,9 @@ var (
 	// its handed-off state. The message was not handled; try again later
 	// or shed load.
 	ErrOverloaded = errors.New("mesh: send queue to the owner is full")
+	// ErrStore reports a process whose state Config.Store could not load
+	// (the message was not handled; the next one tries again).
+	ErrStore = activation.ErrStore
 	// ErrUnknownMember reports a node name that is not a member of the
 	// cluster as this node sees it.
 	ErrUnknownMember = errors.New("mesh: no such member")
@@ -104,6 +108,8 @@ func failureError(req *Request, owner string, f *wire.Failure) error {
 		return fmt.Errorf("%w: %s is closing", ErrUnreachable, owner)
 	case wire.Code_CODE_PAYLOAD_TOO_LARGE:
 		return fmt.Errorf("%w: %s answered: %s", ErrPayloadTooLarge, owner, f.Message)
+	case wire.Code_CODE_STORE:
+		return fmt.Errorf("%w: %s answered: %s", ErrStore, owner, f.Message)
 	case wire.Code_CODE_OVERLOADED:
 		return fmt.Errorf("%w: %s answered: %s", ErrOverloaded, owner, f.Message)
 	case wire.Code_CODE_DEADLINE:

@@ -11,6 +11,7 @@ import (
 	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
+	"github.com/meshrun/mesh/store"
 )
 
 // handoffChunk bounds the bytes of states one Handoff message carries; a
@@ -51,7 +52,10 @@ func (n *Node) expect(in []shard.Move, members map[string]bool) {
 func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done chan struct{}) {
 	defer close(done)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout)
+	// Three quarters of the new owner's wait, so that a state whose
+	// handoff fails reaches the store before the new owner gives up
+	// waiting and loads from it.
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout*3/4)
 	defer cancel()
 	if err := stopping.Wait(ctx); err != nil {
 		n.logger.Info("not every moved process stopped in time; those that did not start empty on their new owner",
@@ -79,6 +83,13 @@ func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done c
 	sent := 0
 	for k, b := range batches {
 		if err := n.sendHandoff(ctx, k, b); err != nil {
+			if left := n.saveStates(k.capability, b.states); len(left) < len(b.states) {
+				saved := len(b.states) - len(left)
+				n.metrics.Handoff(k.capability, "stored", saved)
+				n.logger.Info("a handoff failed; the states went to the store instead",
+					"capability", k.capability, "to", k.to, "states", saved, "err", err)
+				b.states = left
+			}
 			n.metrics.Handoff(k.capability, "lost", len(b.states))
 			if len(b.states) > 0 {
 				n.logger.Info("handed-off states lost: their processes start empty on the new owner",
@@ -194,4 +205,24 @@ func closed(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// saveStates writes to the store the states a failed handoff could not
+// deliver, each following the version it was read at, and returns those
+// it could not save.
+func (n *Node) saveStates(capability string, states []*wire.State) (left []*wire.State) {
+	if n.cfg.Store == nil {
+		return states
+	}
+	for _, st := range states {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout/4)
+		err := n.cfg.Store.Save(ctx, store.Key{Capability: capability, ID: st.GetId()},
+			store.Record{Version: st.GetVersion() + 1, Type: st.GetType(), Format: st.GetFormat(), Data: st.GetData()})
+		cancel()
+		if err != nil {
+			n.logger.Debug("could not save a handed-off state", "capability", capability, "id", st.GetId(), "err", err)
+			left = append(left, st)
+		}
+	}
+	return left
 }

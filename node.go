@@ -46,7 +46,7 @@ type Node struct {
 	cache      *activation.Cache
 	replies    *replies
 
-	factories capability.Registry[actor.Factory]
+	factories capability.Registry[Capability]
 
 	metrics *obs.Metrics
 	tracing obs.Tracing
@@ -123,7 +123,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Incarnation:    n.incarnation,
 		MaxPayload:     cfg.MaxPayload,
 		HandoffTimeout: cfg.HandoffTimeout,
-		Factory:        n.factories.Get,
+		Store:          cfg.Store,
+		Factory:        n.factory,
+		Passivation:    n.passivation,
 		Owner:          n.owner,
 		Recast:         n.recast,
 		Stray:          n.stray,
@@ -268,7 +270,7 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
-	add := make(map[string]actor.Factory, len(caps))
+	add := make(map[string]Capability, len(caps))
 	for _, c := range caps {
 		if err := capability.Validate(c.Name); err != nil {
 			return err
@@ -279,7 +281,10 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 		if _, dup := add[c.Name]; dup {
 			return fmt.Errorf("%w: %q given twice", ErrDuplicateCapability, c.Name)
 		}
-		add[c.Name] = c.New
+		if c.MaxActivations < 0 {
+			return fmt.Errorf("%w: %q has MaxActivations %d", ErrInvalidCapability, c.Name, c.MaxActivations)
+		}
+		add[c.Name] = c
 	}
 	n.capMu.Lock()
 	defer n.capMu.Unlock()
@@ -727,3 +732,22 @@ func (h debugOnly) Handle(ctx context.Context, r slog.Record) error {
 func (h debugOnly) WithAttrs(as []slog.Attr) slog.Handler { return debugOnly{h.Handler.WithAttrs(as)} }
 
 func (h debugOnly) WithGroup(g string) slog.Handler { return debugOnly{h.Handler.WithGroup(g)} }
+
+// factory returns the factory of a capability this node hosts.
+func (n *Node) factory(capability string) (actor.Factory, bool) {
+	c, ok := n.factories.Get(capability)
+	return c.New, ok
+}
+
+// passivation returns how the processes of capability are let go.
+func (n *Node) passivation(capability string) activation.Passivation {
+	c, _ := n.factories.Get(capability)
+	idle := c.IdleTimeout
+	switch {
+	case idle == 0:
+		idle = DefaultIdleTimeout
+	case idle < 0:
+		idle = 0
+	}
+	return activation.Passivation{Idle: idle, Max: c.MaxActivations}
+}

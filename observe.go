@@ -37,6 +37,8 @@ func outcomeOf(err error) obs.Outcome {
 		return obs.Closed
 	case errors.Is(err, ErrOverloaded):
 		return obs.Overloaded
+	case errors.Is(err, ErrStore):
+		return obs.Store
 	}
 	return obs.Other
 }

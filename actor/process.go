@@ -59,6 +59,11 @@ const (
 	// StopClosing means the node is shutting down; the new owner, if any
 	// node still offers the capability, is named with it.
 	StopClosing
+	// StopPassivated means the process was idle past its capability's
+	// idle timeout, or the least recently used when its node held more
+	// processes of the capability than allowed. Its next message makes it
+	// again, from the store when the node has one.
+	StopPassivated
 )
 
 func (r StopReason) String() string {
@@ -69,6 +74,8 @@ func (r StopReason) String() string {
 		return "unregistered"
 	case StopClosing:
 		return "closing"
+	case StopPassivated:
+		return "passivated"
 	}
 	return "unknown"
 }

@@ -74,6 +74,13 @@ type activation struct {
 	awaiting bool
 	stash    []stashed
 	timer    *time.Timer
+	// version is the version of the process's state in the store that
+	// this activation last read or wrote, or that its handed-off state
+	// carried; its next save must follow it.
+	version uint64
+	// handedOff is the state the activation started from, to make the
+	// process again from after a panic when there is no store.
+	handedOff *wire.State
 }
 
 func (a *activation) Receive(c pa.Context) {
@@ -287,6 +294,8 @@ func failureOf(err error) *wire.Failure {
 		f.Code = wire.Code_CODE_PROCESS_FAILED
 	case errors.Is(err, wire.ErrPayloadTooLarge):
 		f.Code = wire.Code_CODE_PAYLOAD_TOO_LARGE
+	case errors.Is(err, ErrStore):
+		f.Code = wire.Code_CODE_STORE
 	}
 	f.Message = strings.ToValidUTF8(f.Message, "\uFFFD")
 	return f
@@ -311,8 +320,8 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 		}
 	}()
 	if a.proc == nil {
-		if a.proc = a.factory(a.ctx.id); a.proc == nil {
-			return nil, fmt.Errorf("%w: %s/%s: factory returned nil", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id)
+		if err := a.make(); err != nil {
+			return nil, err
 		}
 	}
 	reply, err = a.proc.Handle(&a.ctx, msg)
@@ -335,6 +344,9 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 		// Moved on again before its state came: what it holds goes where
 		// the node now routes it.
 		a.resume(c)
+	}
+	if a.proc != nil && m.newOwner == "" {
+		a.save()
 	}
 	if a.proc != nil && m.newOwner != "" {
 		st, err := a.snapshot()
@@ -377,4 +389,22 @@ func (a *activation) recast(capability, id string, payload proto.Message) {
 	if a.t.cfg.Recast != nil {
 		a.t.cfg.Recast(capability, id, payload)
 	}
+}
+
+// make makes the process: from the store's state when there is a store,
+// else from the state it was handed, if any (after a panic), else empty.
+func (a *activation) make() error {
+	if a.t.cfg.Store == nil && a.handedOff != nil {
+		if err := a.restoreFrom(a.handedOff); err == nil {
+			return nil
+		}
+	}
+	if a.proc = a.factory(a.ctx.id); a.proc == nil {
+		return fmt.Errorf("%w: %s/%s: factory returned nil", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id)
+	}
+	if err := a.load(); err != nil {
+		a.proc = nil
+		return err
+	}
+	return nil
 }

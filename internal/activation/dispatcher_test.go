@@ -52,19 +52,8 @@ func TestDispatcherReusesWorkers(t *testing.T) {
 		t.Errorf("%d workers ran 100 mailboxes one after another", got)
 	}
 	d.close()
-	waitUntil(t, func() bool { return d.workers.Load() == 0 })
+	waitFor(t, func() bool { return d.workers.Load() == 0 })
 	// After close, a mailbox still runs.
 	d.Schedule(func() { ran <- struct{}{} })
 	<-ran
-}
-
-func waitUntil(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

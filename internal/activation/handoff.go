@@ -165,7 +165,7 @@ func (a *activation) snapshot() (st *wire.State, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wire.State{Id: a.ctx.id, Shard: a.e.shard, Type: typ, Data: data, Format: format}, nil
+	return &wire.State{Id: a.ctx.id, Shard: a.e.shard, Type: typ, Data: data, Format: format, Version: a.version}, nil
 }
 
 // restore makes the process and gives it st; a process that cannot take
@@ -179,6 +179,7 @@ func (a *activation) restore(st *wire.State) {
 			"capability", a.ctx.capability, "id", a.ctx.id)
 		return
 	}
+	a.version = st.GetVersion()
 	if err := a.restoreFrom(st); err != nil {
 		a.proc = nil
 		a.handoffResult("refused")
@@ -186,6 +187,7 @@ func (a *activation) restore(st *wire.State) {
 			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
 		return
 	}
+	a.handedOff = st
 	a.handoffResult("restored")
 }
 

@@ -22,6 +22,11 @@ type Hooks struct {
 	// process would not take it), "conflict" (it had already served
 	// messages here), "failed" (it could not snapshot). It must be quick.
 	Handoff func(capability, result string)
+	// Store is called, from the activation's goroutine, with the result
+	// of a store operation for one process: "loaded", "saved", "stale"
+	// (refused: another activation wrote since), "refused" (the process
+	// would not take the stored state), "failed". It must be quick.
+	Store func(capability, result string)
 	// Misaddressed is called, from the activation's goroutine, for every
 	// envelope an activation refuses because it names another incarnation
 	// of the node or another (capability, ID): it was sent to a PID cached

@@ -19,6 +19,9 @@ type striped[V any] struct {
 		mu sync.RWMutex // guards m
 		m  map[string]V
 	}
+	// n counts the entries getOrCreate made and the deletes removed (put
+	// does not count).
+	n atomic.Int64
 }
 
 func (m *striped[V]) get(id string, shard uint32) (V, bool) {
@@ -49,6 +52,7 @@ func (m *striped[V]) getOrCreate(id string, shard uint32, create func() (V, erro
 		s.m = make(map[string]V)
 	}
 	s.m[id] = v
+	m.n.Add(1)
 	return v, nil
 }
 
@@ -77,6 +81,7 @@ func (m *striped[V]) deleteIf(id string, shard uint32, drop func(V) bool) bool {
 	defer s.mu.Unlock()
 	if v, ok := s.m[id]; ok && drop(v) {
 		delete(s.m, id)
+		m.n.Add(-1)
 		return true
 	}
 	return false
@@ -91,6 +96,7 @@ func (m *striped[V]) deleteWhere(drop func(id string, v V) bool) {
 		for id, v := range s.m {
 			if drop(id, v) {
 				delete(s.m, id)
+				m.n.Add(-1)
 			}
 		}
 		s.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/internal/wire"
+	"github.com/meshrun/mesh/store"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -53,6 +54,16 @@ type TableConfig struct {
 	// fails the call with wire.ErrPayloadTooLarge. If zero, replies are not
 	// bounded.
 	MaxPayload int
+	// Passivation returns how the processes of a capability are let go;
+	// if nil, they never are.
+	Passivation func(capability string) Passivation
+	// Store, if set, keeps the state of processes that implement
+	// actor.Snapshotter: a process loads its last saved state before its
+	// first message, and saves it when it passivates or stops with no node
+	// to hand it to.
+	Store store.Store
+	// StoreTimeout bounds one load or save. If zero, defaults to 5 s.
+	StoreTimeout time.Duration
 	// HandoffTimeout is how long a shard whose handoff ended before the
 	// table expected it is not waited for. If zero, defaults to 5 s.
 	HandoffTimeout time.Duration
@@ -80,6 +91,13 @@ type Table struct {
 	// pend are the shards whose handed-off states this node waits for,
 	// by capability.
 	pend map[string]*pending
+
+	// crowded wakes the sweeper; quit ends it.
+	crowded chan struct{}
+	quit    chan struct{}
+	// sweepEvery is the sweeper's interval now, in nanoseconds.
+	sweepEvery atomic.Int64
+	closeMu    sync.Once
 }
 
 // entry is one activation as the table knows it.
@@ -105,13 +123,21 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 	if cfg.Linger == 0 {
 		cfg.Linger = 2 * time.Second
 	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
 	if cfg.HandoffTimeout == 0 {
 		cfg.HandoffTimeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{}}
+	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{},
+		crowded: make(chan struct{}, 1), quit: make(chan struct{})}
+	if cfg.Passivation != nil {
+		t.sweepEvery.Store(int64(maxSweep))
+		go t.sweeper()
+	}
 	// One Props for every activation: the activation learns who it is
 	// from its first message, so no per-activation Props is kept alive.
 	// A panic that escapes our own recover stops the actor rather than
@@ -147,7 +173,8 @@ func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
 // ensure is Ensure; a new activation starts from st when st is set, and
 // made reports whether it is new.
 func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid *pa.PID, made bool, err error) {
-	e, err := t.acts.of(capability, true).getOrCreate(id, shard, func() (*entry, error) {
+	m := t.acts.of(capability, true)
+	e, err := m.getOrCreate(id, shard, func() (*entry, error) {
 		f, ok := t.cfg.Factory(capability)
 		if !ok {
 			return nil, fmt.Errorf("%w: %q", ErrNotHosted, capability)
@@ -173,16 +200,23 @@ func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid
 	if err != nil {
 		return nil, false, err
 	}
+	if made {
+		t.crowd(capability, m)
+	}
 	return e.pid, made, nil
 }
 
 // Len returns the number of activations.
 func (t *Table) Len() int { return int(t.count.Load()) }
 
-// Close ends the goroutines the table keeps to run its activations. Call
-// it once the actor system is shut down; activations that still get a
-// message run on goroutines of their own.
-func (t *Table) Close() { t.dispatch.close() }
+// Close ends the goroutines the table keeps: the sweeper of passivation
+// and those that run its activations. Call it once the actor system is
+// shut down; activations that still get a message run on goroutines of
+// their own.
+func (t *Table) Close() {
+	t.closeMu.Do(func() { close(t.quit) })
+	t.dispatch.close()
+}
 
 // List returns every activation, in no particular order.
 func (t *Table) List() []Activation {

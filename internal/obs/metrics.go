@@ -30,11 +30,12 @@ const (
 	Invalid       Outcome = "invalid"        // the owner refused the request
 	Closed        Outcome = "closed"         // this node is closing
 	Overloaded    Outcome = "overloaded"     // the owner or the process took no more
+	Store         Outcome = "store"          // the store could not load the process's state
 	Other         Outcome = "error"          // anything else
 )
 
 var (
-	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Overloaded, Other}
+	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Overloaded, Store, Other}
 	castOutcomes = []Outcome{OK, Deadline, Canceled, NoNode, Unreachable, BadPayload, Overloaded, Other}
 )
 
@@ -68,6 +69,9 @@ type Metrics struct {
 	// handoffs counts processes' states handed off, by capability and
 	// result.
 	handoffs *prometheus.CounterVec
+	// stored counts store operations for processes, by capability and
+	// result.
+	stored *prometheus.CounterVec
 
 	// caps holds each capability's metric children, so that a call finds
 	// them with one map read and no label hashing. Copy on write.
@@ -124,7 +128,11 @@ func NewMetrics(state State) *Metrics {
 		Name: "mesh_handoffs_total",
 		Help: "States of moved processes, by capability and result: sent and lost (by the old owner), restored, refused (the process would not take it), conflict (it had already served messages), failed (it could not snapshot).",
 	}, []string{"capability", "result"})
-	m.reg.MustRegister(m.handoffs, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
+	m.stored = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mesh_store_operations_total",
+		Help: "Loads and saves of processes' states in the node's store, by capability and result: loaded, saved, stale (a stale activation's save, refused), refused (the process would not take the stored state), failed.",
+	}, []string{"capability", "result"})
+	m.reg.MustRegister(m.handoffs, m.stored, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
 		&nodeCollector{state: state},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -224,6 +232,7 @@ func (m *Metrics) Hooks() activation.Hooks {
 		Stopped:      func(c string, reason actor.StopReason) { m.stopped.WithLabelValues(c, reason.String()).Inc() },
 		Misaddressed: m.misaddressed.Inc,
 		Handoff:      func(c, result string) { m.Handoff(c, result, 1) },
+		Store:        func(c, result string) { m.stored.WithLabelValues(c, result).Inc() },
 	}
 }
 

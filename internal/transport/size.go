@@ -46,7 +46,7 @@ func handoffSize(h *wire.Handoff) int {
 	n := 3*fieldRoom + len(h.GetFrom()) + len(h.GetCapability()) + scalarRoom + // done
 		fieldRoom + len(h.GetShards())*scalarRoom
 	for _, s := range h.GetStates() {
-		n += fieldRoom + 3*fieldRoom + len(s.GetId()) + len(s.GetType()) + len(s.GetData()) + 2*scalarRoom
+		n += fieldRoom + 3*fieldRoom + len(s.GetId()) + len(s.GetType()) + len(s.GetData()) + 3*scalarRoom
 	}
 	return n
 }

@@ -422,7 +422,7 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 		h := &Message{Target: target, SenderAddress: senderAddr, SenderId: senderID, SenderRequest: req, TargetRequest: req,
 			Body: &Message_Handoff{Handoff: &wire.Handoff{From: k, Capability: capability, Done: true,
 				Shards: []uint32{req, ^uint32(0), 0},
-				States: []*wire.State{{Id: id, Shard: ^req, Type: v, Data: payload, Format: ^uint32(0)}, {Id: failure, Data: payload}}}}}
+				States: []*wire.State{{Id: id, Shard: ^req, Type: v, Data: payload, Format: ^uint32(0), Version: ^uint64(0)}, {Id: failure, Data: payload}}}}}
 		if got, real := size(h), proto.Size(&Frame{Messages: []*Message{h}}); got < real {
 			t.Fatalf("handoff: size %d below the real %d", got, real)
 		}

@@ -42,21 +42,24 @@ const (
 	// CODE_OVERLOADED: the process holds as many messages as it may while
 	// it waits for its handed-off state.
 	Code_CODE_OVERLOADED Code = 9
+	// CODE_STORE: the node's store could not load the process's state.
+	Code_CODE_STORE Code = 10
 )
 
 // Enum value maps for Code.
 var (
 	Code_name = map[int32]string{
-		0: "CODE_UNSPECIFIED",
-		1: "CODE_INVALID_REQUEST",
-		2: "CODE_BAD_PAYLOAD",
-		3: "CODE_PROCESS_FAILED",
-		4: "CODE_NO_CAPABILITY",
-		5: "CODE_APPLICATION",
-		6: "CODE_CLOSED",
-		7: "CODE_DEADLINE",
-		8: "CODE_PAYLOAD_TOO_LARGE",
-		9: "CODE_OVERLOADED",
+		0:  "CODE_UNSPECIFIED",
+		1:  "CODE_INVALID_REQUEST",
+		2:  "CODE_BAD_PAYLOAD",
+		3:  "CODE_PROCESS_FAILED",
+		4:  "CODE_NO_CAPABILITY",
+		5:  "CODE_APPLICATION",
+		6:  "CODE_CLOSED",
+		7:  "CODE_DEADLINE",
+		8:  "CODE_PAYLOAD_TOO_LARGE",
+		9:  "CODE_OVERLOADED",
+		10: "CODE_STORE",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -69,6 +72,7 @@ var (
 		"CODE_DEADLINE":          7,
 		"CODE_PAYLOAD_TOO_LARGE": 8,
 		"CODE_OVERLOADED":        9,
+		"CODE_STORE":             10,
 	}
 )
 
@@ -621,9 +625,13 @@ type State struct {
 	Shard uint32                 `protobuf:"varint,2,opt,name=shard,proto3" json:"shard,omitempty"`
 	// type is the full protobuf name of the snapshot message, data its
 	// bytes, format the process's own version of the snapshot's layout.
-	Type          string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
-	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
-	Format        uint32 `protobuf:"varint,5,opt,name=format,proto3" json:"format,omitempty"`
+	Type   string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Data   []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Format uint32 `protobuf:"varint,5,opt,name=format,proto3" json:"format,omitempty"`
+	// version is the version of the process's state in the node's store
+	// that the old owner last read or wrote (0: none); the new owner's next
+	// save must follow it.
+	Version       uint64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -689,6 +697,13 @@ func (x *State) GetData() []byte {
 func (x *State) GetFormat() uint32 {
 	if x != nil {
 		return x.Format
+	}
+	return 0
+}
+
+func (x *State) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
 	}
 	return 0
 }
@@ -883,13 +898,14 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12 \n" +
 	"\vactivations\x18\x05 \x01(\x03R\vactivations\x12\x1a\n" +
 	"\bdraining\x18\x06 \x01(\bR\bdraining\x12 \n" +
-	"\vincarnation\x18\a \x01(\x06R\vincarnation\"m\n" +
+	"\vincarnation\x18\a \x01(\x06R\vincarnation\"\x87\x01\n" +
 	"\x05State\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05shard\x18\x02 \x01(\rR\x05shard\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x16\n" +
-	"\x06format\x18\x05 \x01(\rR\x06format\"\x96\x01\n" +
+	"\x06format\x18\x05 \x01(\rR\x06format\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\x04R\aversion\"\x96\x01\n" +
 	"\aHandoff\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x1e\n" +
 	"\n" +
@@ -901,7 +917,7 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\n" +
 	"HandoffAck\x12\x1a\n" +
 	"\brestored\x18\x01 \x01(\rR\brestored\x12\x18\n" +
-	"\arefused\x18\x02 \x01(\rR\arefused*\xe8\x01\n" +
+	"\arefused\x18\x02 \x01(\rR\arefused*\xf8\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -912,7 +928,10 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\vCODE_CLOSED\x10\x06\x12\x11\n" +
 	"\rCODE_DEADLINE\x10\a\x12\x1a\n" +
 	"\x16CODE_PAYLOAD_TOO_LARGE\x10\b\x12\x13\n" +
-	"\x0fCODE_OVERLOADED\x10\tB'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
+	"\x0fCODE_OVERLOADED\x10\t\x12\x0e\n" +
+	"\n" +
+	"CODE_STORE\x10\n" +
+	"B'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
 
 var (
 	file_internal_wire_wire_proto_rawDescOnce sync.Once

@@ -1,0 +1,145 @@
+package activation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/store"
+)
+
+func passivatingTable(t *testing.T, p Passivation, st store.Store) *Table {
+	s := newSystem(t)
+	tb := NewTable(s, TableConfig{
+		Self:        "self",
+		Factory:     func(string) (actor.Factory, bool) { return func(string) actor.Process { return &keeper{} }, true },
+		Owner:       func(string, uint32) (string, uint64) { return "self", 1 },
+		Passivation: func(string) Passivation { return p },
+		Store:       st,
+		Linger:      10 * time.Millisecond,
+	})
+	t.Cleanup(tb.Close)
+	return tb
+}
+
+// TestIdleProcessesPassivate: a process idle past the timeout stops, and
+// its next message makes it again: empty without a store, from its saved
+// state with one.
+func TestIdleProcessesPassivate(t *testing.T) {
+	for _, withStore := range []bool{false, true} {
+		t.Run(fmt.Sprint("store=", withStore), func(t *testing.T) {
+			var st store.Store
+			if withStore {
+				st = store.NewMemory()
+			}
+			tb := passivatingTable(t, Passivation{Idle: 100 * time.Millisecond}, st)
+			for range 3 {
+				count(t, send(tb, "c", "a", 7))
+			}
+			waitFor(t, func() bool { return tb.Len() == 0 })
+			want := int64(1)
+			if withStore {
+				want = 4
+			}
+			if got := count(t, send(tb, "c", "a", 7)); got != want {
+				t.Fatalf("count %d after passivation, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestMaxKeepsTheMostRecentlyUsed: past Max, the least recently used are
+// passivated down to nine tenths of the bound.
+func TestMaxKeepsTheMostRecentlyUsed(t *testing.T) {
+	tb := passivatingTable(t, Passivation{Max: 50}, nil)
+	for i := range 100 {
+		count(t, send(tb, "c", fmt.Sprint(i), uint32(i)))
+	}
+	waitFor(t, func() bool { return tb.Len() <= 50 })
+	held := map[string]bool{}
+	for _, a := range tb.List() {
+		held[a.ID] = true
+	}
+	// The sweep runs while activations are made, so which are kept is
+	// known only for the last ones: they were used most recently.
+	for i := 95; i < 100; i++ {
+		if !held[fmt.Sprint(i)] {
+			t.Errorf("%d, among the most recently used, was passivated", i)
+		}
+	}
+}
+
+// TestStaleSaveIsRefused: of two activations of one ID that read the same
+// version (two nodes that both think they own it), the second to save is
+// refused and the first's state stays.
+func TestStaleSaveIsRefused(t *testing.T) {
+	st := store.NewMemory()
+	var results []string
+	a := passivatingTable(t, Passivation{}, st)
+	b := passivatingTable(t, Passivation{}, st)
+	b.cfg.Hooks.Store = func(_, result string) { results = append(results, result) }
+	count(t, send(a, "c", "x", 7))
+	for range 5 {
+		count(t, send(b, "c", "x", 7))
+	}
+	stopAll := func(tb *Table) {
+		if err := tb.StopAll(actor.StopClosing).Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopAll(a) // saves 1 as version 1
+	stopAll(b) // read version 0 too: refused
+	rec, err := st.Load(context.Background(), store.Key{Capability: "c", ID: "x"})
+	if err != nil || rec.Version != 1 {
+		t.Fatalf("stored %+v, %v; want version 1", rec, err)
+	}
+	if len(results) == 0 || results[len(results)-1] != "stale" {
+		t.Fatalf("results %v, want the last to be stale", results)
+	}
+}
+
+// TestStoreDownFailsTheMessage: a store that cannot load fails the
+// message with ErrStore, and the next message tries again.
+func TestStoreDownFailsTheMessage(t *testing.T) {
+	st := &flaky{Store: store.NewMemory()}
+	st.down = true
+	tb := passivatingTable(t, Passivation{}, st)
+	select {
+	case r := <-send(tb, "c", "a", 7):
+		if !errors.Is(r.Err, ErrStore) {
+			t.Fatalf("answer %+v, want ErrStore", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer")
+	}
+	st.down = false
+	if got := count(t, send(tb, "c", "a", 7)); got != 1 {
+		t.Fatalf("count %d once the store is back, want 1", got)
+	}
+}
+
+type flaky struct {
+	store.Store
+	down bool
+}
+
+func (f *flaky) Load(ctx context.Context, k store.Key) (store.Record, error) {
+	if f.down {
+		return store.Record{}, errors.New("connection refused")
+	}
+	return f.Store.Load(ctx, k)
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,100 @@
+package activation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/wire"
+	"github.com/meshrun/mesh/store"
+)
+
+// ErrStore reports a process whose state the node's store could not load
+// or save.
+var ErrStore = errors.New("mesh: store failed")
+
+// load makes the process from the state the store holds for it, if the
+// table has a store and the process can restore a state: before its first
+// message, so that a process restarted anywhere (after a crash, a
+// passivation, a handoff that failed) goes on from its last save. A
+// store that cannot answer fails the message and leaves the process
+// unmade, so that the next message tries again.
+func (a *activation) load() error {
+	st := a.t.cfg.Store
+	if st == nil {
+		return nil
+	}
+	if _, ok := a.proc.(actor.Snapshotter); !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.t.cfg.StoreTimeout)
+	defer cancel()
+	rec, err := st.Load(ctx, store.Key{Capability: a.ctx.capability, ID: a.ctx.id})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.version = rec.Version // past a deletion, if any
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: loading %s/%s: %w", ErrStore, a.ctx.capability, a.ctx.id, err)
+	}
+	state := &wire.State{Id: a.ctx.id, Type: rec.Type, Data: rec.Data, Format: rec.Format, Version: rec.Version}
+	if err := a.restoreFrom(state); err != nil {
+		// A state this version of the process cannot read: it starts
+		// empty, and its next save replaces the state it could not read.
+		a.t.cfg.Logger.Info("dropped a stored state; the process starts empty",
+			"capability", a.ctx.capability, "id", a.ctx.id, "version", rec.Version, "err", err)
+		a.storeResult("refused")
+		if a.proc = a.factory(a.ctx.id); a.proc == nil {
+			return fmt.Errorf("%w: %s/%s: factory returned nil", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id)
+		}
+	} else {
+		a.storeResult("loaded")
+	}
+	a.version = rec.Version
+	return nil
+}
+
+// save writes the process's state to the store, if the table has one and
+// the process has a state: when it passivates, and when it stops with no
+// node to hand it to. A save the store refuses as stale means another
+// activation of the ID wrote since this one read: this one's state is
+// dropped, not written over the newer.
+func (a *activation) save() {
+	st := a.t.cfg.Store
+	if st == nil || a.proc == nil {
+		return
+	}
+	snap, err := a.snapshot()
+	if err != nil || snap == nil {
+		if err != nil {
+			a.storeResult("failed")
+			a.t.cfg.Logger.Info("could not snapshot a process to save it; its state is lost",
+				"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.t.cfg.StoreTimeout)
+	defer cancel()
+	rec := store.Record{Version: a.version + 1, Type: snap.Type, Format: snap.Format, Data: snap.Data}
+	err = st.Save(ctx, store.Key{Capability: a.ctx.capability, ID: a.ctx.id}, rec)
+	switch {
+	case err == nil:
+		a.version = rec.Version
+		a.storeResult("saved")
+	case errors.Is(err, store.ErrStale):
+		a.storeResult("stale")
+		a.t.cfg.Logger.Info("a stale activation's save was refused; its state is dropped",
+			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
+	default:
+		a.storeResult("failed")
+		a.t.cfg.Logger.Warn("could not save a process's state; it is lost",
+			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
+	}
+}
+
+func (a *activation) storeResult(result string) {
+	if a.t.cfg.Hooks.Store != nil {
+		a.t.cfg.Hooks.Store(a.ctx.capability, result)
+	}
+}
