@@ -249,3 +249,64 @@ func TestDrainHandsOffAndKeepsServingCalls(t *testing.T) {
 		t.Fatalf("a second Drain: %v", err)
 	}
 }
+
+// TestHandoffAcrossProcesses is TestHandoffKeepsEveryIncrement with every
+// serving node an OS process, closed by SIGTERM: a fourth joins, one
+// drains and leaves, and every one is restarted in turn.
+func TestHandoffAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts OS processes")
+	}
+	client := startNode(t, "client", nil)
+	seeds := []string{client.GossipAddr()}
+	children := map[string]*child{}
+	for i := range 3 {
+		name := fmt.Sprint("node-", i+1)
+		children[name] = startChild(t, name, "", seeds)
+	}
+	waitOffering(t, client, "counter", 3)
+	load := startCounterLoad(client, 1000, 16)
+	pause := func() { time.Sleep(500 * time.Millisecond) }
+	// restored counts the states each node life restored, read before it
+	// ends.
+	restored := 0.0
+	restoredBy := func(c *child) float64 {
+		v, _ := scrapeSum(t, c.admin, `mesh_handoffs_total{capability="counter",result="restored"} `)
+		return v
+	}
+	pause()
+
+	children["node-4"] = startChild(t, "node-4", "", seeds)
+	waitOffering(t, client, "counter", 4)
+	t.Logf("node-4 joined; %d increments so far", load.calls.Load())
+	pause()
+
+	t.Logf("node-4 restored %v states at its join", restoredBy(children["node-4"]))
+	restored += restoredBy(children["node-2"])
+	t.Logf("node-2 drained and left in %v", children["node-2"].stop(t).Round(time.Millisecond))
+	delete(children, "node-2")
+	waitOffering(t, client, "counter", 3)
+	pause()
+
+	for _, name := range []string{"node-1", "node-3", "node-4"} {
+		restored += restoredBy(children[name])
+		took := children[name].stop(t)
+		waitOffering(t, client, "counter", 2)
+		children[name] = startChild(t, name, "", seeds)
+		waitOffering(t, client, "counter", 3)
+		t.Logf("%s restarted (its Close took %v)", name, took.Round(time.Millisecond))
+		pause()
+	}
+	load.end()
+	for _, c := range children {
+		restored += restoredBy(c)
+	}
+	t.Logf("%d increments, %d failed; %v process states handed off and restored", load.calls.Load(), load.failed.Load(), restored)
+	if n := load.failed.Load(); n > 0 {
+		t.Errorf("%d calls failed; first: %v", n, load.first.Load())
+	}
+	if restored == 0 {
+		t.Error("no state was handed off")
+	}
+	load.check(t)
+}

@@ -234,6 +234,18 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 // Prometheus metrics of the admin endpoint at addr.
 func scrapeCounter(t *testing.T, addr, name string) float64 {
 	t.Helper()
+	v, found := scrapeSum(t, addr, name+" ")
+	if !found {
+		t.Fatalf("no %s in the metrics of %s", name, addr)
+	}
+	return v
+}
+
+// scrapeSum adds up the samples of the node at addr whose line begins
+// with prefix, such as `mesh_handoffs_total{capability="c",result="sent"} `
+// or a metric's name and a space, and reports whether there was any.
+func scrapeSum(t *testing.T, addr, prefix string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -243,17 +255,17 @@ func scrapeCounter(t *testing.T, addr, name string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum, found := 0.0, false
 	for line := range strings.Lines(string(body)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
+		if strings.HasPrefix(line, prefix) {
+			f, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]), 64)
 			if err != nil {
-				t.Fatalf("%s: %v", name, err)
+				t.Fatalf("%s: %v", line, err)
 			}
-			return f
+			sum, found = sum+f, true
 		}
 	}
-	t.Fatalf("no %s in the metrics of %s", name, addr)
-	return 0
+	return sum, found
 }
 
 // mustCallTally calls tally/id with id as the message, retrying until a

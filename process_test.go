@@ -24,8 +24,8 @@ import (
 // a mesh node: its value is the node name.
 const childEnv = "MESH_TEST_CHILD"
 
-// runChild runs one node offering echo and tally until SIGTERM, then
-// closes it. It prints "READY <gossip address> <admin address>" once
+// runChild runs one node offering echo, tally and counter until SIGTERM,
+// then closes it. It prints "READY <gossip address> <admin address>" once
 // serving.
 // MESH_TEST_SEEDS, MESH_TEST_GOSSIP and MESH_TEST_REMOTE set its seeds and
 // addresses.
@@ -47,7 +47,7 @@ func runChild(name string) {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	if err := n.RegisterCapabilities(echo(name), tally(name)); err != nil {
+	if err := n.RegisterCapabilities(echo(name), tally(name), counters); err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
@@ -113,6 +113,28 @@ func startChildAt(t *testing.T, name, gossip, remote string, seeds []string) *ch
 		t.Fatalf("child %s did not become ready", name)
 	}
 	return c
+}
+
+// stop sends SIGTERM, which closes the node gracefully, and waits for the
+// process to end; it returns how long that took.
+func (c *child) stop(t *testing.T) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop %s: %v", c.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s exited with %v", c.name, err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		t.Fatalf("%s did not exit within 30 s of SIGTERM", c.name)
+	}
+	return time.Since(start)
 }
 
 func (c *child) kill(t *testing.T) {
