@@ -13,7 +13,7 @@ PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | so
 # as an application does.
 PKGS = ./... ./bench/... ./cmd/mesh/...
 
-.PHONY: all test demo lint proto bench bench-full mesh cluster cluster-down
+.PHONY: all test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
 
 all: lint test
 
@@ -62,3 +62,7 @@ cluster:
 
 cluster-down:
 	bash scripts/cluster.sh down
+
+# Restarts every node of the local cluster in turn, each drained first.
+rolling-restart:
+	bash scripts/cluster.sh rolling

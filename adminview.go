@@ -104,8 +104,12 @@ func pingResult(p Pong) admin.PingResult {
 func (v adminView) Call(ctx context.Context, capability, id string, payload proto.Message) (proto.Message, string, error) {
 	reply, err := v.n.Call(ctx, Request{Capability: capability, ID: id, Payload: payload})
 	outcome := outcomeOf(err)
-	if errors.Is(err, ErrInvalidRequest) {
+	switch {
+	case errors.Is(err, ErrInvalidRequest):
 		err = admin.Mark(err, admin.ErrInvalid)
+	case errors.Is(err, ErrClosed):
+		// Nothing was sent: another node may take the call.
+		err = admin.Mark(err, admin.ErrUnavailable)
 	}
 	return reply, string(outcome), err
 }

@@ -63,6 +63,7 @@ func TestCallFailed(t *testing.T) {
 		{Mark(errors.New("mesh: invalid request: empty ID"), ErrInvalid), "invalid", http.StatusBadRequest},
 		{errors.New(`mesh: no node offers the capability: "nothing"`), "no_node", http.StatusBadGateway},
 		{errors.New("mesh: call: context deadline exceeded"), "deadline", http.StatusBadGateway},
+		{Mark(errors.New("mesh: node closed"), ErrUnavailable), "closed", http.StatusServiceUnavailable},
 	} {
 		f := sampleNode()
 		f.callErr, f.outcome = tt.err, tt.outcome
@@ -96,8 +97,10 @@ func TestCallRefused(t *testing.T) {
 		{true, `{"capability":"echo","id":"a","payload":"` + strings.Repeat("x", maxCallBody) + `"}`, http.StatusBadRequest,
 			"body: http: request body too large"},
 		{true, `{"capability":"echo","id":"a","type":"google.protobuf.StringValue"}`, http.StatusBadRequest, "payload is missing"},
+		// protobuf's own text follows, with spaces it varies on purpose
+		// from build to build: only the prefix is ours.
 		{true, `{"capability":"echo","id":"a","type":"no.such.Type","payload":{}}`, http.StatusBadRequest,
-			`type "no.such.Type" is not linked into this node: proto: not found`},
+			`type \"no.such.Type\" is not linked into this node: proto:*`},
 		{true, `{"capability":"echo","id":"a","type":"google.protobuf.StringValue","payload":{}}`, http.StatusBadRequest, ""},
 		{true, `{"capability":"echo","id":"a","payload":{"value":"x"}}`, http.StatusBadRequest, ""},
 		{true, `{"capability":"echo","id":"a","payload":{"@type":"type.googleapis.com/no.such.Type"}}`, http.StatusBadRequest, ""},
@@ -115,7 +118,11 @@ func TestCallRefused(t *testing.T) {
 		if w.Code != tt.status || len(f.calls) != 0 {
 			t.Errorf("%s: %d, %d calls; want %d, none", tt.body, w.Code, len(f.calls), tt.status)
 		}
-		if tt.error != "" && body != "{\n  \"error\": "+quote(tt.error)+"\n}\n" {
+		if prefix, ok := strings.CutSuffix(tt.error, "*"); ok {
+			if !strings.HasPrefix(body, "{\n  \"error\": \""+prefix) {
+				t.Errorf("%s: answered\n%s\nwant an error beginning %q", tt.body, body, prefix)
+			}
+		} else if tt.error != "" && body != "{\n  \"error\": "+quote(tt.error)+"\n}\n" {
 			t.Errorf("%s: answered\n%s\nwant error %q", tt.body, body, tt.error)
 		}
 		if !strings.HasPrefix(body, "{\n  \"error\": \"") {

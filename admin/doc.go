@@ -30,7 +30,8 @@
 // 403 for POST /v1/call without Options.Calls. A call the node made
 // answers with a CallError if it failed, which carries the outcome label of
 // the call in mesh_calls_total: 400 if the node refused the request as
-// invalid, 502 otherwise.
+// invalid, 503 if the node is closing and sent nothing (another node may
+// take the call), 502 otherwise.
 //
 // POST /v1/call takes a payload in protobuf JSON, of a message type linked
 // into the program (protoregistry.GlobalTypes): named by CallRequest.Type,

@@ -10,9 +10,13 @@ var (
 	// ErrNotFound marks a request for something the node does not know,
 	// such as a member it has not heard of: 404.
 	ErrNotFound = errors.New("admin: not found")
+	// ErrUnavailable marks a request the node did not act on because it
+	// is closing: 503, and a client may send it to another node.
+	ErrUnavailable = errors.New("admin: node unavailable")
 )
 
-// Mark returns err marked with kind, ErrInvalid or ErrNotFound: the result
+// Mark returns err marked with kind, ErrInvalid, ErrNotFound or
+// ErrUnavailable: the result
 // matches kind with errors.Is, as well as everything err matches, and has
 // err's message. Mark returns nil if err is nil.
 func Mark(err, kind error) error {

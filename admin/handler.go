@@ -245,13 +245,15 @@ func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
 }
 
 // statusOf is the HTTP status that answers err: 400 for ErrInvalid, 404
-// for ErrNotFound, else otherwise.
+// for ErrNotFound, 503 for ErrUnavailable, else otherwise.
 func statusOf(err error, otherwise int) int {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
 	}
 	return otherwise
 }

@@ -5,7 +5,10 @@
 #   scripts/cluster.sh up N          build, then start node-1 ... node-N
 #   scripts/cluster.sh status        each node's process, then `mesh status` and `mesh peers`
 #   scripts/cluster.sh kill NODE     kill -9 NODE (e.g. node-2): a crash
-#   scripts/cluster.sh restart NODE  start NODE again, same name and ports
+#   scripts/cluster.sh restart NODE  stop NODE (SIGTERM: it drains and hands its processes
+#                                    off) if it runs, then start it again, same name and ports
+#   scripts/cluster.sh rolling       restart every node in turn, each once the cluster is
+#                                    healthy again: no call fails, no handed-off state is lost
 #   scripts/cluster.sh down          stop every node (SIGTERM; SIGKILL after 15 s)
 #
 # node-i gossips on 127.0.0.1 port BASE_PORT+i, takes actor messages on port
@@ -91,6 +94,30 @@ start() {
 	die "$name did not start within 30 s; see $log"
 }
 
+# stop_node sends node-i SIGTERM, which drains it and hands its processes
+# off, and waits for it to exit.
+stop_node() {
+	local i=$1
+	running "$i" || return 0
+	kill -TERM "$(cat "$dir/node-$i.pid")"
+	for _ in $(seq 150); do running "$i" || return 0; sleep 0.1; done
+	die "node-$i still runs 15 s after SIGTERM"
+}
+
+restart() {
+	stop_node "$1"
+	start "$1"
+}
+
+# healthy waits up to 30 s for every node to report the cluster healthy.
+healthy() {
+	for _ in $(seq 60); do
+		"$dir/bin/mesh" --addr "$(all_admins)" status >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
 cmd=${1:-}
 case $cmd in
 up)
@@ -142,13 +169,16 @@ kill)
 restart)
 	[ $# -eq 2 ] || usage
 	load
-	i=$(index "$2")
-	if running "$i"; then
-		kill -TERM "$(cat "$dir/$2.pid")"
-		for _ in $(seq 150); do running "$i" || break; sleep 0.1; done
-		running "$i" && die "$2 still runs 15 s after SIGTERM"
-	fi
-	start "$i"
+	restart "$(index "$2")"
+	;;
+rolling)
+	[ $# -eq 1 ] || usage
+	load
+	for ((i = 1; i <= N; i++)); do
+		restart "$i"
+		healthy || die "the cluster is not healthy 30 s after node-$i restarted; see 'scripts/cluster.sh status'"
+	done
+	echo "every node restarted"
 	;;
 down)
 	[ $# -eq 1 ] || usage

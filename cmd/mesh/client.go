@@ -92,11 +92,16 @@ func (c *client) get(ctx context.Context, addrs []string, path string, v any, ra
 		func(err error) bool { var ae *apiError; return !errors.As(err, &ae) })
 }
 
-// post POSTs body to the first of addrs that accepts a connection: a
-// request that may have reached a node is not sent to another.
+// post POSTs body to the first of addrs that accepts a connection and
+// does not answer 503 (a closing node, which did not act on it): a request
+// that may have reached a process is not sent to another node.
 func (c *client) post(ctx context.Context, addrs []string, path string, body, v any, raw *[]byte) (string, error) {
 	return first(addrs, func(addr string) error { return c.do(ctx, http.MethodPost, addr, path, body, v, raw) },
-		func(err error) bool { var op *net.OpError; return errors.As(err, &op) && op.Op == "dial" })
+		func(err error) bool {
+			var op *net.OpError
+			var ae *apiError
+			return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable
+		})
 }
 
 // first calls try on each of addrs in turn until it succeeds or fails with

@@ -1,7 +1,8 @@
 // Command chat is a chat service on mesh: each room is a process (the
 // capability "room", one process per room name) that keeps the room's
 // history; members post to a room and read its history from any node, and
-// never say where the room lives.
+// never say where the room lives. When a room moves to another node (a
+// node joins, or drains and leaves), its history moves with it.
 //
 // Run with no flags (or -demo), it starts three nodes in this process,
 // lets three members, each on its own node, talk in three rooms, and reads
@@ -82,6 +83,35 @@ func (r *room) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error
 		return &chatpb.Messages{Room: ctx.ID(), Messages: out, Node: r.node, Members: members}, nil
 	}
 	return nil, fmt.Errorf("room: unexpected message %T", msg)
+}
+
+// roomFormat is the version of RoomState's layout that Snapshot writes
+// and Restore reads.
+const roomFormat = 1
+
+// Snapshot is the room's state, handed to the node that takes the room
+// over when its shard moves (a node joins, or drains and leaves).
+func (r *room) Snapshot() (proto.Message, uint32, error) {
+	members := make([]string, 0, len(r.members))
+	for name := range r.members {
+		members = append(members, name)
+	}
+	slices.Sort(members)
+	return &chatpb.RoomState{Seq: r.seq, Messages: r.messages, Members: members}, roomFormat, nil
+}
+
+// Restore starts the room from the state its previous node handed off.
+func (r *room) Restore(state proto.Message, format uint32) error {
+	st, ok := state.(*chatpb.RoomState)
+	if !ok || format != roomFormat {
+		return fmt.Errorf("room: state %T in format %d, want RoomState in format %d", state, format, roomFormat)
+	}
+	r.seq, r.messages = st.GetSeq(), st.GetMessages()
+	r.members = make(map[string]bool, len(st.GetMembers()))
+	for _, name := range st.GetMembers() {
+		r.members[name] = true
+	}
+	return nil
 }
 
 // roomCapability is the capability a node named node offers.

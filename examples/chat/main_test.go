@@ -85,3 +85,38 @@ func TestRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomStateMoves: a room restored from its snapshot answers as the
+// room did, and a state in an unknown format is refused.
+func TestRoomStateMoves(t *testing.T) {
+	r := &room{node: "a"}
+	ctx := actor.TestContext(context.Background(), capabilityName, "lobby")
+	for _, text := range []string{"one", "two"} {
+		if _, err := r.Handle(ctx, &chatpb.Post{Member: "ana", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, format, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := &room{node: "b"}
+	if err := moved.Restore(state, format); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := moved.Handle(ctx, &chatpb.History{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := reply.(*chatpb.Messages)
+	if len(got.GetMessages()) != 2 || got.GetMessages()[1].GetText() != "two" || !slices.Equal(got.GetMembers(), []string{"ana"}) {
+		t.Fatalf("restored room answers %v", got)
+	}
+	posted, _ := moved.Handle(ctx, &chatpb.Post{Member: "ben", Text: "three"})
+	if seq := posted.(*chatpb.Posted).GetSeq(); seq != 3 {
+		t.Fatalf("next post numbered %d, want 3", seq)
+	}
+	if err := (&room{}).Restore(state, format+1); err == nil {
+		t.Fatal("a state in an unknown format was taken")
+	}
+}

@@ -329,6 +329,68 @@ func (x *Messages) GetMembers() []string {
 	return nil
 }
 
+// RoomState is a room's state as it moves to another node when the room's
+// shard changes hands (the room implements actor.Snapshotter).
+type RoomState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Messages      []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	Members       []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomState) Reset() {
+	*x = RoomState{}
+	mi := &file_examples_chat_chatpb_chat_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomState) ProtoMessage() {}
+
+func (x *RoomState) ProtoReflect() protoreflect.Message {
+	mi := &file_examples_chat_chatpb_chat_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomState.ProtoReflect.Descriptor instead.
+func (*RoomState) Descriptor() ([]byte, []int) {
+	return file_examples_chat_chatpb_chat_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RoomState) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *RoomState) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *RoomState) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 var File_examples_chat_chatpb_chat_proto protoreflect.FileDescriptor
 
 const file_examples_chat_chatpb_chat_proto_rawDesc = "" +
@@ -352,7 +414,11 @@ const file_examples_chat_chatpb_chat_proto_rawDesc = "" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x127\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1b.mesh.examples.chat.MessageR\bmessages\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x18\n" +
-	"\amembers\x18\x04 \x03(\tR\amembersB.Z,github.com/meshrun/mesh/examples/chat/chatpbb\x06proto3"
+	"\amembers\x18\x04 \x03(\tR\amembers\"p\n" +
+	"\tRoomState\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq\x127\n" +
+	"\bmessages\x18\x02 \x03(\v2\x1b.mesh.examples.chat.MessageR\bmessages\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembersB.Z,github.com/meshrun/mesh/examples/chat/chatpbb\x06proto3"
 
 var (
 	file_examples_chat_chatpb_chat_proto_rawDescOnce sync.Once
@@ -366,21 +432,23 @@ func file_examples_chat_chatpb_chat_proto_rawDescGZIP() []byte {
 	return file_examples_chat_chatpb_chat_proto_rawDescData
 }
 
-var file_examples_chat_chatpb_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_examples_chat_chatpb_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_examples_chat_chatpb_chat_proto_goTypes = []any{
-	(*Post)(nil),     // 0: mesh.examples.chat.Post
-	(*Posted)(nil),   // 1: mesh.examples.chat.Posted
-	(*History)(nil),  // 2: mesh.examples.chat.History
-	(*Message)(nil),  // 3: mesh.examples.chat.Message
-	(*Messages)(nil), // 4: mesh.examples.chat.Messages
+	(*Post)(nil),      // 0: mesh.examples.chat.Post
+	(*Posted)(nil),    // 1: mesh.examples.chat.Posted
+	(*History)(nil),   // 2: mesh.examples.chat.History
+	(*Message)(nil),   // 3: mesh.examples.chat.Message
+	(*Messages)(nil),  // 4: mesh.examples.chat.Messages
+	(*RoomState)(nil), // 5: mesh.examples.chat.RoomState
 }
 var file_examples_chat_chatpb_chat_proto_depIdxs = []int32{
 	3, // 0: mesh.examples.chat.Messages.messages:type_name -> mesh.examples.chat.Message
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3, // 1: mesh.examples.chat.RoomState.messages:type_name -> mesh.examples.chat.Message
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_examples_chat_chatpb_chat_proto_init() }
@@ -394,7 +462,7 @@ func file_examples_chat_chatpb_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_examples_chat_chatpb_chat_proto_rawDesc), len(file_examples_chat_chatpb_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
