@@ -1,7 +1,8 @@
 // Package cluster is how mesh nodes find and talk to each other: memberlist
 // gossip membership with each node's metadata (remote address,
-// capabilities, labels, incarnation, draining flag) and a periodic re-join
-// of seeds. What nodes send each other is in internal/wire.
+// capabilities, labels, incarnation, draining flag), a periodic re-join
+// of seeds, and the gossip keyring and cluster label. What nodes send each
+// other is in internal/wire.
 //
 // # Usage
 //
@@ -14,6 +15,16 @@
 //
 // Metadata from the network is decoded defensively: bad input yields
 // ErrBadMeta, never a panic.
+//
+// # Security
+//
+// Without Config.Keys, anyone who reaches the gossip port can join and
+// claim any metadata. With them, memberlist seals every packet and stream
+// with AES-GCM under the primary key (Keys[0]) and drops whatever no key
+// of the ring opens, plaintext included; a node without a key the others
+// seal with never gets in. Config.Label keeps clusters that share a
+// network apart: it is sent in clear, and gossip with another label is
+// dropped.
 //
 // # Concurrency
 //

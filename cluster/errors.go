@@ -10,4 +10,11 @@ var (
 	ErrBadMeta = errors.New("cluster: malformed node metadata")
 	// ErrClosed reports use of a Membership after Close.
 	ErrClosed = errors.New("cluster: membership closed")
+	// ErrInvalidKey reports a gossip key that is not 16, 24 or 32 bytes
+	// long.
+	ErrInvalidKey = errors.New("cluster: invalid gossip key")
+	// ErrDuplicateKey reports a key given twice in Config.Keys.
+	ErrDuplicateKey = errors.New("cluster: duplicate gossip key")
+	// ErrInvalidLabel reports a Config.Label over MaxLabelLen bytes.
+	ErrInvalidLabel = errors.New("cluster: invalid cluster label")
 )
