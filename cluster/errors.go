@@ -17,4 +17,12 @@ var (
 	ErrDuplicateKey = errors.New("cluster: duplicate gossip key")
 	// ErrInvalidLabel reports a Config.Label over MaxLabelLen bytes.
 	ErrInvalidLabel = errors.New("cluster: invalid cluster label")
+	// ErrUnknownKey reports a key that is not in the keyring.
+	ErrUnknownKey = errors.New("cluster: no such gossip key")
+	// ErrPrimaryKey reports an attempt to remove the primary key: make
+	// another key primary first.
+	ErrPrimaryKey = errors.New("cluster: cannot remove the primary gossip key")
+	// ErrPlaintext reports a keyring change on a Membership that was
+	// started without keys, whose gossip is plaintext.
+	ErrPlaintext = errors.New("cluster: gossip is plaintext (started without keys)")
 )

@@ -56,7 +56,8 @@ type Config struct {
 	// is the primary key, which seals everything this node sends; gossip
 	// sealed with any of them is accepted, and anything else, plaintext
 	// included, is dropped. Each is 16, 24 or 32 bytes (AES-128, -192,
-	// -256) and no two are equal. Join copies them. If empty, gossip is
+	// -256) and no two are equal. Join copies them; AddKey, UseKey and
+	// RemoveKey change them while the node runs. If empty, gossip is
 	// plaintext, and gossip that is encrypted is dropped.
 	Keys [][]byte
 	// Label, if set, is written in clear on every gossip packet and stream,
@@ -92,6 +93,12 @@ type Membership struct {
 
 	metaMu sync.RWMutex // guards meta
 	meta   []byte
+
+	// keysMu serialises changes of keyring (see keys.go).
+	keysMu sync.Mutex
+	// keyring is memberlist's, which it reads for every packet; nil when
+	// gossip is plaintext.
+	keyring *memberlist.Keyring
 
 	membersMu sync.Mutex // guards members
 	members   map[string]Member
@@ -149,6 +156,7 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 		logger:  cfg.Logger,
 		meta:    enc,
 		members: make(map[string]Member),
+		keyring: keyring,
 		dirty:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 	}
