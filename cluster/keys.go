@@ -19,7 +19,7 @@ const MaxLabelLen = memberlist.LabelMaxSize
 // their bytes.
 func ValidateKeys(keys [][]byte) error {
 	for i, k := range keys {
-		if err := validateKey(k); err != nil {
+		if err := ValidateKey(k); err != nil {
 			return fmt.Errorf("key %d: %w", i, err)
 		}
 		for j := range i {
@@ -31,7 +31,9 @@ func ValidateKeys(keys [][]byte) error {
 	return nil
 }
 
-func validateKey(key []byte) error {
+// ValidateKey reports a key that is not 16, 24 or 32 bytes
+// (ErrInvalidKey).
+func ValidateKey(key []byte) error {
 	if l := len(key); l != 16 && l != 24 && l != 32 {
 		return fmt.Errorf("%w: %d bytes, want 16, 24 or 32 (AES-128, -192 or -256)", ErrInvalidKey, l)
 	}
@@ -81,7 +83,7 @@ func newKeyring(keys [][]byte) (*memberlist.Keyring, error) {
 // ErrPlaintext if m was started without keys, and with ErrClosed after
 // Leave.
 func (m *Membership) AddKey(key []byte) error {
-	if err := validateKey(key); err != nil {
+	if err := ValidateKey(key); err != nil {
 		return err
 	}
 	m.keysMu.Lock()
