@@ -63,8 +63,10 @@ type Config struct {
 	// the others seal with: a node without it never joins, and a node
 	// with keys never joins a plaintext cluster. Every key admits its
 	// holder as a member that may claim any capability, so keep them
-	// secret. If empty (the default), gossip is plaintext: anyone who
-	// reaches GossipAddr can join the cluster.
+	// secret. Node.AddGossipKey, UseGossipKey and RemoveGossipKey rotate
+	// keys without a restart (README.md, "Securing gossip"). If empty (the
+	// default), gossip is plaintext: anyone who reaches GossipAddr can
+	// join the cluster.
 	GossipKeys [][]byte
 	// ClusterLabel, if set, names the cluster on every gossip packet and
 	// stream: gossip with another label, or none, is dropped, so clusters
