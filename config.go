@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/shard"
 	"github.com/meshrun/mesh/store"
 	"go.opentelemetry.io/otel/propagation"
@@ -51,8 +52,30 @@ type Config struct {
 	// CAs that sign the peers' (RootCAs for the servers it dials,
 	// ClientCAs with ClientAuth tls.RequireAndVerifyClientCert for mutual
 	// TLS). Every node of a cluster must use TLS or none. If nil, the
-	// transport is plaintext. Gossip is not covered.
+	// transport is plaintext. Gossip is not covered: see GossipKeys.
 	TransportTLS *tls.Config
+
+	// GossipKeys, if set, encrypt and authenticate membership gossip with
+	// AES-GCM (memberlist's keyring). The first key seals everything the
+	// node sends; gossip sealed with any of the keys is accepted, and
+	// anything else, plaintext included, is dropped. Each key is 16, 24
+	// or 32 bytes (AES-128, -192 or -256; ParseGossipKey reads one in
+	// base64) and no two are equal. Every node of a cluster needs the key
+	// the others seal with: a node without it never joins, and a node
+	// with keys never joins a plaintext cluster. Every key admits its
+	// holder as a member that may claim any capability, so keep them
+	// secret. Node.AddGossipKey, UseGossipKey and RemoveGossipKey rotate
+	// keys without a restart (README.md, "Securing gossip"). If empty (the
+	// default), gossip is plaintext: anyone who reaches GossipAddr can
+	// join the cluster.
+	GossipKeys [][]byte
+	// ClusterLabel, if set, names the cluster on every gossip packet and
+	// stream: gossip with another label, or none, is dropped, so clusters
+	// that share a network, or a node given another cluster's seeds,
+	// never merge. It travels in clear and is no secret; with GossipKeys
+	// it is authenticated too. At most 255 bytes. If empty (the default),
+	// gossip carries no label. Every node of a cluster must use the same.
+	ClusterLabel string
 
 	// RemoteAdvertiseAddr is the host (or host:port) other nodes dial to
 	// reach RemoteAddr. Required when RemoteAddr's host is unspecified
@@ -136,7 +159,8 @@ type Config struct {
 
 // DefaultLocalConfig returns a configuration for nodes on one host: loopback
 // addresses with free ports and fast failure detection (a crashed node is
-// declared dead within about 2-5 s).
+// declared dead within about 2-5 s). Gossip is plaintext; set GossipKeys
+// (and ClusterLabel) on every node to encrypt it.
 func DefaultLocalConfig() Config {
 	return Config{
 		GossipAddr:  "127.0.0.1:0",
@@ -149,7 +173,10 @@ func DefaultLocalConfig() Config {
 // DefaultLANConfig returns a configuration for nodes on one network: the
 // node named after the host, gossip on port 7946 and actor messages on port
 // 8090 of every interface, and memberlist's LAN timings. Set
-// RemoteAdvertiseAddr to the host's address on that network.
+// RemoteAdvertiseAddr to the host's address on that network. Gossip is
+// plaintext, so anyone on the network can join: set GossipKeys (and
+// ClusterLabel) on every node to encrypt it, and TransportTLS to secure
+// the transport.
 func DefaultLANConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
@@ -240,6 +267,12 @@ func (c Config) validate() error {
 		if _, _, err := splitHostPort(s); err != nil {
 			return bad("seed %q: %v", s, err)
 		}
+	}
+	if err := cluster.ValidateKeys(c.GossipKeys); err != nil {
+		return fmt.Errorf("%w: GossipKeys: %w", ErrInvalidConfig, err)
+	}
+	if err := cluster.ValidateLabel(c.ClusterLabel); err != nil {
+		return fmt.Errorf("%w: ClusterLabel: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

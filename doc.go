@@ -82,6 +82,23 @@
 // id attributes; at Info a node logs only what an operator acts on (start,
 // close, placement changes, members failing), failed calls at Debug.
 //
+// # Securing gossip
+//
+// Gossip is plaintext unless Config.GossipKeys is set: anyone who reaches a
+// node's gossip port can then join and claim any capability. With keys,
+// gossip is sealed with AES-GCM under the first key, and a node that does
+// not hold the key the others seal with never joins; Config.ClusterLabel
+// keeps clusters that share a network apart. ParseGossipKey reads a key in
+// base64. Keys rotate without a restart, each step on every node before
+// the next (README.md, "Securing gossip"):
+//
+//	err = node.AddGossipKey(next)    // 1. accept the new key
+//	err = node.UseGossipKey(next)    // 2. seal with it
+//	err = node.RemoveGossipKey(prev) // 3. refuse the old one
+//	node.GossipKeyFingerprints()     // [SHA-256 prefixes], primary first
+//
+// The transport has its own security, Config.TransportTLS.
+//
 // # Limits
 //
 // Delivery is at most once. Single activation is guaranteed per node, and

@@ -148,6 +148,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Seeds:          cfg.Seeds,
 		Profile:        cluster.Local,
 		RejoinInterval: cfg.RejoinInterval,
+		Keys:           cfg.GossipKeys,
+		Label:          cfg.ClusterLabel,
 		Logger:         n.logger.With("component", "memberlist"),
 		OnChange:       n.onMembers,
 	}

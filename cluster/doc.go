@@ -1,7 +1,8 @@
 // Package cluster is how mesh nodes find and talk to each other: memberlist
 // gossip membership with each node's metadata (remote address,
-// capabilities, labels, incarnation, draining flag) and a periodic re-join
-// of seeds. What nodes send each other is in internal/wire.
+// capabilities, labels, incarnation, draining flag), a periodic re-join
+// of seeds, and the gossip keyring and cluster label. What nodes send each
+// other is in internal/wire.
 //
 // # Usage
 //
@@ -15,9 +16,31 @@
 // Metadata from the network is decoded defensively: bad input yields
 // ErrBadMeta, never a panic.
 //
+// # Security
+//
+// Without Config.Keys, anyone who reaches the gossip port can join and
+// claim any metadata. With them, memberlist seals every packet and stream
+// with AES-GCM under the primary key (Keys[0]) and drops whatever no key
+// of the ring opens, plaintext included; a node without a key the others
+// seal with never gets in. Config.Label keeps clusters that share a
+// network apart: it is sent in clear, and gossip with another label is
+// dropped. Keys change while nodes run:
+//
+//	err = m.AddKey(next)     // on every node: accepted from now on
+//	err = m.UseKey(next)     // then on every node: sealed with from now on
+//	err = m.RemoveKey(prev)  // then on every node; ErrPrimaryKey for the primary
+//	m.KeyFingerprints()      // ["1a2b3c4d"]: never the keys themselves
+//
+// Each step must be done on every node before the next begins: a node
+// sealing with a key that another lacks, or lacking one another seals
+// with, stops hearing it. Every key of a ring admits its holder: a node
+// that holds only a key the others accept but do not seal with is listed
+// as a member, part of the time, while it hears nobody.
+//
 // # Concurrency
 //
-// A Membership is safe for concurrent use. memberlist's event callbacks
-// only copy the node and signal a goroutine, which debounces bursts and
-// calls OnChange; OnChange is never called concurrently with itself.
+// A Membership is safe for concurrent use; keyring changes are serialised
+// and apply from the next packet on. memberlist's event callbacks only
+// copy the node and signal a goroutine, which debounces bursts and calls
+// OnChange; OnChange is never called concurrently with itself.
 package cluster

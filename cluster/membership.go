@@ -52,6 +52,19 @@ type Config struct {
 	// Debounce is how long a burst of membership events is gathered
 	// before OnChange runs. If zero, defaults to 50 ms.
 	Debounce time.Duration
+	// Keys, if any, encrypt and authenticate gossip with AES-GCM: the first
+	// is the primary key, which seals everything this node sends; gossip
+	// sealed with any of them is accepted, and anything else, plaintext
+	// included, is dropped. Each is 16, 24 or 32 bytes (AES-128, -192,
+	// -256) and no two are equal. Join copies them; AddKey, UseKey and
+	// RemoveKey change them while the node runs. If empty, gossip is
+	// plaintext, and gossip that is encrypted is dropped.
+	Keys [][]byte
+	// Label, if set, is written in clear on every gossip packet and stream,
+	// and gossip with another label or none is dropped: nodes of clusters
+	// with different labels never see each other. With Keys, the label is
+	// also authenticated. At most MaxLabelLen bytes.
+	Label string
 	// Logger receives memberlist's log lines at their own levels.
 	Logger *slog.Logger
 	// OnChange is called with the alive members, sorted by name, after
@@ -81,6 +94,12 @@ type Membership struct {
 	metaMu sync.RWMutex // guards meta
 	meta   []byte
 
+	// keysMu serialises changes of keyring (see keys.go).
+	keysMu sync.Mutex
+	// keyring is memberlist's, which it reads for every packet; nil when
+	// gossip is plaintext.
+	keyring *memberlist.Keyring
+
 	membersMu sync.Mutex // guards members
 	members   map[string]Member
 
@@ -103,13 +122,25 @@ type Membership struct {
 
 // Join creates the local member with meta, joins the seeds, and starts the
 // goroutines that report changes and re-join seeds. A failure to reach the
-// seeds is logged, not returned: the re-join loop keeps trying. ctx bounds
-// the join: if it ends first, Join stops what it started and returns ctx's
-// error.
+// seeds is logged, not returned: the re-join loop keeps trying, so a seed
+// with other keys or another label is only logged, as memberlist refuses
+// it. ctx bounds the join: if it ends first, Join stops what it started
+// and returns ctx's error. It fails with ErrMetaTooLarge, ErrInvalidKey,
+// ErrDuplicateKey or ErrInvalidLabel before it binds anything.
 func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 	enc, err := meta.Encode()
 	if err != nil {
 		return nil, err
+	}
+	if err := ValidateKeys(cfg.Keys); err != nil {
+		return nil, err
+	}
+	if err := ValidateLabel(cfg.Label); err != nil {
+		return nil, err
+	}
+	keyring, err := newKeyring(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: keyring: %w", err)
 	}
 	if cfg.RejoinInterval == 0 {
 		cfg.RejoinInterval = 5 * time.Second
@@ -125,10 +156,14 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 		logger:  cfg.Logger,
 		meta:    enc,
 		members: make(map[string]Member),
+		keyring: keyring,
 		dirty:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 	}
 	mc := memberlistConfig(cfg)
+	// With a keyring, memberlist's defaults (GossipVerifyIncoming and
+	// GossipVerifyOutgoing) refuse plaintext and send nothing in clear.
+	mc.Keyring = keyring
 	mc.Delegate = (*delegate)(m)
 	mc.Events = (*events)(m)
 	mc.Ping = (*pinger)(m)
@@ -214,6 +249,7 @@ func memberlistConfig(cfg Config) *memberlist.Config {
 	mc.BindPort = cfg.BindPort
 	mc.AdvertiseAddr = cfg.AdvertiseAddr
 	mc.AdvertisePort = cfg.AdvertisePort
+	mc.Label = cfg.Label
 	// A node restarted under the same name on a new address must be let
 	// back in quickly rather than refused as a conflict (memberlist's
 	// default is never).
