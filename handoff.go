@@ -28,15 +28,16 @@ type handoffBatch struct {
 	states []*wire.State
 }
 
-// expect tells the table which shards this node takes over from a node
-// that is still a member, and so may hand their states off: their first
+// expect tells the table which shards this node takes over from nodes
+// that are still members, and so may hand their states off: their first
 // messages wait for the states.
-func (n *Node) expect(in []shard.Move, members map[string]bool) {
+func (n *Node) expect(in []shard.Move) {
+	if len(in) == 0 {
+		return
+	}
 	byCapability := map[string][]uint32{}
 	for _, m := range in {
-		if members[m.From] {
-			byCapability[m.Capability] = append(byCapability[m.Capability], m.Shard)
-		}
+		byCapability[m.Capability] = append(byCapability[m.Capability], m.Shard)
 	}
 	until := time.Now().Add(n.cfg.HandoffTimeout)
 	for c, shards := range byCapability {

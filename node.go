@@ -369,6 +369,13 @@ func (n *Node) onMembers(members []cluster.Member) {
 		}
 	}
 	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
+	changed := next.table.Version() != prev.table.Version()
+	if changed {
+		// Before the snapshot makes this node route the shards it takes
+		// over to itself: a process made for one of them must wait for
+		// the state its previous owner hands off, not start empty.
+		n.expect(n.takenOver(prev, next, placed, members))
+	}
 	// The transport may dial members only; before the snapshot names
 	// them, so that a call routed by it can be sent.
 	n.transport.SetMembers(addrs)
@@ -381,11 +388,17 @@ func (n *Node) onMembers(members []cluster.Member) {
 			n.cache.DropNode(name)
 		}
 	}
-	if next.table.Version() == prev.table.Version() {
+	if !changed {
 		return
 	}
-	// Who this node takes shards over from: the previous placement, or,
-	// in its first view of the others, the placement they had without it.
+	n.rebalance(prev.table, next.table)
+	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version())
+}
+
+// takenOver returns the shards this node owns in next that a member of
+// next owned before: in the previous placement, or, in this node's first
+// view of the others, the placement they had without it.
+func (n *Node) takenOver(prev, next *routes, placed []shard.Member, members []cluster.Member) []shard.Move {
 	from := prev.table
 	if len(prev.members) <= 1 {
 		var others []shard.Member
@@ -396,12 +409,12 @@ func (n *Node) onMembers(members []cluster.Member) {
 		}
 		from = shard.Build(n.cfg.Shards, others, nil)
 	}
+	_, in := shard.Moves(n.name, from, next.table, nil)
 	alive := make(map[string]bool, len(members))
 	for _, m := range members {
 		alive[m.Name] = true
 	}
-	n.rebalance(prev.table, next.table, from, alive)
-	n.logger.Info("placement changed", "members", len(members), "version", next.table.Version())
+	return slices.DeleteFunc(in, func(m shard.Move) bool { return !alive[m.From] })
 }
 
 // stopWait bounds how long UnregisterCapabilities waits for the
@@ -409,15 +422,14 @@ func (n *Node) onMembers(members []cluster.Member) {
 const stopWait = 5 * time.Second
 
 // rebalance stops the activations of the shards this node gives up going
-// from placement prev to next; waitStops waits for their processes' Stop.
+// from placement prev to next and hands their states off to the new
+// owners; waitStops waits for their processes' Stop, waitHandoffs for the
+// handoffs.
 // An activation made after the shards held were read, by a call that
 // routed by prev, is not stopped here; it serves nothing, since an
 // activation re-checks ownership on every message, and stops at the next
 // change.
-func (n *Node) rebalance(prev, next, from *shard.Table, alive map[string]bool) {
-	if _, in := shard.Moves(n.name, from, next, nil); len(in) > 0 {
-		n.expect(in, alive)
-	}
+func (n *Node) rebalance(prev, next *shard.Table) {
 	out, _ := shard.Moves(n.name, prev, next, n.table.Held())
 	given := shard.Given(n.name, prev, next)
 	if len(out) == 0 && len(given) == 0 {
