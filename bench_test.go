@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -139,4 +140,113 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// handoffLog catches the old owner's "handed off process states" lines.
+type handoffLog struct {
+	slog.Handler
+	mu     sync.Mutex
+	states int64
+	took   time.Duration
+}
+
+func (h *handoffLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *handoffLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "handed off process states" {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "states":
+			h.states += a.Value.Int64()
+		case "took":
+			h.took = max(h.took, a.Value.Duration())
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *handoffLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *handoffLog) WithGroup(string) slog.Handler      { return h }
+
+// BenchmarkHandoff: a node holds 100,000 counters with state and a second
+// node joins; it reports how many states moved, how fast the old owner
+// handed them off (from the placement change to the last acknowledged
+// batch), and how long until every moved counter had answered on its new
+// owner with its state. Run it with -benchtime 1x.
+func BenchmarkHandoff(b *testing.B) {
+	const ids = 100_000
+	for range b.N {
+		b.StopTimer()
+		log := &handoffLog{}
+		a := startNodeWith(b, "node-1", nil, func(c *mesh.Config) { c.Logger = slog.New(log) }, counters)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1) - 1; i < ids; i = next.Add(1) - 1 {
+					if _, err := a.Call(context.Background(), mesh.Request{Capability: "counter", ID: fmt.Sprint("t-", i), Payload: wrapperspb.Int64(1)}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.StartTimer()
+		start := time.Now()
+		c := startNode(b, "node-2", []string{a.GossipAddr()}, counters)
+		waitConverged(b, a, c)
+		var moved []string
+		for i := range ids {
+			id := fmt.Sprint("t-", i)
+			if p, _ := c.Locate("counter", id); p.Owner == c.Name() {
+				moved = append(moved, id)
+			}
+		}
+		next.Store(0)
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1) - 1; i < int64(len(moved)); i = next.Add(1) - 1 {
+					reply, err := c.Call(context.Background(), mesh.Request{Capability: "counter", ID: moved[i], Payload: wrapperspb.String("get")})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if got := reply.(*wrapperspb.Int64Value).GetValue(); got != 1 {
+						b.Errorf("%s counts %d on its new owner, want 1", moved[i], got)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		answered := time.Since(start)
+		b.StopTimer()
+		waitFor(b, 20*time.Second, "the old owner's handoff to end", func() bool {
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			return log.states > 0
+		})
+		log.mu.Lock()
+		b.ReportMetric(float64(len(moved)), "moved")
+		b.ReportMetric(float64(log.states), "handed-off")
+		if log.took > 0 {
+			b.ReportMetric(float64(log.states)/log.took.Seconds(), "handoffs/s")
+		}
+		b.ReportMetric(answered.Seconds(), "s-to-all-answered")
+		log.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_ = c.Close(ctx)
+		_ = a.Close(ctx)
+		cancel()
+	}
 }

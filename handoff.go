@@ -14,9 +14,18 @@ import (
 	"github.com/meshrun/mesh/store"
 )
 
-// handoffChunk bounds the bytes of states one Handoff message carries; a
-// larger handoff takes several messages.
-const handoffChunk = 1 << 20
+// handoffChunk bounds the bytes of states one Handoff message carries, and
+// handoffStates their number; a larger handoff takes several messages.
+const (
+	handoffChunk  = 1 << 20
+	handoffStates = 4096
+)
+
+// stateSize bounds the bytes st takes in a Handoff: its fields and their
+// tags and lengths.
+func stateSize(st *wire.State) int {
+	return len(st.GetId()) + len(st.GetType()) + len(st.GetData()) + 48
+}
 
 // handoffKey groups what one new owner receives of one capability.
 type handoffKey struct{ to, capability string }
@@ -109,17 +118,12 @@ func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done c
 }
 
 // sendHandoff sends one batch to its new owner's router, in chunks, each
-// acknowledged before the next.
+// acknowledged before the next; the last one names the shards.
 func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) error {
-	states := b.states
-	for {
-		chunk, bytes := 0, 0
-		for chunk < len(states) && (chunk == 0 || bytes+len(states[chunk].GetData()) <= handoffChunk) {
-			bytes += len(states[chunk].GetData())
-			chunk++
-		}
-		last := chunk == len(states)
-		h := &wire.Handoff{From: n.name, Capability: k.capability, States: states[:chunk], Done: last}
+	chunks := chunkStates(b.states)
+	for i, states := range chunks {
+		last := i == len(chunks)-1
+		h := &wire.Handoff{From: n.name, Capability: k.capability, States: states, Done: last}
 		if last {
 			h.Shards = b.shards
 		}
@@ -134,11 +138,26 @@ func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) e
 		if _, ok := ans.(*wire.HandoffAck); !ok {
 			return fmt.Errorf("%w: %s answered a handoff with %T", ErrBadPayload, k.to, ans)
 		}
-		states = states[chunk:]
-		if last {
-			return nil
-		}
 	}
+	return nil
+}
+
+// chunkStates splits states into the chunks of a handoff: at most
+// handoffStates each, and at most handoffChunk bytes unless one state
+// alone is larger. There is always one chunk, empty if states is.
+func chunkStates(states []*wire.State) [][]*wire.State {
+	chunks := [][]*wire.State{nil}
+	bytes := 0
+	for _, st := range states {
+		cur := chunks[len(chunks)-1]
+		if len(cur) > 0 && (len(cur) == handoffStates || bytes+stateSize(st) > handoffChunk) {
+			chunks = append(chunks, nil)
+			cur, bytes = nil, 0
+		}
+		chunks[len(chunks)-1] = append(cur, st)
+		bytes += stateSize(st)
+	}
+	return chunks
 }
 
 // receiveHandoff applies the states another node handed off, refusing
