@@ -54,6 +54,10 @@ type stopMsg struct {
 	// stopping is told once the process's Stop has run (or there was
 	// none).
 	stopping *Stopping
+	// saved, if set, is closed once the process's state is saved (or
+	// there was none to save): a new activation of the ID waits for it
+	// before it loads.
+	saved chan struct{}
 }
 
 // activation is the protoactor actor that hosts one actor.Process.
@@ -336,6 +340,9 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 
 func (a *activation) stop(c pa.Context, m *stopMsg) {
 	defer m.stopping.finish()
+	if m.saved != nil {
+		defer a.t.saveDone(a.ctx.capability, a.ctx.id, m.saved)
+	}
 	if a.gone {
 		return
 	}
@@ -348,6 +355,7 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 	if a.proc != nil && m.newOwner == "" {
 		a.save()
 	}
+
 	if a.proc != nil && m.newOwner != "" {
 		st, err := a.snapshot()
 		switch {

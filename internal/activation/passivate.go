@@ -104,26 +104,38 @@ func (t *Table) passivate(now time.Time) time.Duration {
 			slices.SortFunc(live, func(a, b victim) int { return cmp.Compare(a.e.lastUsed.Load(), b.e.lastUsed.Load()) })
 			idle = append(idle, live[:excess]...)
 		}
-		var stopped []*pa.PID
+		type stopped struct {
+			pid   *pa.PID
+			saved chan struct{}
+		}
+		var stops []stopped
 		for _, v := range idle {
+			var saved chan struct{}
+			if t.cfg.Store != nil {
+				// Before the entry goes: the next activation of the ID
+				// must find the save it waits for.
+				saved = t.saving(c, v.id)
+			}
 			if m.deleteIf(v.id, v.e.shard, func(cur *entry) bool { return cur == v.e }) {
-				stopped = append(stopped, v.e.pid)
+				stops = append(stops, stopped{v.e.pid, saved})
+			} else if saved != nil {
+				t.saveDone(c, v.id, saved)
 			}
 		}
-		if len(stopped) == 0 {
+		if len(stops) == 0 {
 			return
 		}
 		st := newStopping()
-		st.left.Add(int64(len(stopped)))
-		st.n = len(stopped)
-		for _, pid := range stopped {
-			t.system.Root.Send(pid, &stopMsg{reason: actor.StopPassivated, stopping: st})
+		st.left.Add(int64(len(stops)))
+		st.n = len(stops)
+		for _, s := range stops {
+			t.system.Root.Send(s.pid, &stopMsg{reason: actor.StopPassivated, stopping: st, saved: s.saved})
 			if t.cfg.Hooks.Stopped != nil {
 				t.cfg.Hooks.Stopped(c, actor.StopPassivated)
 			}
 		}
 		st.finish()
-		t.count.Add(-int64(len(stopped)))
+		t.count.Add(-int64(len(stops)))
 	})
 	return next
 }

@@ -33,7 +33,9 @@ func TestIdleProcessesPassivate(t *testing.T) {
 		t.Run(fmt.Sprint("store=", withStore), func(t *testing.T) {
 			var st store.Store
 			if withStore {
-				st = store.NewMemory()
+				// A slow save: the next activation must wait for it
+				// rather than load what was there before.
+				st = &slowSave{Store: store.NewMemory(), delay: 50 * time.Millisecond}
 			}
 			tb := passivatingTable(t, Passivation{Idle: 100 * time.Millisecond}, st)
 			for range 3 {
@@ -142,4 +144,14 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+type slowSave struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s *slowSave) Save(ctx context.Context, k store.Key, r store.Record) error {
+	time.Sleep(s.delay)
+	return s.Store.Save(ctx, k, r)
 }

@@ -30,6 +30,14 @@ func (a *activation) load() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.t.cfg.StoreTimeout)
 	defer cancel()
+	// A previous activation of the ID on this node that passivated may
+	// still be saving: what it writes is what this one must read.
+	if ch := a.t.savingOf(a.ctx.capability, a.ctx.id); ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
 	rec, err := st.Load(ctx, store.Key{Capability: a.ctx.capability, ID: a.ctx.id})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -97,4 +105,46 @@ func (a *activation) storeResult(result string) {
 	if a.t.cfg.Hooks.Store != nil {
 		a.t.cfg.Hooks.Store(a.ctx.capability, result)
 	}
+}
+
+// saving marks (capability, id) as being saved by an activation that
+// passivates, and returns the channel its stop closes when done.
+func (t *Table) saving(capability, id string) chan struct{} {
+	ch := make(chan struct{})
+	t.savingMu.Lock()
+	t.saves[store.Key{Capability: capability, ID: id}] = ch
+	t.savingMu.Unlock()
+	return ch
+}
+
+// savingOf returns the channel of a save of (capability, id) under way on
+// this node, or nil.
+func (t *Table) savingOf(capability, id string) chan struct{} {
+	t.savingMu.Lock()
+	defer t.savingMu.Unlock()
+	return t.saves[store.Key{Capability: capability, ID: id}]
+}
+
+// saveDone ends the save that ch marks.
+func (t *Table) saveDone(capability, id string, ch chan struct{}) {
+	k := store.Key{Capability: capability, ID: id}
+	t.savingMu.Lock()
+	if t.saves[k] == ch {
+		delete(t.saves, k)
+	}
+	t.savingMu.Unlock()
+	close(ch)
+}
+
+// saveAbandoned ends the save ch marks, whose activation had stopped
+// before it was told to passivate: there is nothing to wait for.
+func (t *Table) saveAbandoned(ch chan struct{}) {
+	t.savingMu.Lock()
+	for k, c := range t.saves {
+		if c == ch {
+			delete(t.saves, k)
+		}
+	}
+	t.savingMu.Unlock()
+	close(ch)
 }

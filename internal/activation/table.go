@@ -92,6 +92,10 @@ type Table struct {
 	// by capability.
 	pend map[string]*pending
 
+	savingMu sync.Mutex // guards saves
+	// saves are the saves of passivating activations under way.
+	saves map[store.Key]chan struct{}
+
 	// crowded wakes the sweeper; quit ends it.
 	crowded chan struct{}
 	quit    chan struct{}
@@ -133,7 +137,7 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{},
-		crowded: make(chan struct{}, 1), quit: make(chan struct{})}
+		saves: map[store.Key]chan struct{}{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
 	if cfg.Passivation != nil {
 		t.sweepEvery.Store(int64(maxSweep))
 		go t.sweeper()
@@ -337,6 +341,9 @@ func (t *Table) StopAll(reason actor.StopReason) *Stopping {
 func (t *Table) DeadLetter(msg any) bool {
 	m, ok := msg.(*stopMsg)
 	if ok {
+		if m.saved != nil {
+			t.saveAbandoned(m.saved)
+		}
 		m.stopping.finish()
 	}
 	return ok
