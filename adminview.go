@@ -39,6 +39,7 @@ func (v adminView) Activations() []admin.ActivationInfo {
 	for _, a := range acts {
 		out = append(out, admin.ActivationInfo{
 			Capability: a.Capability, ID: a.ID, Shard: a.Shard, PID: a.PID, Since: a.Since, LastUsed: a.LastUsed,
+			Origin: a.Origin,
 		})
 	}
 	return out

@@ -30,6 +30,10 @@ type Activation struct {
 	// to handle a message.
 	Since    time.Time
 	LastUsed time.Time
+	// Origin is where the process's state came from: "handoff" (its
+	// previous owner handed it off), "store" (Config.Store), or "" (it
+	// started empty).
+	Origin string
 }
 
 // Capability is a kind of process a node can host.

@@ -248,6 +248,15 @@ func TestDrainHandsOffAndKeepsServingCalls(t *testing.T) {
 	if err := b.Drain(ctx); err != nil {
 		t.Fatalf("a second Drain: %v", err)
 	}
+	handedOff := 0
+	for _, act := range a.Activations() {
+		if act.Origin == "handoff" {
+			handedOff++
+		}
+	}
+	if handedOff == 0 {
+		t.Error("no activation on node-1 says its state was handed off")
+	}
 }
 
 // TestHandoffAcrossProcesses is TestHandoffKeepsEveryIncrement with every

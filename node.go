@@ -721,7 +721,8 @@ func (n *Node) Activations() []Activation {
 	list := n.table.List()
 	out := make([]Activation, len(list))
 	for i, a := range list {
-		out[i] = Activation(a)
+		out[i] = Activation{Capability: a.Capability, ID: a.ID, Shard: a.Shard, PID: a.PID,
+			Since: a.Since, LastUsed: a.LastUsed, Origin: a.Origin.String()}
 	}
 	return out
 }

@@ -60,6 +60,11 @@ func TestStoreKeepsStateThroughPassivationAndRestart(t *testing.T) {
 			t.Fatalf("t-%d counts %d after passivation, want %d", i, got, i+1)
 		}
 	}
+	for _, act := range a.Activations() {
+		if act.Origin != "store" {
+			t.Fatalf("%s: origin %q after a passivation, want store", act.ID, act.Origin)
+		}
+	}
 
 	// A panic: made again from the last save (at the passivation), so the
 	// increments since are gone, and say so.

@@ -83,6 +83,10 @@ type Activation struct {
 	Since       time.Time `json:"since"`
 	AgeSeconds  float64   `json:"age_seconds"`
 	IdleSeconds float64   `json:"idle_seconds"`
+	// Origin is where the process's state came from: "handoff" (its
+	// previous owner handed it off), "store", or absent (it started
+	// empty).
+	Origin string `json:"origin,omitempty"`
 }
 
 // Owner is the answer of GET /v1/owner: where (Capability, ID) lives as

@@ -137,7 +137,7 @@ func (h *handler) activations(w http.ResponseWriter, r *http.Request) {
 		}
 		acts = append(acts, Activation{
 			Capability: a.Capability, ID: a.ID, Shard: a.Shard, PID: a.PID, Since: a.Since,
-			AgeSeconds: seconds(now.Sub(a.Since)), IdleSeconds: seconds(now.Sub(a.LastUsed)),
+			AgeSeconds: seconds(now.Sub(a.Since)), IdleSeconds: seconds(now.Sub(a.LastUsed)), Origin: a.Origin,
 		})
 	}
 	slices.SortFunc(acts, func(a, b Activation) int {

@@ -78,6 +78,9 @@ type ActivationInfo struct {
 	// message arrived.
 	Since    time.Time
 	LastUsed time.Time
+	// Origin is where the process's state came from: "handoff", "store",
+	// or "" (it started empty).
+	Origin string
 }
 
 // Placement is where a process lives as a Node sees it.

@@ -115,9 +115,9 @@ activations. Exits 3 if some node could not be asked.`,
 					return err
 				}
 			} else {
-				t := newTable(o.stdout, "NODE", "CAPABILITY", "ID", "SHARD", "AGE", "IDLE")
+				t := newTable(o.stdout, "NODE", "CAPABILITY", "ID", "SHARD", "AGE", "IDLE", "STATE FROM")
 				for _, a := range all {
-					t.row(a.Node, a.Capability, a.ID, a.Shard, seconds(a.AgeSeconds), seconds(a.IdleSeconds))
+					t.row(a.Node, a.Capability, a.ID, a.Shard, seconds(a.AgeSeconds), seconds(a.IdleSeconds), orDash(a.Origin))
 				}
 				if err := t.flush(); err != nil {
 					return err

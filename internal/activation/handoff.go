@@ -188,6 +188,7 @@ func (a *activation) restore(st *wire.State) {
 		return
 	}
 	a.handedOff = st
+	a.e.origin.Store(int32(HandedOff))
 	a.handoffResult("restored")
 }
 

@@ -57,6 +57,7 @@ func (a *activation) load() error {
 			return fmt.Errorf("%w: %s/%s: factory returned nil", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id)
 		}
 	} else {
+		a.e.origin.Store(int32(Stored))
 		a.storeResult("loaded")
 	}
 	a.version = rec.Version

@@ -110,6 +110,30 @@ type entry struct {
 	shard    uint32
 	since    int64 // Unix nanoseconds
 	lastUsed atomic.Int64
+	// origin says where the process's state came from: an Origin.
+	origin atomic.Int32
+}
+
+// Origin says where a process's state came from.
+type Origin int32
+
+const (
+	// Fresh: the process started empty.
+	Fresh Origin = iota
+	// HandedOff: from the state its previous owner handed off.
+	HandedOff
+	// Stored: from the store.
+	Stored
+)
+
+func (o Origin) String() string {
+	switch o {
+	case HandedOff:
+		return "handoff"
+	case Stored:
+		return "store"
+	}
+	return ""
 }
 
 // Activation describes one activation, for introspection.
@@ -120,6 +144,8 @@ type Activation struct {
 	PID        string
 	Since      time.Time
 	LastUsed   time.Time
+	// Origin is where the process's state came from.
+	Origin Origin
 }
 
 // NewTable returns an empty table whose activations live in system.
@@ -231,6 +257,7 @@ func (t *Table) List() []Activation {
 				Capability: c, ID: id, Shard: e.shard, PID: e.pid.Id,
 				Since:    time.Unix(0, e.since),
 				LastUsed: time.Unix(0, e.lastUsed.Load()),
+				Origin:   Origin(e.origin.Load()),
 			})
 		})
 	})
