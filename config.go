@@ -120,11 +120,13 @@ type Config struct {
 	// state (store.ErrStale). See package store.
 	Store store.Store
 
-	// HandoffTimeout bounds a state handoff (actor.Snapshotter): how long
-	// the old owner waits for its moved processes to snapshot and for the
-	// new owner to take their states, and how long the new owner holds
-	// the messages of a moved process for its state before starting it
-	// empty. If zero, defaults to 5 s.
+	// HandoffTimeout bounds a state handoff (actor.Snapshotter): the new
+	// owner holds the messages of a moved process for its state that long
+	// at most before starting it (from the store, if any, or empty); the
+	// old owner waits three quarters of it for its moved processes to
+	// snapshot and for the new owner to take their states, then saves to
+	// the store what did not go (a quarter more), and a process that
+	// stops later saves there itself. If zero, defaults to 5 s.
 	HandoffTimeout time.Duration
 
 	// RejoinInterval is how often seeds that are not members are joined

@@ -66,6 +66,9 @@ type Node struct {
 	stops []*activation.Stopping
 	// handoffs are closed as the handoffs of placement changes end.
 	handoffs []chan struct{}
+	// handoffCtx bounds every handoff; Close ends it.
+	handoffCtx   context.Context
+	stopHandoffs context.CancelFunc
 
 	routes atomic.Pointer[routes]
 	// routesMu serialises snapshot builders (membership changes).
@@ -117,6 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
 	n.cache = activation.NewCache(0)
+	n.handoffCtx, n.stopHandoffs = context.WithCancel(context.Background())
 	n.metrics, n.tracing = newMetrics(n), obs.NewTracing(cfg.TracerProvider, cfg.Propagator)
 	n.table = activation.NewTable(n.system, activation.TableConfig{
 		Self:           n.name,
@@ -453,7 +457,7 @@ func (n *Node) rebalance(prev, next *shard.Table) {
 		case !ok:
 			return 0, ""
 		case !n.hosts(c):
-			return actor.StopUnregistered, ""
+			return actor.StopUnregistered, owner
 		}
 		return moved, owner
 	})
@@ -578,6 +582,14 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
+	// What is left of the handoffs ends now, so that none outlives the
+	// node: they stop at once, their goroutines within moments.
+	n.stopHandoffs()
+	quick, cancelQuick := context.WithTimeout(context.Background(), time.Second)
+	if herr := n.waitHandoffs(quick); herr != nil {
+		n.logger.Warn("handoffs did not end", "err", herr)
+	}
+	cancelQuick()
 	last := n.table.StopAll(actor.StopClosing)
 	if serr := errors.Join(last.Wait(ctx), n.waitStops(ctx)); serr != nil {
 		n.logger.Warn("activations did not all stop before ctx ended", "err", serr)

@@ -79,8 +79,8 @@ func TestExpectedShardWaitsForItsState(t *testing.T) {
 		t.Fatalf("answered %+v before its state came", r)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if restored, refused := tb.Restore("c", []*wire.State{state(t, "a", 7, 41, 3)}, []uint32{7}); restored != 1 || refused != 0 {
-		t.Fatalf("restored %d, refused %d", restored, refused)
+	if restored, refused := tb.Restore("c", []*wire.State{state(t, "a", 7, 41, 3)}, []uint32{7}); restored != 1 || len(refused) != 0 {
+		t.Fatalf("restored %d, refused %v", restored, refused)
 	}
 	if got := count(t, ch); got != 42 {
 		t.Fatalf("count %d after restoring 41, want 42", got)

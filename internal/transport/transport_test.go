@@ -426,7 +426,7 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 		if got, real := size(h), proto.Size(&Frame{Messages: []*Message{h}}); got < real {
 			t.Fatalf("handoff: size %d below the real %d", got, real)
 		}
-		a := &Message{Target: target, Body: &Message_HandoffAck{HandoffAck: &wire.HandoffAck{Restored: ^uint32(0), Refused: ^uint32(0)}}}
+		a := &Message{Target: target, Body: &Message_HandoffAck{HandoffAck: &wire.HandoffAck{Restored: ^uint32(0), Refused: ^uint32(0), RefusedIds: []string{id, failure, ""}}}}
 		if got, real := size(a), proto.Size(&Frame{Messages: []*Message{a}}); got < real {
 			t.Fatalf("handoff ack: size %d below the real %d", got, real)
 		}
