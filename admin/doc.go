@@ -24,10 +24,12 @@
 //	GET  /readyz            Ready: 200 once joined, 503 before and while draining
 //
 // Answers are indented JSON (application/json). A request the endpoint
-// refuses is answered with an Error: 400 for a malformed request (a bad
-// limit or timeout, an invalid capability or ID, a payload that does not
-// decode), 404 for a member no one knows or a capability no member offers,
-// 403 for POST /v1/call without Options.Calls. A call the node made
+// refuses is answered with an Error: 401 for missing or refused
+// credentials and 403 for a read token on POST /v1/call (see
+// Authentication), 400 for a malformed request (a bad limit or timeout, an
+// invalid capability or ID, a payload that does not decode), 404 for a
+// member no one knows or a capability no member offers, 403 for POST
+// /v1/call without Options.Calls. A call the node made
 // answers with a CallError if it failed, which carries the outcome label of
 // the call in mesh_calls_total: 400 if the node refused the request as
 // invalid, 503 if the node is closing and sent nothing (another node may
@@ -38,6 +40,28 @@
 // or given as a google.protobuf.Any with @type. Its body is limited to
 // 1 MiB.
 //
+// # Authentication
+//
+// With Options.Tokens set, every route but /healthz and /readyz needs
+// "Authorization: Bearer SECRET" with the secret of one of the tokens;
+// the probes stay open because orchestrators (Kubernetes, load balancers)
+// probe without credentials, and they disclose only the node's name and
+// whether it is ready. A token of RoleRead may GET every other route,
+// /metrics included (Prometheus sends one with its scrape config's
+// authorization: credentials, or bearer_token_file); POST /v1/call needs
+// RoleOperator. Without valid credentials a route answers 401 with
+// WWW-Authenticate: Bearer realm="mesh" (and error="invalid_token" for a
+// token the endpoint does not accept); a read token on POST /v1/call
+// gets 403 with error="insufficient_scope". Secrets are compared as
+// SHA-256 digests in constant time, against every token, and never
+// logged. Without tokens, the endpoint has no authentication: anyone who
+// reaches it may read it, and call any process if Options.Calls is set.
+//
+//	s, err := admin.Listen("10.0.0.7:9101", node, admin.Options{Calls: true, Tokens: []admin.Token{
+//		{Secret: os.Getenv("MESH_READ_TOKEN")},                           // RoleRead
+//		{Secret: os.Getenv("MESH_OPERATOR_TOKEN"), Role: admin.RoleOperator},
+//	}})
+//
 // # Configuration
 //
 // The endpoint serves a Node, a narrow view of a node that mesh implements
@@ -45,8 +69,9 @@
 // returns the routes as an http.Handler; Listen serves them on an address,
 // with a bound on how long a client may take to send its headers, until
 // Server.Shutdown. Options.Calls turns POST /v1/call on (mesh's
-// Config.AdminCalls). The endpoint has no authentication: bind it to an
-// address only operators reach.
+// Config.AdminCalls); Options.Tokens (Config.AdminTokens) turn
+// authentication on. Without tokens, bind the endpoint to an address only
+// operators reach.
 //
 // # Concurrency
 //

@@ -107,25 +107,45 @@ func (f *fakeNode) Call(ctx context.Context, capability, id string, payload prot
 // errNoSuchMember is the fake's error for a ping of a stranger.
 var errNoSuchMember = errors.New(`mesh: no such member: "nope"`)
 
-// serve sends the request to a handler over f whose clock starts at t0 and
-// advances by 1.5 ms at each reading, and returns the answer.
+// serve sends the request to a handler over f, with Options.Calls set to
+// calls, and returns the answer (see serveWith).
 func serve(t testing.TB, f *fakeNode, calls bool, method, target, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	now := t0
-	h := &handler{node: f, calls: calls, now: func() time.Time {
-		defer func() { now = now.Add(1500 * time.Microsecond) }()
-		return now
-	}}
+	return serveWith(t, f, Options{Calls: calls}, newRequest(method, target, body))
+}
+
+// serveWith sends r to a handler over f with opts whose clock starts at t0
+// and advances by 1.5 ms at each reading, and returns the answer.
+func serveWith(t testing.TB, f *fakeNode, opts Options, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	if err := ValidateTokens(opts.Tokens); err != nil {
+		t.Fatal(err)
+	}
 	if f.reg == nil {
 		f.reg = prometheus.NewRegistry()
 	}
+	h := newHandler(f, opts)
+	now := t0
+	h.now = func() time.Time {
+		defer func() { now = now.Add(1500 * time.Microsecond) }()
+		return now
+	}
 	w := httptest.NewRecorder()
+	h.routes().ServeHTTP(w, r)
+	return w
+}
+
+// newRequest is a request to the handler, with a body unless body is
+// empty, and for a POST the Content-Type of JSON.
+func newRequest(method, target, body string) *http.Request {
 	var r *http.Request
 	if body != "" {
 		r = httptest.NewRequest(method, target, strings.NewReader(body))
 	} else {
 		r = httptest.NewRequest(method, target, nil)
 	}
-	h.routes().ServeHTTP(w, r)
-	return w
+	if method == http.MethodPost {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
 }

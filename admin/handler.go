@@ -32,6 +32,14 @@ type Options struct {
 	// Calls lets POST /v1/call call any process of the cluster; without
 	// it the route answers 403. Off by default.
 	Calls bool
+	// Tokens, if set, are the bearer tokens the endpoint accepts: every
+	// route but /healthz and /readyz then answers 401 to a request
+	// without "Authorization: Bearer SECRET" of one of them, and POST
+	// /v1/call 403 to a token of RoleRead. Several tokens of a role let
+	// clients move to a new one before the old one is removed. See
+	// ValidateTokens for what a token must be. If empty (the default),
+	// the endpoint has no authentication.
+	Tokens []Token
 	// Logger receives, from Listen's server, a line when it stops on an
 	// error and, at Debug, the HTTP server's own errors (a client that
 	// sends garbage). nil discards them.
@@ -48,26 +56,39 @@ var endpoints = []string{
 type handler struct {
 	node  Node
 	calls bool
+	auth  *authenticator
 	// now is the clock of ages and durations in answers.
 	now func() time.Time
 }
 
 // NewHandler returns the endpoint's routes over n (see the package
-// documentation). It is safe for concurrent use.
-func NewHandler(n Node, opts Options) http.Handler {
-	return (&handler{node: n, calls: opts.Calls, now: time.Now}).routes()
+// documentation). It is safe for concurrent use. It fails with an error
+// wrapping ErrInvalidOptions if opts has a token ValidateTokens refuses.
+func NewHandler(n Node, opts Options) (http.Handler, error) {
+	if err := ValidateTokens(opts.Tokens); err != nil {
+		return nil, err
+	}
+	return newHandler(n, opts).routes(), nil
 }
 
+// newHandler returns the handler of valid opts over n.
+func newHandler(n Node, opts Options) *handler {
+	return &handler{node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens), now: time.Now}
+}
+
+// routes serves each route to the role it needs; the probes, /healthz and
+// /readyz, to anyone, since orchestrators send no credentials.
 func (h *handler) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.index)
-	mux.HandleFunc("GET /v1/members", h.members)
-	mux.HandleFunc("GET /v1/activations", h.activations)
-	mux.HandleFunc("GET /v1/owner", h.owner)
-	mux.HandleFunc("GET /v1/status", h.status)
-	mux.HandleFunc("GET /v1/ping", h.ping)
-	mux.HandleFunc("POST /v1/call", h.call)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{}))
+	read := func(f http.HandlerFunc) http.Handler { return h.guard(RoleRead, f) }
+	mux.Handle("GET /{$}", read(h.index))
+	mux.Handle("GET /v1/members", read(h.members))
+	mux.Handle("GET /v1/activations", read(h.activations))
+	mux.Handle("GET /v1/owner", read(h.owner))
+	mux.Handle("GET /v1/status", read(h.status))
+	mux.Handle("GET /v1/ping", read(h.ping))
+	mux.Handle("POST /v1/call", h.guard(RoleOperator, http.HandlerFunc(h.call)))
+	mux.Handle("GET /metrics", h.guard(RoleRead, promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", h.health)
 	mux.HandleFunc("GET /readyz", h.ready)
 	return mux

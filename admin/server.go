@@ -21,9 +21,14 @@ type Server struct {
 }
 
 // Listen serves the endpoint over n on addr (host:port; port 0 picks a
-// free one) until Shutdown. It fails with net.Listen's error if addr
-// cannot be listened on.
+// free one) until Shutdown. It fails with an error wrapping
+// ErrInvalidOptions for options NewHandler refuses, and with
+// net.Listen's error if addr cannot be listened on.
 func Listen(addr string, n Node, opts Options) (*Server, error) {
+	handler, err := NewHandler(n, opts)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -35,7 +40,7 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 	s := &Server{
 		addr: ln.Addr().String(),
 		srv: &http.Server{
-			Handler:           NewHandler(n, opts),
+			Handler:           handler,
 			ReadHeaderTimeout: readHeaderTimeout,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		},
