@@ -110,6 +110,9 @@ var (
 	errNeedsOp  = errors.New("the token's role is read: this route needs the operator role")
 )
 
+// errBusy answers a request beyond maxInFlight.
+var errBusy = fmt.Errorf("too many admin requests in progress (%d): try again", maxInFlight)
+
 // The WWW-Authenticate challenges of RFC 6750.
 const (
 	challengeNone   = `Bearer realm="mesh"`
@@ -182,8 +185,10 @@ func bearer(h string) (string, bool) {
 	return token, token != ""
 }
 
-// guard serves next to requests whose credentials have the role need:
-// 401 without valid credentials, 403 without the role.
+// guard serves next to requests whose credentials have the role need,
+// while fewer than maxInFlight guarded requests are in progress: 401
+// without valid credentials, 403 without the role, 503 when too many
+// requests are in progress. Refused credentials take no place among them.
 func (h *handler) guard(need Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, challenge, err := h.auth.role(r)
@@ -195,6 +200,14 @@ func (h *handler) guard(need Role, next http.Handler) http.Handler {
 		if !role.allows(need) {
 			w.Header().Set("WWW-Authenticate", challengeNeedOp)
 			writeError(w, http.StatusForbidden, errNeedsOp)
+			return
+		}
+		select {
+		case h.inFlight <- struct{}{}:
+			defer func() { <-h.inFlight }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, errBusy)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -34,6 +34,10 @@ type fakeNode struct {
 	callErr        error
 	readyErr       error
 	reg            *prometheus.Registry
+	// statusGate, if set, holds every Status until it is closed, and
+	// statusIn counts the Status calls it holds.
+	statusGate chan struct{}
+	statusIn   chan struct{}
 
 	mu         sync.Mutex
 	pingAlls   int
@@ -65,7 +69,13 @@ func (f *fakeNode) Locate(capability, id string) (Placement, error) {
 	return p, nil
 }
 
-func (f *fakeNode) Status(context.Context) ClusterStatus { return f.status }
+func (f *fakeNode) Status(context.Context) ClusterStatus {
+	if f.statusGate != nil {
+		f.statusIn <- struct{}{}
+		<-f.statusGate
+	}
+	return f.status
+}
 
 func (f *fakeNode) sawPing(ctx context.Context) {
 	f.mu.Lock()

@@ -25,7 +25,19 @@ const (
 	// defaultActivationsLimit is how many activations GET /v1/activations
 	// lists unless asked for another limit.
 	defaultActivationsLimit = 1000
+	// defaultMaxCallTimeout is Options.MaxCallTimeout when it is zero,
+	// mesh's default CallTimeout.
+	defaultMaxCallTimeout = 5 * time.Second
+	// maxInFlight bounds the requests in progress on the routes that need
+	// credentials (all but the probes); one more answers 503. A CLI
+	// command sends at most one request to a node at a time, a scraper
+	// one per scrape: 32 leaves room for many operators and scrapers
+	// while bounding the pings and calls a flood of requests can start.
+	maxInFlight = 32
 )
+
+// MaxPingTimeout is the longest ?timeout= GET /v1/ping accepts.
+const MaxPingTimeout = 30 * time.Second
 
 // Options configure the endpoint.
 type Options struct {
@@ -40,6 +52,11 @@ type Options struct {
 	// ValidateTokens for what a token must be. If empty (the default),
 	// the endpoint has no authentication.
 	Tokens []Token
+	// MaxCallTimeout is the longest timeout a POST /v1/call may ask for;
+	// a longer one answers 400. Set it to the node's own bound on a call
+	// without a deadline (mesh sets its Config.CallTimeout). If zero,
+	// 5 s.
+	MaxCallTimeout time.Duration
 	// Logger receives, from Listen's server, a line when it stops on an
 	// error and, at Debug, the HTTP server's own errors (a client that
 	// sends garbage). nil discards them.
@@ -57,23 +74,49 @@ type handler struct {
 	node  Node
 	calls bool
 	auth  *authenticator
+	// maxCallTimeout is Options.MaxCallTimeout, or its default.
+	maxCallTimeout time.Duration
+	// inFlight holds a token per guarded request in progress.
+	inFlight chan struct{}
 	// now is the clock of ages and durations in answers.
 	now func() time.Time
 }
 
 // NewHandler returns the endpoint's routes over n (see the package
 // documentation). It is safe for concurrent use. It fails with an error
-// wrapping ErrInvalidOptions if opts has a token ValidateTokens refuses.
+// wrapping ErrInvalidOptions if opts has a token ValidateTokens refuses
+// or a negative MaxCallTimeout.
 func NewHandler(n Node, opts Options) (http.Handler, error) {
-	if err := ValidateTokens(opts.Tokens); err != nil {
+	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	return newHandler(n, opts).routes(), nil
 }
 
+// validate reports the first problem of o, wrapping ErrInvalidOptions.
+func (o Options) validate() error {
+	if o.MaxCallTimeout < 0 {
+		return fmt.Errorf("%w: MaxCallTimeout %v is negative", ErrInvalidOptions, o.MaxCallTimeout)
+	}
+	return ValidateTokens(o.Tokens)
+}
+
 // newHandler returns the handler of valid opts over n.
 func newHandler(n Node, opts Options) *handler {
-	return &handler{node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens), now: time.Now}
+	h := &handler{
+		node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens), maxCallTimeout: opts.MaxCallTimeout,
+		inFlight: make(chan struct{}, maxInFlight), now: time.Now,
+	}
+	if h.maxCallTimeout == 0 {
+		h.maxCallTimeout = defaultMaxCallTimeout
+	}
+	return h
+}
+
+// maxWrite bounds how long the longest request of a handler over opts
+// takes to answer, once read: the longest ping or call it allows.
+func (o Options) maxWrite() time.Duration {
+	return max(MaxPingTimeout, o.MaxCallTimeout, defaultMaxCallTimeout)
 }
 
 // routes serves each route to the role it needs; the probes, /healthz and
@@ -217,6 +260,10 @@ func (h *handler) ping(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want a positive duration such as 500ms", s))
+			return
+		}
+		if d > MaxPingTimeout {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want at most %v", s, MaxPingTimeout))
 			return
 		}
 		timeout = d

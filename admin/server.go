@@ -9,9 +9,21 @@ import (
 	"time"
 )
 
-// readHeaderTimeout bounds how long a client may take to send a request's
-// headers.
-const readHeaderTimeout = 10 * time.Second
+// Bounds of the server on its clients.
+const (
+	// readHeaderTimeout bounds how long a client may take to send a
+	// request's headers, readTimeout the whole request (the body of a
+	// call is at most 1 MiB).
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	// writeSlack is how much longer than its longest ping or call a
+	// request may take to be answered (Options.maxWrite).
+	writeSlack = 10 * time.Second
+	// idleTimeout bounds how long a connection is kept between requests.
+	idleTimeout = 60 * time.Second
+	// maxHeaderBytes bounds a request's headers.
+	maxHeaderBytes = 64 << 10
+)
 
 // Server serves the endpoint on a TCP address.
 type Server struct {
@@ -21,7 +33,11 @@ type Server struct {
 }
 
 // Listen serves the endpoint over n on addr (host:port; port 0 picks a
-// free one) until Shutdown. It fails with an error wrapping
+// free one) until Shutdown. Its server bounds how long a client may take
+// to send a request (10 s for the headers, 30 s in all), how long a
+// request may take to answer (the longest ping or call it allows, plus 10
+// s), how long an idle connection is kept (60 s) and the size of a
+// request's headers (64 KiB). It fails with an error wrapping
 // ErrInvalidOptions for options NewHandler refuses, and with
 // net.Listen's error if addr cannot be listened on.
 func Listen(addr string, n Node, opts Options) (*Server, error) {
@@ -42,6 +58,10 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 		srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      opts.maxWrite() + writeSlack,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		},
 		done: make(chan struct{}),
