@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,9 +104,35 @@ func isToken68(c rune) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("-._~+/=", c)
 }
 
+// verifiesClients reports whether c verifies the client certificates it
+// is given (against c.ClientCAs), so that one it accepted can be trusted.
+func verifiesClients(c *tls.Config) bool {
+	return c != nil && (c.ClientAuth == tls.VerifyClientCertIfGiven || c.ClientAuth == tls.RequireAndVerifyClientCert)
+}
+
+// validateTLS reports what keeps c from serving HTTPS, or from trusting
+// only the client certificates its owner meant.
+func validateTLS(c *tls.Config) error {
+	if c == nil {
+		return nil
+	}
+	if len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+		return fmt.Errorf("%w: TLS has no certificate (Certificates, GetCertificate or GetConfigForClient)", ErrInvalidOptions)
+	}
+	if verifiesClients(c) && c.ClientCAs == nil {
+		// crypto/tls would verify client certificates against the
+		// system's CAs: any certificate a public CA signs would be an
+		// operator.
+		return fmt.Errorf("%w: TLS verifies client certificates but has no ClientCAs: the system's CAs would vouch for operators",
+			ErrInvalidOptions)
+	}
+	return nil
+}
+
 // Errors of authentication, in the Error of a 401 or 403 answer.
 var (
 	errNoToken  = errors.New("this endpoint needs a bearer token: send Authorization: Bearer TOKEN")
+	errNoCreds  = errors.New("this endpoint needs a verified client certificate or a bearer token: send Authorization: Bearer TOKEN")
 	errBadToken = errors.New("the bearer token is not one this endpoint accepts")
 	errNeedsOp  = errors.New("the token's role is read: this route needs the operator role")
 )
@@ -122,9 +149,12 @@ const (
 
 // authenticator finds the role of a request's credentials.
 type authenticator struct {
-	// required is false when no token is configured: every request then
-	// has RoleOperator, as the endpoint had before it had authentication.
+	// required is false when neither tokens nor client certificates are
+	// configured: every request then has RoleOperator, as the endpoint
+	// had before it had authentication.
 	required bool
+	// certs lets a verified client certificate grant RoleOperator.
+	certs bool
 	// digests are the SHA-256 of the tokens' secrets, roles their roles.
 	digests [][sha256.Size]byte
 	roles   []Role
@@ -132,8 +162,9 @@ type authenticator struct {
 	compare func(a, b []byte) int
 }
 
-func newAuthenticator(tokens []Token) *authenticator {
-	a := &authenticator{required: len(tokens) > 0, compare: subtle.ConstantTimeCompare}
+func newAuthenticator(tokens []Token, tlsConfig *tls.Config) *authenticator {
+	certs := verifiesClients(tlsConfig)
+	a := &authenticator{required: certs || len(tokens) > 0, certs: certs, compare: subtle.ConstantTimeCompare}
 	for _, t := range tokens {
 		a.digests = append(a.digests, sha256.Sum256([]byte(t.Secret)))
 		a.roles = append(a.roles, t.Role)
@@ -147,8 +178,17 @@ func (a *authenticator) role(r *http.Request) (Role, string, error) {
 	if !a.required {
 		return RoleOperator, "", nil
 	}
+	// VerifiedChains is set only when crypto/tls verified the
+	// certificate against ClientCAs, not for RequestClientCert or
+	// RequireAnyClientCert.
+	if a.certs && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return RoleOperator, "", nil
+	}
 	secret, ok := bearer(r.Header.Get("Authorization"))
-	if !ok {
+	switch {
+	case !ok && a.certs:
+		return 0, challengeNone, errNoCreds
+	case !ok:
 		return 0, challengeNone, errNoToken
 	}
 	role, ok := a.lookup(secret)

@@ -171,7 +171,7 @@ func TestTokenLookup(t *testing.T) {
 		{Secret: "first-token-0123456789"}, {Secret: "second-token-0123456789", Role: RoleOperator},
 		{Secret: "third-token-0123456789"},
 	}
-	a := newAuthenticator(tokens)
+	a := newAuthenticator(tokens, nil)
 	if reflect.ValueOf(a.compare).Pointer() != reflect.ValueOf(subtle.ConstantTimeCompare).Pointer() {
 		t.Fatal("the authenticator does not compare with subtle.ConstantTimeCompare")
 	}

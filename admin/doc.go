@@ -63,6 +63,13 @@
 // logged. Without tokens, the endpoint has no authentication: anyone who
 // reaches it may read it, and call any process if Options.Calls is set.
 //
+// With Options.TLS set, Listen serves HTTPS. If its ClientAuth verifies
+// client certificates (tls.VerifyClientCertIfGiven, or
+// tls.RequireAndVerifyClientCert, under which the handshake refuses a
+// client without one, probes included), a certificate that verifies
+// against its ClientCAs grants RoleOperator, as an alternative to a
+// token.
+//
 //	s, err := admin.Listen("10.0.0.7:9101", node, admin.Options{Calls: true, Tokens: []admin.Token{
 //		{Secret: os.Getenv("MESH_READ_TOKEN")},                           // RoleRead
 //		{Secret: os.Getenv("MESH_OPERATOR_TOKEN"), Role: admin.RoleOperator},

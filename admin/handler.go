@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,20 @@ type Options struct {
 	// without a deadline (mesh sets its Config.CallTimeout). If zero,
 	// 5 s.
 	MaxCallTimeout time.Duration
+	// TLS, if set, makes Listen serve HTTPS with it; it needs a
+	// certificate. With ClientAuth tls.VerifyClientCertIfGiven or
+	// tls.RequireAndVerifyClientCert (and ClientCAs, which must be set),
+	// a client certificate that verifies against ClientCAs grants
+	// RoleOperator, and a request with neither such a certificate nor a
+	// token answers 401 (the probes excepted). Under
+	// RequireAndVerifyClientCert the handshake refuses a client without
+	// a certificate before any route, the probes included: use
+	// VerifyClientCertIfGiven to keep them open. Other ClientAuth values
+	// grant nothing: requests then need a token if Tokens is set, none
+	// otherwise. Only the ClientAuth of TLS itself is read, not that of
+	// a configuration GetConfigForClient returns. If nil (the default),
+	// the endpoint serves plain HTTP.
+	TLS *tls.Config
 	// Logger receives, from Listen's server, a line when it stops on an
 	// error and, at Debug, the HTTP server's own errors (a client that
 	// sends garbage). nil discards them.
@@ -84,8 +99,11 @@ type handler struct {
 
 // NewHandler returns the endpoint's routes over n (see the package
 // documentation). It is safe for concurrent use. It fails with an error
-// wrapping ErrInvalidOptions if opts has a token ValidateTokens refuses
-// or a negative MaxCallTimeout.
+// wrapping ErrInvalidOptions if opts has a token ValidateTokens refuses,
+// a negative MaxCallTimeout, or a TLS without a certificate or that
+// verifies client certificates without ClientCAs. It does not serve
+// TLS itself: opts.TLS only says whether the certificates of the
+// requests' connections (http.Request.TLS) are trusted.
 func NewHandler(n Node, opts Options) (http.Handler, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -98,13 +116,16 @@ func (o Options) validate() error {
 	if o.MaxCallTimeout < 0 {
 		return fmt.Errorf("%w: MaxCallTimeout %v is negative", ErrInvalidOptions, o.MaxCallTimeout)
 	}
+	if err := validateTLS(o.TLS); err != nil {
+		return err
+	}
 	return ValidateTokens(o.Tokens)
 }
 
 // newHandler returns the handler of valid opts over n.
 func newHandler(n Node, opts Options) *handler {
 	h := &handler{
-		node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens), maxCallTimeout: opts.MaxCallTimeout,
+		node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens, opts.TLS), maxCallTimeout: opts.MaxCallTimeout,
 		inFlight: make(chan struct{}, maxInFlight), now: time.Now,
 	}
 	if h.maxCallTimeout == 0 {

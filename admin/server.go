@@ -33,7 +33,7 @@ type Server struct {
 }
 
 // Listen serves the endpoint over n on addr (host:port; port 0 picks a
-// free one) until Shutdown. Its server bounds how long a client may take
+// free one) until Shutdown, over HTTPS if opts.TLS is set. Its server bounds how long a client may take
 // to send a request (10 s for the headers, 30 s in all), how long a
 // request may take to answer (the longest ping or call it allows, plus 10
 // s), how long an idle connection is kept (60 s) and the size of a
@@ -66,9 +66,15 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 		},
 		done: make(chan struct{}),
 	}
+	serve := func() error { return s.srv.Serve(ln) }
+	if opts.TLS != nil {
+		// ServeTLS offers HTTP/2 and HTTP/1.1 by ALPN on a copy.
+		s.srv.TLSConfig = opts.TLS
+		serve = func() error { return s.srv.ServeTLS(ln, "", "") }
+	}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Warn("admin endpoint stopped", "err", err)
 		}
 	}()
