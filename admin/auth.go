@@ -72,11 +72,11 @@ func (t Token) MarshalJSON() ([]byte, error) {
 	return []byte(`{"Role":"` + t.Role.String() + `","Secret":"<redacted>"}`), nil
 }
 
-// ValidateTokens reports the first token that the endpoint refuses: a
+// validateTokens reports the first token that the endpoint refuses: a
 // secret shorter than MinTokenLen or with a character that cannot travel
 // in a bearer token, an unknown role, or a secret given twice. Its
 // errors wrap ErrInvalidOptions and never contain a secret.
-func ValidateTokens(tokens []Token) error {
+func validateTokens(tokens []Token) error {
 	seen := make(map[[sha256.Size]byte]int, len(tokens))
 	for i, t := range tokens {
 		if len(t.Secret) < MinTokenLen {

@@ -232,7 +232,7 @@ func TestValidateTokens(t *testing.T) {
 		{"unknown role", []Token{{Secret: ok, Role: 7}}, "Tokens[0] has an unknown role Role(7)"},
 		{"twice", []Token{{Secret: ok}, {Secret: readSecret}, {Secret: ok, Role: RoleOperator}}, "Tokens[0] and Tokens[2] have the same secret"},
 	} {
-		err := ValidateTokens(tt.tokens)
+		err := Options{Tokens: tt.tokens}.Validate()
 		if tt.want == "" {
 			if err != nil {
 				t.Errorf("%s: %v", tt.name, err)

@@ -128,7 +128,7 @@ func serve(t testing.TB, f *fakeNode, calls bool, method, target, body string) *
 // and advances by 1.5 ms at each reading, and returns the answer.
 func serveWith(t testing.TB, f *fakeNode, opts Options, r *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
-	if err := ValidateTokens(opts.Tokens); err != nil {
+	if err := opts.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if f.reg == nil {

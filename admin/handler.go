@@ -50,7 +50,7 @@ type Options struct {
 	// without "Authorization: Bearer SECRET" of one of them, and POST
 	// /v1/call 403 to a token of RoleRead. Several tokens of a role let
 	// clients move to a new one before the old one is removed. See
-	// ValidateTokens for what a token must be. If empty (the default),
+	// Token.Secret for what a secret must be. If empty (the default),
 	// the endpoint has no authentication.
 	Tokens []Token
 	// MaxCallTimeout is the longest timeout a POST /v1/call may ask for;
@@ -98,28 +98,31 @@ type handler struct {
 }
 
 // NewHandler returns the endpoint's routes over n (see the package
-// documentation). It is safe for concurrent use. It fails with an error
-// wrapping ErrInvalidOptions if opts has a token ValidateTokens refuses,
-// a negative MaxCallTimeout, or a TLS without a certificate or that
-// verifies client certificates without ClientCAs. It does not serve
-// TLS itself: opts.TLS only says whether the certificates of the
-// requests' connections (http.Request.TLS) are trusted.
+// documentation). It is safe for concurrent use. It fails with
+// opts.Validate's error. It does not serve TLS itself: opts.TLS only says
+// whether it trusts the client certificates of the requests' connections
+// (http.Request.TLS).
 func NewHandler(n Node, opts Options) (http.Handler, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	return newHandler(n, opts).routes(), nil
 }
 
-// validate reports the first problem of o, wrapping ErrInvalidOptions.
-func (o Options) validate() error {
+// Validate reports the first problem of o that NewHandler and Listen
+// refuse, wrapping ErrInvalidOptions: a token whose secret is shorter
+// than MinTokenLen or has a character a bearer token cannot carry, an
+// unknown role, a secret given twice, a negative MaxCallTimeout, or a TLS
+// without a certificate or that verifies client certificates without
+// ClientCAs. Its errors never contain a secret.
+func (o Options) Validate() error {
 	if o.MaxCallTimeout < 0 {
 		return fmt.Errorf("%w: MaxCallTimeout %v is negative", ErrInvalidOptions, o.MaxCallTimeout)
 	}
 	if err := validateTLS(o.TLS); err != nil {
 		return err
 	}
-	return ValidateTokens(o.Tokens)
+	return validateTokens(o.Tokens)
 }
 
 // newHandler returns the handler of valid opts over n.

@@ -33,13 +33,13 @@ type Server struct {
 }
 
 // Listen serves the endpoint over n on addr (host:port; port 0 picks a
-// free one) until Shutdown, over HTTPS if opts.TLS is set. Its server bounds how long a client may take
-// to send a request (10 s for the headers, 30 s in all), how long a
-// request may take to answer (the longest ping or call it allows, plus 10
-// s), how long an idle connection is kept (60 s) and the size of a
-// request's headers (64 KiB). It fails with an error wrapping
-// ErrInvalidOptions for options NewHandler refuses, and with
-// net.Listen's error if addr cannot be listened on.
+// free one) until Shutdown, over HTTPS if opts.TLS is set. Its server
+// bounds how long a client may take to send a request (10 s for the
+// headers, 30 s in all), how long a request may take to answer (the
+// longest ping or call it allows, plus 10 s), how long an idle
+// connection is kept (60 s) and the size of a request's headers (64
+// KiB). It fails with opts.Validate's error, and with net.Listen's error
+// if addr cannot be listened on.
 func Listen(addr string, n Node, opts Options) (*Server, error) {
 	handler, err := NewHandler(n, opts)
 	if err != nil {
