@@ -68,8 +68,10 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 	}
 	serve := func() error { return s.srv.Serve(ln) }
 	if opts.TLS != nil {
-		// ServeTLS offers HTTP/2 and HTTP/1.1 by ALPN on a copy.
-		s.srv.TLSConfig = opts.TLS
+		// A copy: http.Server adds "h2" to the NextProtos of its
+		// TLSConfig, which the caller may share with clients or other
+		// servers.
+		s.srv.TLSConfig = opts.TLS.Clone()
 		serve = func() error { return s.srv.ServeTLS(ln, "", "") }
 	}
 	go func() {

@@ -184,3 +184,26 @@ func TestTLSOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSConfigKept: Listen serves with a copy of Options.TLS: the
+// caller's configuration, which it may share with its clients or other
+// servers, is not changed (http.Server adds "h2" to its NextProtos).
+func TestTLSConfigKept(t *testing.T) {
+	ca := newTestCA(t, "ca")
+	cfg := &tls.Config{Certificates: []tls.Certificate{ca.issue(t, "node")}}
+	s, err := Listen("127.0.0.1:0", sampleNode(), Options{TLS: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: ca.pool}, DisableKeepAlives: true}}
+	resp, err := client.Get("https://" + s.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(cfg.NextProtos) != 0 {
+		t.Errorf("GET /healthz over HTTPS: %d; the caller's NextProtos became %q", resp.StatusCode, cfg.NextProtos)
+	}
+}
