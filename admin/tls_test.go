@@ -154,6 +154,34 @@ func TestClientCertificates(t *testing.T) {
 	}
 }
 
+// TestUnverifiedCertificate: a certificate the handshake did not verify
+// grants nothing, even when TLS's own ClientAuth verifies: here the
+// configuration GetConfigForClient chose only required one.
+func TestUnverifiedCertificate(t *testing.T) {
+	ca := newTestCA(t, "operators")
+	serverCert, selfSigned := ca.issue(t, "node"), newTestCA(t, "self").issue(t, "self")
+	requireAny := &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.RequireAnyClientCert}
+	s, err := Listen("127.0.0.1:0", sampleNode(), Options{Tokens: testTokens, TLS: &tls.Config{
+		Certificates: []tls.Certificate{serverCert}, ClientCAs: ca.pool, ClientAuth: tls.VerifyClientCertIfGiven,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return requireAny, nil },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
+		RootCAs: ca.pool, Certificates: []tls.Certificate{selfSigned},
+	}}}
+	resp, err := client.Get("https://" + s.Addr() + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.TLS == nil {
+		t.Errorf("GET /v1/status with an unverified certificate: %d, want 401", resp.StatusCode)
+	}
+}
+
 // TestTLSOptions: TLS without a certificate, or that verifies client
 // certificates against no ClientCAs (crypto/tls would take the system's
 // CAs), is refused.
