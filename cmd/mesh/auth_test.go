@@ -75,6 +75,8 @@ func TestToken(t *testing.T) {
 		{"read token: peers", "", []string{"--token", cliReadSecret, "peers"}, exitOK, "guarded"},
 		{"read token: owner", "", []string{"--token", cliReadSecret, "owner", "echo", "a"}, exitOK, "echo/a is owned by guarded"},
 		{"read token: ping", "", []string{"--token", cliReadSecret, "ping"}, exitOK, "guarded"},
+		// The node takes a ping timeout of at most 30s.
+		{"ping with a long --timeout", "", []string{"--token", cliReadSecret, "--timeout", "2m", "ping"}, exitOK, "guarded"},
 		{"read token from the environment", cliReadSecret, []string{"status"}, exitOK, "running"},
 		{"read token calls", "", append([]string{"--token", cliReadSecret}, call...), exitFailure,
 			"the token is read-only: this needs an operator token (HTTP 403)"},
