@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/shard"
 	"github.com/meshrun/mesh/store"
@@ -140,12 +141,30 @@ type Config struct {
 	// AdminAddr is the host:port of the node's admin HTTP endpoint: JSON
 	// views of members, activations, placement and cluster status,
 	// Prometheus /metrics, /healthz and /readyz (see doc.go). Port 0 picks
-	// a free port. If empty (the default), there is no endpoint. It has no
-	// authentication: bind it to an address only operators reach.
+	// a free port. If empty (the default), there is no endpoint. Without
+	// AdminTokens or AdminTLS it has no authentication: bind it to an
+	// address only operators reach (the node logs a warning otherwise).
 	AdminAddr string
 	// AdminCalls lets POST /v1/call on the admin endpoint call any process
 	// with a JSON payload, for debugging. Off by default.
 	AdminCalls bool
+	// AdminTokens, if set, are the bearer tokens the admin endpoint
+	// accepts (admin.Options.Tokens): every route but /healthz and
+	// /readyz then needs "Authorization: Bearer SECRET" (cmd/mesh sends
+	// --token or $MESH_TOKEN). A token of admin.RoleRead may read every
+	// route, /metrics included; POST /v1/call also needs
+	// admin.RoleOperator. Each secret is at least 16 bytes of base64 or
+	// hex characters, such as `openssl rand -base64 32` prints; give
+	// every node of a cluster the same tokens, since cmd/mesh sends one
+	// token to all. If empty (the default), the endpoint has no
+	// authentication.
+	AdminTokens []admin.Token
+	// AdminTLS, if set, serves the admin endpoint over HTTPS with these
+	// credentials (admin.Options.TLS). With ClientAuth
+	// tls.VerifyClientCertIfGiven or tls.RequireAndVerifyClientCert, and
+	// ClientCAs, a client certificate that verifies is an operator. If nil
+	// (the default), plain HTTP.
+	AdminTLS *tls.Config
 
 	// TracerProvider, if set, records an OpenTelemetry span for every Call
 	// and Cast and one around every message a process handles. Whether
@@ -250,6 +269,10 @@ func (c Config) validate() error {
 		if _, _, err := splitHostPort(c.AdminAddr); err != nil {
 			return bad("AdminAddr %q: %v", c.AdminAddr, err)
 		}
+	}
+	if err := c.adminOptions().Validate(); err != nil {
+		// Its errors name admin.Options' fields: Tokens, TLS.
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	for field, addr := range map[string]string{"GossipAddr": c.GossipAddr, "RemoteAddr": c.RemoteAddr} {
 		if _, _, err := splitHostPort(addr); err != nil {

@@ -49,9 +49,9 @@
 //
 // # Operating a cluster
 //
-// With Config.AdminAddr set, a node serves an admin HTTP endpoint. It has no
-// authentication: bind it to an address only operators reach. Answers are
-// JSON; cmd/mesh is the CLI over them and its README shows each answer.
+// With Config.AdminAddr set, a node serves an admin HTTP endpoint. Answers
+// are JSON; cmd/mesh is the CLI over them and its README shows each
+// answer.
 //
 //	GET  /v1/members      members: state (alive, suspect, draining), last seen,
 //	                      capabilities, labels, gossip, remote and admin addresses
@@ -64,6 +64,19 @@
 //	GET  /metrics         Prometheus metrics (Node.Metrics)
 //	GET  /healthz         200 while the node serves
 //	GET  /readyz          200 once joined, 503 before and while draining
+//
+// With Config.AdminTokens set, every route but the probes, /healthz and
+// /readyz, needs a bearer token: a token of admin.RoleRead reads every
+// view and /metrics, POST /v1/call needs admin.RoleOperator. With
+// Config.AdminTLS the endpoint serves HTTPS, and a client certificate it
+// verifies is an operator. Without tokens or verified certificates it has
+// no authentication: bind it to an address only operators reach.
+//
+//	cfg.AdminAddr = "10.0.0.7:9101"
+//	cfg.AdminTokens = []admin.Token{
+//		{Secret: readToken},                              // admin.RoleRead
+//		{Secret: operatorToken, Role: admin.RoleOperator}, // mesh call
+//	}
 //
 // Each node has a Prometheus registry of its own: mesh_calls_total and
 // mesh_casts_total by capability and outcome, mesh_call_duration_seconds
