@@ -207,7 +207,9 @@ func (a *activation) restore(st *wire.State) {
 			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
 		return
 	}
-	a.handedOff = st
+	if a.t.cfg.Store == nil {
+		a.handedOff = st // to make the process again after a panic
+	}
 	a.e.origin.Store(int32(HandedOff))
 	a.handoffResult("restored")
 }
