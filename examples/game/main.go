@@ -65,6 +65,22 @@ func (s *session) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, er
 	return &gamepb.State{Session: ctx.ID(), Region: s.region, Node: s.node, Scores: s.scores}, nil
 }
 
+// Snapshot is the session's scores, handed to the node that takes the
+// session over when it moves: format 1.
+func (s *session) Snapshot() (proto.Message, uint32, error) {
+	return &gamepb.State{Region: s.region, Scores: s.scores}, 1, nil
+}
+
+// Restore starts the session from handed-off scores.
+func (s *session) Restore(state proto.Message, format uint32) error {
+	st, ok := state.(*gamepb.State)
+	if !ok || format != 1 {
+		return fmt.Errorf("session: state %T in format %d, want a State in format 1", state, format)
+	}
+	s.scores = st.GetScores()
+	return nil
+}
+
 // sessionCapability is the capability a node named node in region offers.
 func sessionCapability(node, region string) mesh.Capability {
 	return mesh.Capability{Name: capabilityOf(region), New: func(string) mesh.Process {
