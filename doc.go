@@ -38,9 +38,21 @@
 // gossip. The owner re-checks ownership of every message from the network
 // and redirects a caller whose view is stale; callers cache the PID of
 // remote activations and drop the entry when its node stops owning the
-// shard or the activation is gone. When a shard moves, its activation on
-// the old owner is stopped (its process may implement actor.Stopper to hand
-// its state over) and the next message activates it on the new owner.
+// shard or the activation is gone. When a shard moves in a planned change
+// (a join, a drain or close, a capability withdrawn), the old owner lets
+// the queued messages finish and hands the state of every process that
+// implements actor.Snapshotter to the new owner, which holds the process's
+// first messages until it has it.
+//
+// # State
+//
+// A process that implements actor.Snapshotter moves with its state
+// (Node.Drain, Close, joins). Config.Store keeps states through what a
+// handoff does not cover: a process loads its last save before its first
+// message and saves when it passivates, closes with no other node to take
+// it, or fails to hand off; every write names the version it follows, so
+// a stale activation's write is refused (package store). Capability's
+// IdleTimeout and MaxActivations passivate idle and surplus processes.
 //
 // # Errors
 //
@@ -82,7 +94,9 @@
 // mesh_casts_total by capability and outcome, mesh_call_duration_seconds
 // by capability, mesh_activations by capability,
 // mesh_activations_started_total and mesh_activations_stopped_total (by
-// reason: moved, unregistered, closing), mesh_rebalances_total,
+// reason: moved, unregistered, closing, passivated),
+// mesh_handoffs_total and mesh_store_operations_total (by capability and
+// result), mesh_rebalances_total,
 // mesh_shards_moved_total, mesh_misaddressed_total (messages refused for
 // naming another incarnation of the node or another process: PIDs cached
 // before a restart), mesh_members by state, and Go and process metrics.
@@ -116,8 +130,9 @@
 //
 // Delivery is at most once. Single activation is guaranteed per node, and
 // across the cluster only once the nodes' views have converged: during a
-// membership change two nodes may briefly both host one ID. A moved
-// process starts with a fresh state unless it hands its state over itself.
+// membership change two nodes may briefly both host one ID. A crash loses
+// what a process changed since its last save, all of it without a store.
+// Partitions are not a policy yet: both sides of a split serve.
 //
 // # Concurrency
 //
