@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
 	"github.com/meshrun/mesh/store"
 	"go.opentelemetry.io/otel/propagation"
@@ -47,13 +48,25 @@ type Config struct {
 	// streams other nodes send messages on.
 	// Port 0 picks a free port.
 	RemoteAddr string
-	// TransportTLS, if set, secures the transport in both directions: it
-	// serves with these credentials and dials peers with them, so it
-	// should hold a certificate (Certificates or GetCertificate) and the
-	// CAs that sign the peers' (RootCAs for the servers it dials,
-	// ClientCAs with ClientAuth tls.RequireAndVerifyClientCert for mutual
-	// TLS). Every node of a cluster must use TLS or none. If nil, the
-	// transport is plaintext. Gossip is not covered: see GossipKeys.
+	// TransportTLS, if set, secures the transport with mutual TLS, and
+	// every node proves with its certificate which node it is: a node
+	// takes messages only from members, each sent in its own name (from
+	// the address the member gossips), and dials a member only if the
+	// server's certificate names that member. A node's certificate names
+	// it with the URI SAN mesh://node/NAME (package certs; `mesh certs
+	// node NAME` makes one) and must also be valid for the host other
+	// nodes dial (RemoteAdvertiseAddr, else RemoteAddr). LoadTLS builds
+	// this configuration from PEM files. Start fails with
+	// ErrInvalidConfig when it does not require and verify client
+	// certificates (ClientAuth tls.RequireAndVerifyClientCert), lacks
+	// ClientCAs or RootCAs (nil would trust the system's roots), sets
+	// InsecureSkipVerify or GetConfigForClient, or has Certificates that
+	// do not name NodeName. Without Certificates, set both GetCertificate
+	// and GetClientCertificate: the certificates they return are checked
+	// at every handshake instead, and a handshake with one that does not
+	// name the node fails. Every node of a cluster must use TLS or none.
+	// If nil (the default), the transport is plaintext and trusts every
+	// peer. Gossip is not covered: see GossipKeys.
 	TransportTLS *tls.Config
 
 	// GossipKeys, if set, encrypt and authenticate membership gossip with
@@ -298,6 +311,11 @@ func (c Config) validate() error {
 	}
 	if err := cluster.ValidateLabel(c.ClusterLabel); err != nil {
 		return fmt.Errorf("%w: ClusterLabel: %w", ErrInvalidConfig, err)
+	}
+	if c.TransportTLS != nil {
+		if err := transport.ValidateTLS(c.TransportTLS, c.NodeName); err != nil {
+			return fmt.Errorf("%w: TransportTLS: %w", ErrInvalidConfig, err)
+		}
 	}
 	return nil
 }

@@ -124,7 +124,19 @@
 //	err = node.RemoveGossipKey(prev) // 3. refuse the old one
 //	node.GossipKeyFingerprints()     // [SHA-256 prefixes], primary first
 //
-// The transport has its own security, Config.TransportTLS.
+// # Securing the transport
+//
+// The transport between nodes is plaintext unless Config.TransportTLS is
+// set: mutual TLS, in which every node's certificate names it with the
+// URI mesh://node/NAME (package certs; `mesh certs ca` and `mesh certs
+// node NAME` make development ones). LoadTLS builds the configuration
+// from PEM files:
+//
+//	cfg.TransportTLS, err = mesh.LoadTLS("certs/ca.crt", "certs/node-1.crt", "certs/node-1.key")
+//
+// A node then takes messages only from members, each in its own name,
+// and dials a member only if the server's certificate names it; Start
+// refuses a certificate that does not name Config.NodeName.
 //
 // # Limits
 //

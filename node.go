@@ -190,6 +190,7 @@ func (n *Node) listen() error {
 		MaxPayload: n.cfg.MaxPayload,
 		MaxQueue:   max(transport.DefaultMaxQueue, 4*n.cfg.MaxPayload),
 		TLS:        n.cfg.TransportTLS,
+		Name:       n.name,
 		Logger:     n.logger.With("component", "transport"),
 	})
 	if err != nil {
@@ -361,12 +362,12 @@ func (n *Node) onMembers(members []cluster.Member) {
 		routers: make(map[string]*pa.PID, len(members)),
 	}
 	var placed []shard.Member
-	addrs := make([]string, 0, len(members))
+	peers := make([]transport.Member, 0, len(members))
 	for _, m := range members {
 		next.members[m.Name] = m
 		next.routers[m.Name] = pa.NewPID(m.Meta.RemoteAddr, routerName)
 		if m.Name != n.name {
-			addrs = append(addrs, m.Meta.RemoteAddr)
+			peers = append(peers, transport.Member{Name: m.Name, Addr: m.Meta.RemoteAddr})
 		}
 		if !m.Meta.Draining {
 			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Meta.Capabilities})
@@ -380,9 +381,10 @@ func (n *Node) onMembers(members []cluster.Member) {
 		// the state its previous owner hands off, not start empty.
 		n.expect(n.takenOver(prev, next, placed, members))
 	}
-	// The transport may dial members only; before the snapshot names
-	// them, so that a call routed by it can be sent.
-	n.transport.SetMembers(addrs)
+	// The transport may dial members only, and with TLS takes messages
+	// from members only; before the snapshot names them, so that a call
+	// routed by it can be sent.
+	n.transport.SetMembers(peers)
 	n.routes.Store(next)
 	n.observeRoutes(prev, next)
 	for name, old := range prev.members {

@@ -13,6 +13,8 @@
 //	mesh ping [NODE]                  round trip through the mesh to every node, or NODE
 //	mesh status                       running, or degraded with the reasons
 //	mesh call CAP ID --json '{...}'   call a process (the node needs Config.AdminCalls)
+//	mesh certs ca --dir DIR           make a development CA for the transport's mutual TLS
+//	mesh certs node NAME --dir DIR    make NAME's certificate, signed by it [--ip IP] [--dns NAME]
 //
 // --addr names one or more admin endpoints (default $MESH_ADMIN, else
 // 127.0.0.1:9101, node-1 of scripts/cluster.sh); the first that answers is
@@ -149,7 +151,8 @@ refused included), 2 usage error, 3 degraded status or a partial answer
 		"bearer token sent to the admin endpoints (default $"+tokenEnv+", which keeps it out of the process list)")
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(peersCommand(o), actorsCommand(o), ownerCommand(o), pingCommand(o), statusCommand(o), callCommand(o))
+	root.AddCommand(peersCommand(o), actorsCommand(o), ownerCommand(o), pingCommand(o), statusCommand(o), callCommand(o),
+		certsCommand(o))
 	return root
 }
 
