@@ -193,7 +193,7 @@ func TestAdminOpenWarning(t *testing.T) {
 // of the cluster's CA calls a process without a token; a client without
 // one does not get through the handshake.
 func TestAdminClientCertificates(t *testing.T) {
-	creds := testCA(t, "operators") // RequireAndVerifyClientCert
+	creds := newTestCA(t, "operators").config("tls-admin") // RequireAndVerifyClientCert
 	n := startNodeWith(t, "tls-admin", nil, func(cfg *mesh.Config) {
 		cfg.AdminAddr = "127.0.0.1:0"
 		cfg.AdminCalls = true
