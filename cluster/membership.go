@@ -309,15 +309,29 @@ func (m *Membership) SetMeta(meta Meta, timeout time.Duration) error {
 // news to spread, then stops gossip and every goroutine of m. A broadcast
 // that could not go out in time is logged, not returned. It is idempotent.
 func (m *Membership) Leave(timeout time.Duration) error {
-	var err error
-	m.closeOnce.Do(func() {
-		close(m.stop)
+	return m.shutdown(func() {
 		if lerr := m.ml.Leave(timeout); lerr != nil {
 			// Only a broadcast not sent in time (every peer leaving at
 			// once, say): we leave all the same, and peers that missed it
 			// declare us dead by failure detection.
 			m.logger.Warn("leave broadcast not confirmed in time", "timeout", timeout, "err", lerr)
 		}
+	})
+}
+
+// Crash stops gossip and every goroutine of m without telling the
+// cluster, as a killed process would: the peers find out by failure
+// detection. It is for fault tests; a later Leave or Crash is a no-op.
+func (m *Membership) Crash() error {
+	return m.shutdown(func() {})
+}
+
+// shutdown runs leave, then stops gossip and every goroutine of m, once.
+func (m *Membership) shutdown(leave func()) error {
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		leave()
 		// A re-join in progress must not hold up the goroutines' end.
 		m.cancel()
 		// memberlist's goroutines outlive Shutdown briefly and log the

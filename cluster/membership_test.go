@@ -94,13 +94,7 @@ func start(t *testing.T, name string, seeds []string, configure func(*Config)) *
 
 // crash stops n's gossip and goroutines without telling anyone, as a killed
 // process would. A later Leave is a no-op.
-func crash(n *node) {
-	n.closeOnce.Do(func() {
-		close(n.stop)
-		_ = n.ml.Shutdown()
-		n.wg.Wait()
-	})
-}
+func crash(n *node) { _ = n.Crash() }
 
 // waitFor polls cond until it returns nil or timeout passes, and returns
 // how long it took.
