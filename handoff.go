@@ -164,6 +164,13 @@ func chunkStates(states []*wire.State) [][]*wire.State {
 // those that name no valid process of a capability this node hosts.
 func (n *Node) receiveHandoff(h *wire.Handoff) *wire.HandoffAck {
 	ack := &wire.HandoffAck{}
+	if err := n.serving(); err != nil {
+		// A node without a majority takes no state: its sender keeps
+		// it in the store, if any, rather than hand it to a side that
+		// serves nothing.
+		ack.Refused = uint32(len(h.States))
+		return ack
+	}
 	if err := capability.Validate(h.Capability); err != nil {
 		n.logger.Warn("refused a handoff of an invalid capability", "from", h.From, "err", err)
 		ack.Refused = uint32(len(h.States))

@@ -70,7 +70,7 @@ func startCounterLoad(from *mesh.Node, ids, workers int) *counterLoad {
 				l.calls.Add(1)
 				if err != nil {
 					l.failed.Add(1)
-					l.first.CompareAndSwap(nil, err)
+					l.first.CompareAndSwap(nil, err.Error())
 					continue
 				}
 				l.acked[i].Add(1)

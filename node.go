@@ -74,6 +74,10 @@ type Node struct {
 	closing atomic.Bool
 	// drained is set once Drain or Close began to drain the node.
 	drained atomic.Bool
+	// quorum is what the node knows for its partition policy; noQuorum
+	// is set while it does not see a majority.
+	quorum   quorum
+	noQuorum atomic.Bool
 	// strayAt is when, during Close, a peer last routed a message here,
 	// to the router or to a stopped activation. Unix nanoseconds.
 	strayAt   atomic.Int64
@@ -152,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Label:          cfg.ClusterLabel,
 		Logger:         n.logger.With("component", "memberlist"),
 		OnChange:       n.onMembers,
+		Cut:            cfg.cut,
 	}
 	if cfg.lan {
 		mcfg.Profile = cluster.LAN
@@ -380,6 +385,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 	// them, so that a call routed by it can be sent.
 	n.transport.SetMembers(addrs)
 	n.routes.Store(next)
+	n.setQuorum(n.assessQuorum(prev.members, members, time.Now()))
 	n.observeRoutes(prev, next)
 	for name, old := range prev.members {
 		// PIDs of a member that left, or restarted since, name nothing or

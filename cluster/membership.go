@@ -67,6 +67,12 @@ type Config struct {
 	Label string
 	// Logger receives memberlist's log lines at their own levels.
 	Logger *slog.Logger
+	// Cut, if set, is a fault to inject: it reports the gossip addresses
+	// this node cannot reach, whose packets it drops and whose dials it
+	// refuses. Cutting the same addresses on both sides of a split makes a
+	// network partition, and returning false again heals it. It is for
+	// tests; nil in production.
+	Cut func(addr string) bool
 	// OnChange is called with the alive members, sorted by name, after
 	// every settled change and once at start. It runs on one goroutine,
 	// never concurrently with itself.
@@ -172,6 +178,9 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 	mc.Logger = log.New(m.log, "", 0)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	tr, err := newTransport(m.ctx, cfg.BindAddr, cfg.BindPort, mc.Logger)
+	if tr != nil {
+		tr.cut = cfg.Cut
+	}
 	if err != nil {
 		m.cancel()
 		return nil, fmt.Errorf("cluster: start gossip: %w", err)
