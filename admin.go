@@ -2,7 +2,9 @@ package mesh
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/meshrun/mesh/admin"
@@ -14,16 +16,33 @@ func (n *Node) startAdmin() error {
 	if n.cfg.AdminAddr == "" {
 		return nil
 	}
-	s, err := admin.Listen(n.cfg.AdminAddr, adminView{n}, admin.Options{
-		Calls:  n.cfg.AdminCalls,
-		Logger: n.logger.With("component", "admin"),
-	})
+	opts := n.cfg.adminOptions()
+	opts.Logger = n.logger.With("component", "admin")
+	s, err := admin.Listen(n.cfg.AdminAddr, adminView{n}, opts)
 	if err != nil {
 		return fmt.Errorf("mesh: admin endpoint: %w", err)
 	}
 	n.admin.Store(s)
-	n.logger.Info("admin endpoint listening", "addr", s.Addr())
+	n.logger.Info("admin endpoint listening", "addr", s.Addr(), "tls", n.cfg.AdminTLS != nil,
+		"tokens", len(n.cfg.AdminTokens))
+	if host, _, _ := net.SplitHostPort(s.Addr()); !n.cfg.adminAuthenticates() && !net.ParseIP(host).IsLoopback() {
+		n.logger.Warn("admin endpoint has no authentication and listens beyond loopback: set AdminTokens",
+			"addr", s.Addr(), "calls", n.cfg.AdminCalls)
+	}
 	return nil
+}
+
+// adminOptions are the options of the node's admin endpoint, its logger
+// aside.
+func (c Config) adminOptions() admin.Options {
+	return admin.Options{Calls: c.AdminCalls, Tokens: c.AdminTokens, TLS: c.AdminTLS, MaxCallTimeout: c.CallTimeout}
+}
+
+// adminAuthenticates reports whether the admin endpoint needs
+// credentials: tokens, or client certificates it verifies.
+func (c Config) adminAuthenticates() bool {
+	return len(c.AdminTokens) > 0 ||
+		c.AdminTLS != nil && (c.AdminTLS.ClientAuth == tls.VerifyClientCertIfGiven || c.AdminTLS.ClientAuth == tls.RequireAndVerifyClientCert)
 }
 
 // stopAdmin stops the admin endpoint, letting requests in progress finish

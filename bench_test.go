@@ -66,20 +66,41 @@ func BenchmarkCallLocal(b *testing.B) {
 
 // BenchmarkCallRemote: warm calls from a node that hosts nothing to
 // processes on another node of the same process, over loopback gRPC.
-func BenchmarkCallRemote(b *testing.B) {
-	host := startNode(b, "host", nil, echoPlain)
-	client := startNode(b, "client", []string{host.GossipAddr()})
-	waitFor(b, 10*time.Second, "client to place echo", func() bool { _, err := client.Locate("echo", "a"); return err == nil })
+func BenchmarkCallRemote(b *testing.B) { benchCallRemote(b, nil) }
+
+// BenchmarkCallRemoteTLS is BenchmarkCallRemote over mutual TLS, with
+// certificates from LoadTLS: what TLS costs a cross-node call under load.
+func BenchmarkCallRemoteTLS(b *testing.B) { benchCallRemote(b, newTestCA(b, "bench").node) }
+
+func benchCallRemote(b *testing.B, edit func(*mesh.Config)) {
+	client := remotePair(b, edit)
 	benchCalls(b, client, benchIDs(1000), 32)
+}
+
+// remotePair starts a node hosting echo and a client node that hosts
+// nothing, both configured by edit, and returns the client once it can
+// place echo.
+func remotePair(b *testing.B, edit func(*mesh.Config)) *mesh.Node {
+	b.Helper()
+	host := startNodeWith(b, "host", nil, edit, echoPlain)
+	client := startNodeWith(b, "client", []string{host.GossipAddr()}, edit)
+	waitFor(b, 10*time.Second, "client to place echo", func() bool { _, err := client.Locate("echo", "a"); return err == nil })
+	return client
 }
 
 // BenchmarkCallRemoteSequential: one caller's warm calls, one after
 // another, to a process on another node of the same process: the latency
 // of a cross-node call when nothing can be batched.
-func BenchmarkCallRemoteSequential(b *testing.B) {
-	host := startNode(b, "host", nil, echoPlain)
-	client := startNode(b, "client", []string{host.GossipAddr()})
-	waitFor(b, 10*time.Second, "client to place echo", func() bool { _, err := client.Locate("echo", "a"); return err == nil })
+func BenchmarkCallRemoteSequential(b *testing.B) { benchCallRemoteSequential(b, nil) }
+
+// BenchmarkCallRemoteSequentialTLS is BenchmarkCallRemoteSequential over
+// mutual TLS: what TLS adds to the latency of one cross-node call.
+func BenchmarkCallRemoteSequentialTLS(b *testing.B) {
+	benchCallRemoteSequential(b, newTestCA(b, "bench").node)
+}
+
+func benchCallRemoteSequential(b *testing.B, edit func(*mesh.Config)) {
+	client := remotePair(b, edit)
 	ctx := context.Background()
 	req := mesh.Request{Capability: "echo", ID: "a", Payload: wrapperspb.String("ping")}
 	if _, err := client.Call(ctx, req); err != nil {

@@ -341,6 +341,13 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		switch {
 		case m.Redirect != nil:
 			n.cache.Drop(c.req.Capability, c.req.ID, c.shard, pid)
+			if m.Redirect.Owner == n.name {
+				// The owner's view names this node, this node's does not
+				// yet: handling it here now could start an empty process
+				// ahead of the state on its way. Wait for the views to
+				// meet.
+				return nil, later, fmt.Errorf("redirected by %s to this node, which does not own the shard in its own view yet", owner)
+			}
 			if m.Redirect.Owner != "" && m.Redirect.Owner != owner {
 				if _, ok := r.members[m.Redirect.Owner]; ok {
 					c.via = m.Redirect.Owner

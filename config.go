@@ -10,7 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/cluster"
+	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
 	"github.com/meshrun/mesh/store"
 	"go.opentelemetry.io/otel/propagation"
@@ -46,13 +48,25 @@ type Config struct {
 	// streams other nodes send messages on.
 	// Port 0 picks a free port.
 	RemoteAddr string
-	// TransportTLS, if set, secures the transport in both directions: it
-	// serves with these credentials and dials peers with them, so it
-	// should hold a certificate (Certificates or GetCertificate) and the
-	// CAs that sign the peers' (RootCAs for the servers it dials,
-	// ClientCAs with ClientAuth tls.RequireAndVerifyClientCert for mutual
-	// TLS). Every node of a cluster must use TLS or none. If nil, the
-	// transport is plaintext. Gossip is not covered: see GossipKeys.
+	// TransportTLS, if set, secures the transport with mutual TLS, and
+	// every node proves with its certificate which node it is: a node
+	// takes messages only from members, each sent in its own name (from
+	// the address the member gossips), and dials a member only if the
+	// server's certificate names that member. A node's certificate names
+	// it with the URI SAN mesh://node/NAME (package certs; `mesh certs
+	// node NAME` makes one) and must also be valid for the host other
+	// nodes dial (RemoteAdvertiseAddr, else RemoteAddr). LoadTLS builds
+	// this configuration from PEM files. Start fails with
+	// ErrInvalidConfig when it does not require and verify client
+	// certificates (ClientAuth tls.RequireAndVerifyClientCert), lacks
+	// ClientCAs or RootCAs (nil would trust the system's roots), sets
+	// InsecureSkipVerify or GetConfigForClient, or has Certificates that
+	// do not name NodeName. Without Certificates, set both GetCertificate
+	// and GetClientCertificate: the certificates they return are checked
+	// at every handshake instead, and a handshake with one that does not
+	// name the node fails. Every node of a cluster must use TLS or none.
+	// If nil (the default), the transport is plaintext and trusts every
+	// peer. Gossip is not covered: see GossipKeys.
 	TransportTLS *tls.Config
 
 	// GossipKeys, if set, encrypt and authenticate membership gossip with
@@ -128,11 +142,13 @@ type Config struct {
 	// DefaultForgetFailedAfter.
 	ForgetFailedAfter time.Duration
 
-	// HandoffTimeout bounds a state handoff (actor.Snapshotter): how long
-	// the old owner waits for its moved processes to snapshot and for the
-	// new owner to take their states, and how long the new owner holds
-	// the messages of a moved process for its state before starting it
-	// empty. If zero, defaults to 5 s.
+	// HandoffTimeout bounds a state handoff (actor.Snapshotter): the new
+	// owner holds the messages of a moved process for its state that long
+	// at most before starting it (from the store, if any, or empty); the
+	// old owner waits three quarters of it for its moved processes to
+	// snapshot and for the new owner to take their states, then saves to
+	// the store what did not go (a quarter more), and a process that
+	// stops later saves there itself. If zero, defaults to 5 s.
 	HandoffTimeout time.Duration
 
 	// RejoinInterval is how often seeds that are not members are joined
@@ -146,12 +162,30 @@ type Config struct {
 	// AdminAddr is the host:port of the node's admin HTTP endpoint: JSON
 	// views of members, activations, placement and cluster status,
 	// Prometheus /metrics, /healthz and /readyz (see doc.go). Port 0 picks
-	// a free port. If empty (the default), there is no endpoint. It has no
-	// authentication: bind it to an address only operators reach.
+	// a free port. If empty (the default), there is no endpoint. Without
+	// AdminTokens or AdminTLS it has no authentication: bind it to an
+	// address only operators reach (the node logs a warning otherwise).
 	AdminAddr string
 	// AdminCalls lets POST /v1/call on the admin endpoint call any process
 	// with a JSON payload, for debugging. Off by default.
 	AdminCalls bool
+	// AdminTokens, if set, are the bearer tokens the admin endpoint
+	// accepts (admin.Options.Tokens): every route but /healthz and
+	// /readyz then needs "Authorization: Bearer SECRET" (cmd/mesh sends
+	// --token or $MESH_TOKEN). A token of admin.RoleRead may read every
+	// route, /metrics included; POST /v1/call also needs
+	// admin.RoleOperator. Each secret is at least 16 bytes of base64 or
+	// hex characters, such as `openssl rand -base64 32` prints; give
+	// every node of a cluster the same tokens, since cmd/mesh sends one
+	// token to all. If empty (the default), the endpoint has no
+	// authentication.
+	AdminTokens []admin.Token
+	// AdminTLS, if set, serves the admin endpoint over HTTPS with these
+	// credentials (admin.Options.TLS). With ClientAuth
+	// tls.VerifyClientCertIfGiven or tls.RequireAndVerifyClientCert, and
+	// ClientCAs, a client certificate that verifies is an operator. If nil
+	// (the default), plain HTTP.
+	AdminTLS *tls.Config
 
 	// TracerProvider, if set, records an OpenTelemetry span for every Call
 	// and Cast and one around every message a process handles. Whether
@@ -266,6 +300,10 @@ func (c Config) validate() error {
 			return bad("AdminAddr %q: %v", c.AdminAddr, err)
 		}
 	}
+	if err := c.adminOptions().Validate(); err != nil {
+		// Its errors name admin.Options' fields: Tokens, TLS.
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	for field, addr := range map[string]string{"GossipAddr": c.GossipAddr, "RemoteAddr": c.RemoteAddr} {
 		if _, _, err := splitHostPort(addr); err != nil {
 			return bad("%s %q: %v", field, addr, err)
@@ -290,6 +328,11 @@ func (c Config) validate() error {
 	}
 	if err := cluster.ValidateLabel(c.ClusterLabel); err != nil {
 		return fmt.Errorf("%w: ClusterLabel: %w", ErrInvalidConfig, err)
+	}
+	if c.TransportTLS != nil {
+		if err := transport.ValidateTLS(c.TransportTLS, c.NodeName); err != nil {
+			return fmt.Errorf("%w: TransportTLS: %w", ErrInvalidConfig, err)
+		}
 	}
 	return nil
 }

@@ -38,9 +38,21 @@
 // gossip. The owner re-checks ownership of every message from the network
 // and redirects a caller whose view is stale; callers cache the PID of
 // remote activations and drop the entry when its node stops owning the
-// shard or the activation is gone. When a shard moves, its activation on
-// the old owner is stopped (its process may implement actor.Stopper to hand
-// its state over) and the next message activates it on the new owner.
+// shard or the activation is gone. When a shard moves in a planned change
+// (a join, a drain or close, a capability withdrawn), the old owner lets
+// the queued messages finish and hands the state of every process that
+// implements actor.Snapshotter to the new owner, which holds the process's
+// first messages until it has it.
+//
+// # State
+//
+// A process that implements actor.Snapshotter moves with its state
+// (Node.Drain, Close, joins). Config.Store keeps states through what a
+// handoff does not cover: a process loads its last save before its first
+// message and saves when it passivates, closes with no other node to take
+// it, or fails to hand off; every write names the version it follows, so
+// a stale activation's write is refused (package store). Capability's
+// IdleTimeout and MaxActivations passivate idle and surplus processes.
 //
 // # Errors
 //
@@ -49,9 +61,9 @@
 //
 // # Operating a cluster
 //
-// With Config.AdminAddr set, a node serves an admin HTTP endpoint. It has no
-// authentication: bind it to an address only operators reach. Answers are
-// JSON; cmd/mesh is the CLI over them and its README shows each answer.
+// With Config.AdminAddr set, a node serves an admin HTTP endpoint. Answers
+// are JSON; cmd/mesh is the CLI over them and its README shows each
+// answer.
 //
 //	GET  /v1/members      members: state (alive, suspect, draining), last seen,
 //	                      capabilities, labels, gossip, remote and admin addresses
@@ -65,11 +77,26 @@
 //	GET  /healthz         200 while the node serves
 //	GET  /readyz          200 once joined, 503 before and while draining
 //
+// With Config.AdminTokens set, every route but the probes, /healthz and
+// /readyz, needs a bearer token: a token of admin.RoleRead reads every
+// view and /metrics, POST /v1/call needs admin.RoleOperator. With
+// Config.AdminTLS the endpoint serves HTTPS, and a client certificate it
+// verifies is an operator. Without tokens or verified certificates it has
+// no authentication: bind it to an address only operators reach.
+//
+//	cfg.AdminAddr = "10.0.0.7:9101"
+//	cfg.AdminTokens = []admin.Token{
+//		{Secret: readToken},                              // admin.RoleRead
+//		{Secret: operatorToken, Role: admin.RoleOperator}, // mesh call
+//	}
+//
 // Each node has a Prometheus registry of its own: mesh_calls_total and
 // mesh_casts_total by capability and outcome, mesh_call_duration_seconds
 // by capability, mesh_activations by capability,
 // mesh_activations_started_total and mesh_activations_stopped_total (by
-// reason: moved, unregistered, closing), mesh_rebalances_total,
+// reason: moved, unregistered, closing, passivated),
+// mesh_handoffs_total and mesh_store_operations_total (by capability and
+// result), mesh_rebalances_total,
 // mesh_shards_moved_total, mesh_misaddressed_total (messages refused for
 // naming another incarnation of the node or another process: PIDs cached
 // before a restart), mesh_members by state, and Go and process metrics.
@@ -97,14 +124,29 @@
 //	err = node.RemoveGossipKey(prev) // 3. refuse the old one
 //	node.GossipKeyFingerprints()     // [SHA-256 prefixes], primary first
 //
-// The transport has its own security, Config.TransportTLS.
+// # Securing the transport
+//
+// The transport between nodes is plaintext unless Config.TransportTLS is
+// set: mutual TLS, in which every node's certificate names it with the
+// URI mesh://node/NAME (package certs; `mesh certs ca` and `mesh certs
+// node NAME` make development ones). LoadTLS builds the configuration
+// from PEM files:
+//
+//	cfg.TransportTLS, err = mesh.LoadTLS("certs/ca.crt", "certs/node-1.crt", "certs/node-1.key")
+//
+// A node then takes messages only from members, each in its own name,
+// and dials a member only if the server's certificate names it; Start
+// refuses a certificate that does not name Config.NodeName.
 //
 // # Limits
 //
 // Delivery is at most once. Single activation is guaranteed per node, and
 // across the cluster only once the nodes' views have converged: during a
-// membership change two nodes may briefly both host one ID. A moved
-// process starts with a fresh state unless it hands its state over itself.
+// membership change two nodes may briefly both host one ID. A crash loses
+// what a process changed since its last save, all of it without a store.
+// By default (PartitionMajority) a node that sees fewer than a majority of
+// the cluster stops serving with ErrNoQuorum, once its failure detection
+// has seen the others go; until then both sides of a split may serve.
 //
 // # Concurrency
 //

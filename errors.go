@@ -53,8 +53,9 @@ var (
 	// its handed-off state. The message was not handled; try again later
 	// or shed load.
 	ErrOverloaded = errors.New("mesh: send queue to the owner is full")
-	// ErrStore reports a process whose state Config.Store could not load
-	// (the message was not handled; the next one tries again).
+	// ErrStore reports a process whose state Config.Store could not load,
+	// or that could not restore the state loaded (the message was not
+	// handled; the next one tries again, and the stored state is kept).
 	ErrStore = activation.ErrStore
 	// ErrNoQuorum reports a node that sees fewer than a majority of the
 	// cluster (PartitionMajority): it neither makes calls nor serves them

@@ -57,20 +57,23 @@ func (n *Node) expect(in []shard.Move) {
 // handOff waits for the activations of the shards this node gave away
 // (given) to stop, and sends their states, and the list of shards, to
 // their new owners, bounded by HandoffTimeout. A state that cannot be
-// delivered is lost: the process starts empty on its new owner; the log
-// and mesh_handoffs_total{result="lost"} say so.
+// delivered goes to the store, if any, or is lost: the process starts
+// empty on its new owner; the log and mesh_handoffs_total say which.
 func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done chan struct{}) {
 	defer close(done)
 	start := time.Now()
 	// Three quarters of the new owner's wait, so that a state whose
-	// handoff fails reaches the store before the new owner gives up
-	// waiting and loads from it.
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout*3/4)
+	// handoff fails has a chance to reach the store before the new owner
+	// gives up waiting and loads from it. Close ends it too.
+	ctx, cancel := context.WithTimeout(n.handoffCtx, n.cfg.HandoffTimeout*3/4)
 	defer cancel()
 	if err := stopping.Wait(ctx); err != nil {
-		n.logger.Info("not every moved process stopped in time; those that did not start empty on their new owner",
+		n.logger.Info("not every moved process stopped in time; those that did not save to the store, if any, and start from it on their new owner",
 			"stopping", stopping.Len(), "err", err)
 	}
+	// From here on, a process that stops late saves to the store rather
+	// than into a handoff already under way.
+	stopping.Seal()
 	batches := map[handoffKey]*handoffBatch{}
 	batch := func(k handoffKey) *handoffBatch {
 		b := batches[k]
@@ -92,25 +95,26 @@ func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done c
 	}
 	sent := 0
 	for k, b := range batches {
-		if err := n.sendHandoff(ctx, k, b); err != nil {
-			if left := n.saveStates(k.capability, b.states); len(left) < len(b.states) {
-				saved := len(b.states) - len(left)
-				n.metrics.Handoff(k.capability, "stored", saved)
-				n.logger.Info("a handoff failed; the states went to the store instead",
-					"capability", k.capability, "to", k.to, "states", saved, "err", err)
-				b.states = left
-			}
-			n.metrics.Handoff(k.capability, "lost", len(b.states))
-			if len(b.states) > 0 {
-				n.logger.Info("handed-off states lost: their processes start empty on the new owner",
-					"capability", k.capability, "to", k.to, "states", len(b.states), "err", err)
-			} else {
+		delivered, undelivered, err := n.sendHandoff(ctx, k, b)
+		n.metrics.Handoff(k.capability, "sent", delivered)
+		sent += delivered
+		if len(undelivered) == 0 {
+			if err != nil {
 				n.logger.Debug("could not tell a new owner its shards are handed off", "to", k.to, "err", err)
 			}
 			continue
 		}
-		n.metrics.Handoff(k.capability, "sent", len(b.states))
-		sent += len(b.states)
+		left := n.saveStates(ctx, k.capability, undelivered)
+		if saved := len(undelivered) - len(left); saved > 0 {
+			n.metrics.Handoff(k.capability, "stored", saved)
+			n.logger.Info("states that could not be handed off went to the store instead",
+				"capability", k.capability, "to", k.to, "states", saved, "err", err)
+		}
+		if len(left) > 0 {
+			n.metrics.Handoff(k.capability, "lost", len(left))
+			n.logger.Info("handed-off states lost: their processes start empty on the new owner",
+				"capability", k.capability, "to", k.to, "states", len(left), "err", err)
+		}
 	}
 	if sent > 0 {
 		n.logger.Info("handed off process states", "states", sent, "took", time.Since(start).Round(time.Millisecond))
@@ -118,28 +122,62 @@ func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done c
 }
 
 // sendHandoff sends one batch to its new owner's router, in chunks, each
-// acknowledged before the next; the last one names the shards.
-func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) error {
-	chunks := chunkStates(b.states)
-	for i, states := range chunks {
+// acknowledged before the next; the last one names the shards. It returns
+// how many states the new owner took, and those it did not: refused by it,
+// too large to travel, or never acknowledged.
+func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) (delivered int, undelivered []*wire.State, err error) {
+	states := make([]*wire.State, 0, len(b.states))
+	for _, st := range b.states {
+		if stateSize(st) > n.cfg.MaxPayload {
+			undelivered = append(undelivered, st)
+		} else {
+			states = append(states, st)
+		}
+	}
+	chunks := chunkStates(states)
+	for i, chunk := range chunks {
 		last := i == len(chunks)-1
-		h := &wire.Handoff{From: n.name, Capability: k.capability, States: states, Done: last}
+		h := &wire.Handoff{From: n.name, Capability: k.capability, States: chunk, Done: last}
 		if last {
 			h.Shards = b.shards
 		}
-		to := n.routes.Load().routers[k.to]
-		if to == nil {
-			return fmt.Errorf("%w: %s", ErrUnknownMember, k.to)
-		}
-		ans, err := n.ask(ctx, to, h)
+		ack, err := n.askHandoff(ctx, k.to, h)
 		if err != nil {
-			return err
+			for _, c := range chunks[i:] {
+				undelivered = append(undelivered, c...)
+			}
+			return delivered, undelivered, err
 		}
-		if _, ok := ans.(*wire.HandoffAck); !ok {
-			return fmt.Errorf("%w: %s answered a handoff with %T", ErrBadPayload, k.to, ans)
+		refused := make(map[string]bool, len(ack.GetRefusedIds()))
+		for _, id := range ack.GetRefusedIds() {
+			refused[id] = true
+		}
+		for _, st := range chunk {
+			if refused[st.GetId()] {
+				undelivered = append(undelivered, st)
+			} else {
+				delivered++
+			}
 		}
 	}
-	return nil
+	return delivered, undelivered, nil
+}
+
+// askHandoff sends one Handoff to node to and returns its answer.
+func (n *Node) askHandoff(ctx context.Context, to string, h *wire.Handoff) (*wire.HandoffAck, error) {
+	pid := n.routes.Load().routers[to]
+	if pid == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownMember, to)
+	}
+	ans, err := n.ask(ctx, pid, h)
+	if err != nil {
+		return nil, err
+	}
+	ack, ok := ans.(*wire.HandoffAck)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s answered a handoff with %T", ErrBadPayload, to, ans)
+	}
+	return ack, nil
 }
 
 // chunkStates splits states into the chunks of a handoff: at most
@@ -160,39 +198,57 @@ func chunkStates(states []*wire.State) [][]*wire.State {
 	return chunks
 }
 
-// receiveHandoff applies the states another node handed off, refusing
-// those that name no valid process of a capability this node hosts.
+// receiveHandoff applies the states another node handed off. It takes a
+// state, and a shard named done, only from the node that owns the shard in
+// this node's view (it saw the change first) or for a shard this node owns
+// (it saw it first): a node that owns neither cannot plant a state, nor end
+// a wait. Those it refuses, and those of a capability it does not host or
+// that name no valid process, go back in the answer.
 func (n *Node) receiveHandoff(h *wire.Handoff) *wire.HandoffAck {
 	ack := &wire.HandoffAck{}
-	if err := n.serving(); err != nil {
-		// A node without a majority takes no state: its sender keeps
-		// it in the store, if any, rather than hand it to a side that
-		// serves nothing.
-		ack.Refused = uint32(len(h.States))
+	refuse := func(st *wire.State) {
+		ack.Refused++
+		if utf8.ValidString(st.GetId()) && len(st.GetId()) <= MaxIDLen {
+			ack.RefusedIds = append(ack.RefusedIds, st.GetId())
+		}
+	}
+	// A node without a majority takes no state: its sender keeps it in
+	// the store, if any, rather than hand it to a side that serves
+	// nothing.
+	if n.serving() != nil || capability.Validate(h.Capability) != nil || !n.hosts(h.Capability) {
+		for _, st := range h.States {
+			refuse(st)
+		}
 		return ack
 	}
-	if err := capability.Validate(h.Capability); err != nil {
-		n.logger.Warn("refused a handoff of an invalid capability", "from", h.From, "err", err)
-		ack.Refused = uint32(len(h.States))
-		return ack
+	rt := n.routes.Load()
+	rightful := func(s uint32) bool {
+		if int(s) >= n.cfg.Shards {
+			return false
+		}
+		owner, _ := rt.owner(h.Capability, s)
+		return owner == n.name || owner == h.From
 	}
 	valid := h.States[:0:0]
 	for _, st := range h.States {
 		id := st.GetId()
-		if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) || shard.Of(id, n.cfg.Shards) != st.GetShard() {
-			ack.Refused++
+		if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) || shard.Of(id, n.cfg.Shards) != st.GetShard() || !rightful(st.GetShard()) {
+			refuse(st)
 			continue
 		}
 		valid = append(valid, st)
 	}
 	var shards []uint32
-	for _, s := range h.Shards {
-		if int(s) < n.cfg.Shards {
-			shards = append(shards, s)
+	if h.GetDone() {
+		for _, s := range h.Shards {
+			if rightful(s) {
+				shards = append(shards, s)
+			}
 		}
 	}
 	restored, refused := n.table.Restore(h.Capability, valid, shards)
-	ack.Restored, ack.Refused = uint32(restored), ack.Refused+uint32(refused)
+	ack.Restored, ack.Refused = uint32(restored), ack.Refused+uint32(len(refused))
+	ack.RefusedIds = append(ack.RefusedIds, refused...)
 	if ack.Refused > 0 {
 		n.logger.Warn("refused handed-off states", "from", h.From, "capability", h.Capability, "refused", ack.Refused)
 	}
@@ -237,15 +293,19 @@ func closed(ch chan struct{}) bool {
 // saveStates writes to the store the states a failed handoff could not
 // deliver, each following the version it was read at, and returns those
 // it could not save.
-func (n *Node) saveStates(capability string, states []*wire.State) (left []*wire.State) {
+func (n *Node) saveStates(ctx context.Context, capability string, states []*wire.State) (left []*wire.State) {
 	if n.cfg.Store == nil {
 		return states
 	}
+	// The handoff's own deadline may be spent: the saves get a quarter of
+	// HandoffTimeout more between them, and end with Close.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.HandoffTimeout/4)
+	defer cancel()
+	stop := context.AfterFunc(n.handoffCtx, cancel)
+	defer stop()
 	for _, st := range states {
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout/4)
 		err := n.cfg.Store.Save(ctx, store.Key{Capability: capability, ID: st.GetId()},
 			store.Record{Version: st.GetVersion() + 1, Type: st.GetType(), Format: st.GetFormat(), Data: st.GetData()})
-		cancel()
 		if err != nil {
 			n.logger.Debug("could not save a handed-off state", "capability", capability, "id", st.GetId(), "err", err)
 			left = append(left, st)

@@ -1,11 +1,14 @@
 package mesh
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
 	"github.com/meshrun/mesh/internal/wire"
+	"github.com/meshrun/mesh/shard"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // TestChunkStates: a handoff of many small states, or of large ones, goes
@@ -52,5 +55,40 @@ func TestChunkStates(t *testing.T) {
 				t.Fatalf("%d of %d states in the chunks", i, len(tt.states))
 			}
 		})
+	}
+}
+
+// TestHandoffFromANonOwnerIsRefused: a node that owns neither the shard nor
+// is its owner in this node's view cannot plant a state nor end a wait;
+// neither can one of a capability the node does not host.
+func TestHandoffFromANonOwnerIsRefused(t *testing.T) {
+	cfg := DefaultLocalConfig()
+	cfg.NodeName = "node-1"
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	if err := n.RegisterCapabilities(Capability{Name: "c", New: func(string) Process {
+		return ProcessFunc(func(Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	typ, data, _ := wire.Pack(&emptypb.Empty{})
+	st := &wire.State{Id: "victim", Shard: shard.Of("victim", n.cfg.Shards), Type: typ, Data: data}
+	// node-1 alone owns every shard: a state from "mallory" for one it
+	// owns is its own to take (it saw the change first)...
+	ack := n.receiveHandoff(&wire.Handoff{From: "mallory", Capability: "c", States: []*wire.State{st}})
+	if ack.GetRestored() != 1 {
+		t.Fatalf("ack %v, want the state taken", ack)
+	}
+	// ...but none for a capability the node does not host, and nothing
+	// makes a map for it.
+	ack = n.receiveHandoff(&wire.Handoff{From: "mallory", Capability: "other", States: []*wire.State{st}})
+	if ack.GetRefused() != 1 || len(ack.GetRefusedIds()) != 1 || ack.GetRefusedIds()[0] != "victim" {
+		t.Fatalf("ack %v, want the state refused", ack)
+	}
+	if held := n.table.Held(); len(held["other"]) != 0 {
+		t.Fatalf("an unhosted capability got activations: %v", held)
 	}
 }

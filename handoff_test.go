@@ -319,3 +319,63 @@ func TestHandoffAcrossProcesses(t *testing.T) {
 	}
 	load.check(t)
 }
+
+// TestHandoffFromAHostingNode: the same changes with the calls made from a
+// node that hosts counters itself, whose local path must not serve an
+// empty process ahead of the state on its way: node-4 joins, node-2
+// drains and leaves, node-3 is restarted.
+func TestHandoffFromAHostingNode(t *testing.T) {
+	a := startNode(t, "node-1", nil, counters)
+	seeds := []string{a.GossipAddr()}
+	b := startNode(t, "node-2", seeds, counters)
+	c := startNode(t, "node-3", seeds, counters)
+	waitConverged(t, a, b, c)
+	load := startCounterLoad(a, 1000, 16)
+	pause := func() { time.Sleep(300 * time.Millisecond) }
+	closeNode := func(n *mesh.Node) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := n.Close(ctx); err != nil {
+			t.Errorf("close %s: %v", n.Name(), err)
+		}
+	}
+	pause()
+	d := startNode(t, "node-4", seeds, counters)
+	waitConverged(t, a, b, c, d)
+	pause()
+	closeNode(b)
+	waitConverged(t, a, c, d)
+	pause()
+	closeNode(c)
+	waitConverged(t, a, d)
+	c = startNode(t, "node-3", seeds, counters)
+	waitConverged(t, a, c, d)
+	pause()
+	load.end()
+	t.Logf("%d increments, %d failed", load.calls.Load(), load.failed.Load())
+	if n := load.failed.Load(); n > 0 {
+		t.Errorf("%d calls failed; first: %v", n, load.first.Load())
+	}
+	load.check(t)
+}
+
+// TestUnregisterHandsOff: a node that withdraws a capability hands its
+// processes' states to the nodes that still offer it.
+func TestUnregisterHandsOff(t *testing.T) {
+	a := startNode(t, "node-1", nil, counters)
+	b := startNode(t, "node-2", []string{a.GossipAddr()}, counters)
+	waitConverged(t, a, b)
+	for i := range 100 {
+		mustIncrement(t, a, fmt.Sprint("t-", i))
+	}
+	if err := b.UnregisterCapabilities("counter"); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, a, b)
+	for i := range 100 {
+		if got := read(t, a, fmt.Sprint("t-", i)); got != 1 {
+			t.Fatalf("t-%d counts %d after node-2 withdrew the capability, want 1", i, got)
+		}
+	}
+}

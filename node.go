@@ -66,6 +66,9 @@ type Node struct {
 	stops []*activation.Stopping
 	// handoffs are closed as the handoffs of placement changes end.
 	handoffs []chan struct{}
+	// handoffCtx bounds every handoff; Close ends it.
+	handoffCtx   context.Context
+	stopHandoffs context.CancelFunc
 
 	routes atomic.Pointer[routes]
 	// routesMu serialises snapshot builders (membership changes).
@@ -121,6 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
 	n.cache = activation.NewCache(0)
+	n.handoffCtx, n.stopHandoffs = context.WithCancel(context.Background())
 	n.metrics, n.tracing = newMetrics(n), obs.NewTracing(cfg.TracerProvider, cfg.Propagator)
 	n.table = activation.NewTable(n.system, activation.TableConfig{
 		Self:           n.name,
@@ -191,6 +195,7 @@ func (n *Node) listen() error {
 		MaxPayload: n.cfg.MaxPayload,
 		MaxQueue:   max(transport.DefaultMaxQueue, 4*n.cfg.MaxPayload),
 		TLS:        n.cfg.TransportTLS,
+		Name:       n.name,
 		Logger:     n.logger.With("component", "transport"),
 	})
 	if err != nil {
@@ -362,12 +367,12 @@ func (n *Node) onMembers(members []cluster.Member) {
 		routers: make(map[string]*pa.PID, len(members)),
 	}
 	var placed []shard.Member
-	addrs := make([]string, 0, len(members))
+	peers := make([]transport.Member, 0, len(members))
 	for _, m := range members {
 		next.members[m.Name] = m
 		next.routers[m.Name] = pa.NewPID(m.Meta.RemoteAddr, routerName)
 		if m.Name != n.name {
-			addrs = append(addrs, m.Meta.RemoteAddr)
+			peers = append(peers, transport.Member{Name: m.Name, Addr: m.Meta.RemoteAddr})
 		}
 		if !m.Meta.Draining {
 			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Meta.Capabilities})
@@ -381,9 +386,10 @@ func (n *Node) onMembers(members []cluster.Member) {
 		// the state its previous owner hands off, not start empty.
 		n.expect(n.takenOver(prev, next, placed, members))
 	}
-	// The transport may dial members only; before the snapshot names
-	// them, so that a call routed by it can be sent.
-	n.transport.SetMembers(addrs)
+	// The transport may dial members only, and with TLS takes messages
+	// from members only; before the snapshot names them, so that a call
+	// routed by it can be sent.
+	n.transport.SetMembers(peers)
 	n.routes.Store(next)
 	n.setQuorum(n.assessQuorum(prev.members, members, time.Now()))
 	n.observeRoutes(prev, next)
@@ -459,7 +465,7 @@ func (n *Node) rebalance(prev, next *shard.Table) {
 		case !ok:
 			return 0, ""
 		case !n.hosts(c):
-			return actor.StopUnregistered, ""
+			return actor.StopUnregistered, owner
 		}
 		return moved, owner
 	})
@@ -584,6 +590,14 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
+	// What is left of the handoffs ends now, so that none outlives the
+	// node: they stop at once, their goroutines within moments.
+	n.stopHandoffs()
+	quick, cancelQuick := context.WithTimeout(context.Background(), time.Second)
+	if herr := n.waitHandoffs(quick); herr != nil {
+		n.logger.Warn("handoffs did not end", "err", herr)
+	}
+	cancelQuick()
 	last := n.table.StopAll(actor.StopClosing)
 	if serr := errors.Join(last.Wait(ctx), n.waitStops(ctx)); serr != nil {
 		n.logger.Warn("activations did not all stop before ctx ended", "err", serr)

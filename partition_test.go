@@ -75,6 +75,8 @@ func TestMinorityStopsServing(t *testing.T) {
 			s.split.Store(true)
 			split := time.Now()
 			waitFor(t, 20*time.Second, "the majority to see the lone node gone", func() bool { return len(client.Members()) == 3 })
+			waitFor(t, 20*time.Second, "the lone node to see the others gone", func() bool { return len(lone.Members()) == 1 })
+			t.Logf("%s: split seen by both sides after %v", policy, time.Since(split).Round(time.Millisecond))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_, err := lone.Call(ctx, mesh.Request{Capability: "counter", ID: "t-0", Payload: wrapperspb.String("get")})
 			cancel()
@@ -86,7 +88,6 @@ func TestMinorityStopsServing(t *testing.T) {
 			case policy == mesh.PartitionAvailability && err != nil:
 				t.Errorf("a call on the lone node under the availability policy: %v", err)
 			}
-			t.Logf("%s: split seen after %v", policy, time.Since(split).Round(time.Millisecond))
 			time.Sleep(time.Second)
 
 			s.split.Store(false)

@@ -86,7 +86,7 @@ func TestStopperHearsWhy(t *testing.T) {
 	if err := a.UnregisterCapabilities("keeper"); err != nil {
 		t.Fatal(err)
 	}
-	if !stops.has(fmt.Sprintf("node-1 %s unregistered -> %q", stayed, "")) {
+	if !stops.has(fmt.Sprintf("node-1 %s unregistered -> %q", stayed, b.Name())) {
 		t.Fatal("UnregisterCapabilities returned before the process's Stop ran")
 	}
 

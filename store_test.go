@@ -48,7 +48,7 @@ func read(t *testing.T, n *mesh.Node, id string) int64 {
 // closed finds every state.
 func TestStoreKeepsStateThroughPassivationAndRestart(t *testing.T) {
 	st := store.NewMemory()
-	a := startNodeWith(t, "node-1", nil, withStore(st), storedCounters(100*time.Millisecond))
+	a := startNodeWith(t, "node-1", nil, withStore(st), storedCounters(500*time.Millisecond))
 	for i := range 20 {
 		for range i + 1 {
 			mustIncrement(t, a, fmt.Sprint("t-", i))

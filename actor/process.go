@@ -54,7 +54,8 @@ const (
 	// StopMoved means the process's shard moved to another node, which
 	// will activate it on its next message.
 	StopMoved StopReason = iota + 1
-	// StopUnregistered means this node stopped offering the capability.
+	// StopUnregistered means this node stopped offering the capability;
+	// the node that owns the process now, if any, is named with it.
 	StopUnregistered
 	// StopClosing means the node is shutting down; the new owner, if any
 	// node still offers the capability, is named with it.

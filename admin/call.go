@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"time"
 
@@ -22,13 +23,24 @@ const maxCallBody = 1 << 20
 // names the setting of mesh.Config that sets it.
 var errCallsOff = errors.New("calls through the admin endpoint are off (Config.AdminCalls)")
 
+// errNotJSON answers POST /v1/call with a body of another type. Browsers
+// send forms and text/plain across sites without asking the endpoint
+// first (CORS's simple requests), but never application/json: requiring
+// it keeps a web page an operator visits from calling processes.
+var errNotJSON = errors.New("the body must be sent with Content-Type: application/json")
+
 // call calls a process with a payload given as protobuf JSON, of a message
 // type linked into this program, and answers with the reply as the JSON
 // form of a google.protobuf.Any. It is refused unless Options.Calls is
-// set.
+// set, for a body that is not application/json (415) and for a timeout
+// over the handler's maxCallTimeout.
 func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	if !h.calls {
 		writeError(w, http.StatusForbidden, errCallsOff)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, errNotJSON)
 		return
 	}
 	var req CallRequest
@@ -48,6 +60,10 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(req.Timeout)
 		if err != nil || d <= 0 {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want a positive duration such as 2s", req.Timeout))
+			return
+		}
+		if d > h.maxCallTimeout {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want at most %v, the node's CallTimeout", req.Timeout, h.maxCallTimeout))
 			return
 		}
 		var cancel context.CancelFunc

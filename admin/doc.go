@@ -16,18 +16,22 @@
 //	GET  /v1/owner          Owner of ?capability=C&id=ID: shard, owner, ring
 //	GET  /v1/status         Status: running, or degraded with the reasons
 //	GET  /v1/ping           Pings through the mesh of every member, or ?node=N
-//	                        (?timeout=D, default 2s)
-//	POST /v1/call           CallRequest in, CallReply or CallError out; only
-//	                        with Options.Calls
+//	                        (?timeout=D, default 2s, at most 30s)
+//	POST /v1/call           CallRequest in (Content-Type: application/json),
+//	                        CallReply or CallError out; only with Options.Calls
 //	GET  /metrics           the node's Prometheus metrics
 //	GET  /healthz           Health: 200 while the node serves
 //	GET  /readyz            Ready: 200 once joined, 503 before and while draining
 //
 // Answers are indented JSON (application/json). A request the endpoint
-// refuses is answered with an Error: 400 for a malformed request (a bad
-// limit or timeout, an invalid capability or ID, a payload that does not
-// decode), 404 for a member no one knows or a capability no member offers,
-// 403 for POST /v1/call without Options.Calls. A call the node made
+// refuses is answered with an Error: 401 for missing or refused
+// credentials and 403 for a read token on POST /v1/call (see
+// Authentication), 400 for a malformed request (a bad limit or timeout, an
+// invalid capability or ID, a payload that does not decode, a timeout
+// longer than allowed), 404 for a member no one knows or a capability no
+// member offers, 403 for POST /v1/call without Options.Calls, 415 for a
+// call whose body is not sent as application/json, 503 with Retry-After
+// when 32 requests are in progress already (the probes are not counted). A call the node made
 // answers with a CallError if it failed, which carries the outcome label of
 // the call in mesh_calls_total: 400 if the node refused the request as
 // invalid, 503 if the node is closing and sent nothing (another node may
@@ -36,22 +40,57 @@
 // POST /v1/call takes a payload in protobuf JSON, of a message type linked
 // into the program (protoregistry.GlobalTypes): named by CallRequest.Type,
 // or given as a google.protobuf.Any with @type. Its body is limited to
-// 1 MiB.
+// 1 MiB. Its timeout, if given, may be at most Options.MaxCallTimeout
+// (mesh's Config.CallTimeout); without one the node bounds the call
+// itself. Requiring application/json keeps web pages from calling: a
+// browser sends a form or text/plain to another site without asking it
+// first, but not JSON.
+//
+// # Authentication
+//
+// With Options.Tokens set, every route but /healthz and /readyz needs
+// "Authorization: Bearer SECRET" with the secret of one of the tokens;
+// the probes stay open because orchestrators (Kubernetes, load balancers)
+// probe without credentials, and they disclose only the node's name and
+// whether it is ready. A token of RoleRead may GET every other route,
+// /metrics included (Prometheus sends one with its scrape config's
+// authorization: credentials, or bearer_token_file); POST /v1/call needs
+// RoleOperator. Without valid credentials a route answers 401 with
+// WWW-Authenticate: Bearer realm="mesh" (and error="invalid_token" for a
+// token the endpoint does not accept); a read token on POST /v1/call
+// gets 403 with error="insufficient_scope". Secrets are compared as
+// SHA-256 digests in constant time, against every token, and never
+// logged. Without tokens, the endpoint has no authentication: anyone who
+// reaches it may read it, and call any process if Options.Calls is set.
+//
+// With Options.TLS set, Listen serves HTTPS. If its ClientAuth verifies
+// client certificates (tls.VerifyClientCertIfGiven, or
+// tls.RequireAndVerifyClientCert, under which the handshake refuses a
+// client without one, probes included), a certificate that verifies
+// against its ClientCAs grants RoleOperator, as an alternative to a
+// token.
+//
+//	s, err := admin.Listen("10.0.0.7:9101", node, admin.Options{Calls: true, Tokens: []admin.Token{
+//		{Secret: os.Getenv("MESH_READ_TOKEN")},                           // RoleRead
+//		{Secret: os.Getenv("MESH_OPERATOR_TOKEN"), Role: admin.RoleOperator},
+//	}})
 //
 // # Configuration
 //
 // The endpoint serves a Node, a narrow view of a node that mesh implements
 // over its *mesh.Node; this package does not import mesh. NewHandler
-// returns the routes as an http.Handler; Listen serves them on an address,
-// with a bound on how long a client may take to send its headers, until
-// Server.Shutdown. Options.Calls turns POST /v1/call on (mesh's
-// Config.AdminCalls). The endpoint has no authentication: bind it to an
-// address only operators reach.
+// returns the routes as an http.Handler; Listen serves them on an address
+// until Server.Shutdown, with bounds on how long a client may take to
+// send a request or read an answer, and on idle connections.
+// Options.Calls turns POST /v1/call on (mesh's Config.AdminCalls);
+// Options.Tokens (Config.AdminTokens) turn authentication on. Without
+// tokens, bind the endpoint to an address only operators reach.
 //
 // # Concurrency
 //
-// The handler keeps no state of its own between requests: it serves
-// requests concurrently, each calling the Node's methods from its own
-// goroutine, so a Node must be safe for concurrent use. A request's
-// context bounds what the Node does for it (pings, calls, status).
+// The handler keeps no state between requests but the count of those in
+// progress: it serves requests concurrently, each calling the Node's
+// methods from its own goroutine, so a Node must be safe for concurrent
+// use. A request's context bounds what the Node does for it (pings,
+// calls, status).
 package admin

@@ -2,6 +2,9 @@ package admin
 
 import "errors"
 
+// ErrInvalidOptions reports Options that NewHandler and Listen refuse.
+var ErrInvalidOptions = errors.New("admin: invalid options")
+
 // Kinds of error a Node marks its errors with (see Mark), for the endpoint
 // to answer with the right HTTP status.
 var (

@@ -34,6 +34,10 @@ type fakeNode struct {
 	callErr        error
 	readyErr       error
 	reg            *prometheus.Registry
+	// statusGate, if set, holds every Status until it is closed, and
+	// statusIn counts the Status calls it holds.
+	statusGate chan struct{}
+	statusIn   chan struct{}
 
 	mu         sync.Mutex
 	pingAlls   int
@@ -65,7 +69,13 @@ func (f *fakeNode) Locate(capability, id string) (Placement, error) {
 	return p, nil
 }
 
-func (f *fakeNode) Status(context.Context) ClusterStatus { return f.status }
+func (f *fakeNode) Status(context.Context) ClusterStatus {
+	if f.statusGate != nil {
+		f.statusIn <- struct{}{}
+		<-f.statusGate
+	}
+	return f.status
+}
 
 func (f *fakeNode) sawPing(ctx context.Context) {
 	f.mu.Lock()
@@ -107,25 +117,45 @@ func (f *fakeNode) Call(ctx context.Context, capability, id string, payload prot
 // errNoSuchMember is the fake's error for a ping of a stranger.
 var errNoSuchMember = errors.New(`mesh: no such member: "nope"`)
 
-// serve sends the request to a handler over f whose clock starts at t0 and
-// advances by 1.5 ms at each reading, and returns the answer.
+// serve sends the request to a handler over f, with Options.Calls set to
+// calls, and returns the answer (see serveWith).
 func serve(t testing.TB, f *fakeNode, calls bool, method, target, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	now := t0
-	h := &handler{node: f, calls: calls, now: func() time.Time {
-		defer func() { now = now.Add(1500 * time.Microsecond) }()
-		return now
-	}}
+	return serveWith(t, f, Options{Calls: calls}, newRequest(method, target, body))
+}
+
+// serveWith sends r to a handler over f with opts whose clock starts at t0
+// and advances by 1.5 ms at each reading, and returns the answer.
+func serveWith(t testing.TB, f *fakeNode, opts Options, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	if f.reg == nil {
 		f.reg = prometheus.NewRegistry()
 	}
+	h := newHandler(f, opts)
+	now := t0
+	h.now = func() time.Time {
+		defer func() { now = now.Add(1500 * time.Microsecond) }()
+		return now
+	}
 	w := httptest.NewRecorder()
+	h.routes().ServeHTTP(w, r)
+	return w
+}
+
+// newRequest is a request to the handler, with a body unless body is
+// empty, and for a POST the Content-Type of JSON.
+func newRequest(method, target, body string) *http.Request {
 	var r *http.Request
 	if body != "" {
 		r = httptest.NewRequest(method, target, strings.NewReader(body))
 	} else {
 		r = httptest.NewRequest(method, target, nil)
 	}
-	h.routes().ServeHTTP(w, r)
-	return w
+	if method == http.MethodPost {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
 }

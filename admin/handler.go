@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,13 +26,52 @@ const (
 	// defaultActivationsLimit is how many activations GET /v1/activations
 	// lists unless asked for another limit.
 	defaultActivationsLimit = 1000
+	// defaultMaxCallTimeout is Options.MaxCallTimeout when it is zero,
+	// mesh's default CallTimeout.
+	defaultMaxCallTimeout = 5 * time.Second
+	// maxInFlight bounds the requests in progress on the routes that need
+	// credentials (all but the probes); one more answers 503. A CLI
+	// command sends at most one request to a node at a time, a scraper
+	// one per scrape: 32 leaves room for many operators and scrapers
+	// while bounding the pings and calls a flood of requests can start.
+	maxInFlight = 32
 )
+
+// MaxPingTimeout is the longest ?timeout= GET /v1/ping accepts.
+const MaxPingTimeout = 30 * time.Second
 
 // Options configure the endpoint.
 type Options struct {
 	// Calls lets POST /v1/call call any process of the cluster; without
 	// it the route answers 403. Off by default.
 	Calls bool
+	// Tokens, if set, are the bearer tokens the endpoint accepts: every
+	// route but /healthz and /readyz then answers 401 to a request
+	// without "Authorization: Bearer SECRET" of one of them, and POST
+	// /v1/call 403 to a token of RoleRead. Several tokens of a role let
+	// clients move to a new one before the old one is removed. See
+	// Token.Secret for what a secret must be. If empty (the default),
+	// the endpoint has no authentication.
+	Tokens []Token
+	// MaxCallTimeout is the longest timeout a POST /v1/call may ask for;
+	// a longer one answers 400. Set it to the node's own bound on a call
+	// without a deadline (mesh sets its Config.CallTimeout). If zero,
+	// 5 s.
+	MaxCallTimeout time.Duration
+	// TLS, if set, makes Listen serve HTTPS with it; it needs a
+	// certificate. With ClientAuth tls.VerifyClientCertIfGiven or
+	// tls.RequireAndVerifyClientCert (and ClientCAs, which must be set),
+	// a client certificate that verifies against ClientCAs grants
+	// RoleOperator, and a request with neither such a certificate nor a
+	// token answers 401 (the probes excepted). Under
+	// RequireAndVerifyClientCert the handshake refuses a client without
+	// a certificate before any route, the probes included: use
+	// VerifyClientCertIfGiven to keep them open. Other ClientAuth values
+	// grant nothing: requests then need a token if Tokens is set, none
+	// otherwise. Only the ClientAuth of TLS itself is read, not that of
+	// a configuration GetConfigForClient returns. If nil (the default),
+	// the endpoint serves plain HTTP.
+	TLS *tls.Config
 	// Logger receives, from Listen's server, a line when it stops on an
 	// error and, at Debug, the HTTP server's own errors (a client that
 	// sends garbage). nil discards them.
@@ -48,26 +88,74 @@ var endpoints = []string{
 type handler struct {
 	node  Node
 	calls bool
+	auth  *authenticator
+	// maxCallTimeout is Options.MaxCallTimeout, or its default.
+	maxCallTimeout time.Duration
+	// inFlight holds a token per guarded request in progress.
+	inFlight chan struct{}
 	// now is the clock of ages and durations in answers.
 	now func() time.Time
 }
 
 // NewHandler returns the endpoint's routes over n (see the package
-// documentation). It is safe for concurrent use.
-func NewHandler(n Node, opts Options) http.Handler {
-	return (&handler{node: n, calls: opts.Calls, now: time.Now}).routes()
+// documentation). It is safe for concurrent use. It fails with
+// opts.Validate's error. It does not serve TLS itself: opts.TLS only says
+// whether it trusts the client certificates of the requests' connections
+// (http.Request.TLS).
+func NewHandler(n Node, opts Options) (http.Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return newHandler(n, opts).routes(), nil
 }
 
+// Validate reports the first problem of o that NewHandler and Listen
+// refuse, wrapping ErrInvalidOptions: a token whose secret is shorter
+// than MinTokenLen or has a character a bearer token cannot carry, an
+// unknown role, a secret given twice, a negative MaxCallTimeout, or a TLS
+// without a certificate or that verifies client certificates without
+// ClientCAs. Its errors never contain a secret.
+func (o Options) Validate() error {
+	if o.MaxCallTimeout < 0 {
+		return fmt.Errorf("%w: MaxCallTimeout %v is negative", ErrInvalidOptions, o.MaxCallTimeout)
+	}
+	if err := validateTLS(o.TLS); err != nil {
+		return err
+	}
+	return validateTokens(o.Tokens)
+}
+
+// newHandler returns the handler of valid opts over n.
+func newHandler(n Node, opts Options) *handler {
+	h := &handler{
+		node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens, opts.TLS), maxCallTimeout: opts.MaxCallTimeout,
+		inFlight: make(chan struct{}, maxInFlight), now: time.Now,
+	}
+	if h.maxCallTimeout == 0 {
+		h.maxCallTimeout = defaultMaxCallTimeout
+	}
+	return h
+}
+
+// maxWrite bounds how long the longest request of a handler over opts
+// takes to answer, once read: the longest ping or call it allows.
+func (o Options) maxWrite() time.Duration {
+	return max(MaxPingTimeout, o.MaxCallTimeout, defaultMaxCallTimeout)
+}
+
+// routes serves each route to the role it needs; the probes, /healthz and
+// /readyz, to anyone, since orchestrators send no credentials.
 func (h *handler) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.index)
-	mux.HandleFunc("GET /v1/members", h.members)
-	mux.HandleFunc("GET /v1/activations", h.activations)
-	mux.HandleFunc("GET /v1/owner", h.owner)
-	mux.HandleFunc("GET /v1/status", h.status)
-	mux.HandleFunc("GET /v1/ping", h.ping)
-	mux.HandleFunc("POST /v1/call", h.call)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{}))
+	read := func(f http.HandlerFunc) http.Handler { return h.guard(RoleRead, f) }
+	mux.Handle("GET /{$}", read(h.index))
+	mux.Handle("GET /v1/members", read(h.members))
+	mux.Handle("GET /v1/activations", read(h.activations))
+	mux.Handle("GET /v1/owner", read(h.owner))
+	mux.Handle("GET /v1/status", read(h.status))
+	mux.Handle("GET /v1/ping", read(h.ping))
+	mux.Handle("POST /v1/call", h.guard(RoleOperator, http.HandlerFunc(h.call)))
+	mux.Handle("GET /metrics", h.guard(RoleRead, promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", h.health)
 	mux.HandleFunc("GET /readyz", h.ready)
 	return mux
@@ -196,6 +284,10 @@ func (h *handler) ping(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want a positive duration such as 500ms", s))
+			return
+		}
+		if d > MaxPingTimeout {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want at most %v", s, MaxPingTimeout))
 			return
 		}
 		timeout = d

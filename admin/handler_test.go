@@ -267,6 +267,7 @@ func TestStatusCodes(t *testing.T) {
 		{"ping a stranger", nil, "/v1/ping?node=nope", 404, errNoSuchMember.Error()},
 		{"bad ping timeout", nil, "/v1/ping?timeout=x", 400, `timeout "x": want a positive duration such as 500ms`},
 		{"negative ping timeout", nil, "/v1/ping?timeout=-1s", 400, `timeout "-1s": want a positive duration such as 500ms`},
+		{"ping timeout too long", nil, "/v1/ping?timeout=30001ms", 400, `timeout "30001ms": want at most 30s`},
 	} {
 		f := sampleNode()
 		if tt.edit != nil {
@@ -313,6 +314,10 @@ func TestMembersPings(t *testing.T) {
 	serve(t, f, false, "GET", "/v1/ping?node=node-2&timeout=50ms", "")
 	if f.pingCtxTTL <= 0 || f.pingCtxTTL > 50*time.Millisecond {
 		t.Errorf("ping with timeout=50ms: %v left", f.pingCtxTTL)
+	}
+	f = sampleNode()
+	if w := serve(t, f, false, "GET", "/v1/ping?timeout=30s", ""); w.Code != http.StatusOK || f.pingCtxTTL <= 29*time.Second {
+		t.Errorf("ping with timeout=30s, the longest: %d, %v left", w.Code, f.pingCtxTTL)
 	}
 }
 

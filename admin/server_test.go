@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"testing"
@@ -47,5 +48,37 @@ func TestListen(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
 		c.Close()
 		t.Errorf("%s still accepts connections after Shutdown", s.Addr())
+	}
+}
+
+// TestListenTokens: Listen refuses a token too short, and a server with
+// tokens answers 401 with a challenge to a request without one, over HTTP.
+func TestListenTokens(t *testing.T) {
+	if _, err := admin.Listen("127.0.0.1:0", health{}, admin.Options{Tokens: []admin.Token{{Secret: "short"}}}); !errors.Is(err, admin.ErrInvalidOptions) {
+		t.Fatalf("Listen with a 5-byte token: %v; want ErrInvalidOptions", err)
+	}
+	secret := "listen-token-0123456789"
+	s, err := admin.Listen("127.0.0.1:0", health{}, admin.Options{Tokens: []admin.Token{{Secret: secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, tt := range []struct {
+		auth   string
+		status int
+	}{{"", http.StatusUnauthorized}, {"Bearer " + secret, http.StatusOK}} {
+		req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/metrics", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || (tt.status == http.StatusUnauthorized) != (resp.Header.Get("WWW-Authenticate") != "") {
+			t.Errorf("GET /metrics with %q: %d, challenge %q; want %d", tt.auth, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tt.status)
+		}
 	}
 }

@@ -21,6 +21,11 @@
 #   EXAMPLE      chat (default) or game; game nodes alternate regions eu, us
 #   BASE_PORT    7100 by default
 #   CLUSTER_DIR  .cluster by default
+#   MESH_TOKEN   if set at `up` (16 bytes or more, e.g. $(openssl rand -hex 16)),
+#                every node's admin endpoint requires it as an operator token;
+#                the nodes and cmd/mesh read it from the environment, never
+#                from their command line, and status, restart and rolling
+#                need the same token again
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,11 +42,29 @@ die() {
 	exit 1
 }
 
-# load reads what `up` saved: EXAMPLE, N, BASE_PORT.
+# load reads what `up` saved: EXAMPLE, N, BASE_PORT, TOKEN_SUM.
 load() {
 	[ -f "$state" ] || die "no cluster here: run 'scripts/cluster.sh up N' first"
+	TOKEN_SUM=
 	# shellcheck source=/dev/null
 	. "$state"
+}
+
+# token_sum is a fingerprint of MESH_TOKEN (not the token), or "" if unset.
+token_sum() {
+	[ -n "${MESH_TOKEN:-}" ] || return 0
+	printf %s "$MESH_TOKEN" | sha256sum | cut -c1-16
+}
+
+# need_token fails unless MESH_TOKEN is the token the cluster was started
+# with (or none, for a cluster started without).
+need_token() {
+	local sum
+	sum=$(token_sum)
+	[ "$sum" = "$TOKEN_SUM" ] && return 0
+	[ -n "$TOKEN_SUM" ] || die "this cluster was started without MESH_TOKEN: unset it"
+	[ -n "$sum" ] || die "this cluster was started with MESH_TOKEN: export it again"
+	die "MESH_TOKEN is not the token this cluster was started with"
 }
 
 gossip_addr() { echo "127.0.0.1:$((BASE_PORT + $1))"; }
@@ -132,17 +155,21 @@ up)
 	BASE_PORT=${BASE_PORT:-7100}
 	N=$2
 	case $EXAMPLE in chat | game) ;; *) die "EXAMPLE=$EXAMPLE: want chat or game" ;; esac
+	[ -z "${MESH_TOKEN:-}" ] || [ ${#MESH_TOKEN} -ge 16 ] || die "MESH_TOKEN is ${#MESH_TOKEN} bytes: want 16 or more"
+	TOKEN_SUM=$(token_sum)
 	mkdir -p "$dir/bin"
 	echo "building examples/$EXAMPLE and cmd/mesh into ${dir#"$root"/}/bin"
 	(cd "$root" && go build -o "$dir/bin/$EXAMPLE" "./examples/$EXAMPLE" && go build -o "$dir/bin/mesh" ./cmd/mesh)
-	printf 'EXAMPLE=%s\nN=%s\nBASE_PORT=%s\n' "$EXAMPLE" "$N" "$BASE_PORT" >"$state"
+	printf 'EXAMPLE=%s\nN=%s\nBASE_PORT=%s\nTOKEN_SUM=%s\n' "$EXAMPLE" "$N" "$BASE_PORT" "$TOKEN_SUM" >"$state"
 	for ((i = 1; i <= N; i++)); do start "$i"; done
 	echo
 	echo "mesh CLI: ${dir#"$root"/}/bin/mesh --addr $(all_admins) status"
+	[ -z "$TOKEN_SUM" ] || echo "the admin endpoints require MESH_TOKEN: export it where you run the CLI"
 	;;
 status)
 	[ $# -eq 1 ] || usage
 	load
+	need_token
 	for ((i = 1; i <= N; i++)); do
 		if running "$i"; then
 			echo "node-$i   running   pid $(cat "$dir/node-$i.pid")   admin $(admin_addr "$i")"
@@ -169,11 +196,13 @@ kill)
 restart)
 	[ $# -eq 2 ] || usage
 	load
+	need_token
 	restart "$(index "$2")"
 	;;
 rolling)
 	[ $# -eq 1 ] || usage
 	load
+	need_token
 	for ((i = 1; i <= N; i++)); do
 		restart "$i"
 		healthy || die "the cluster is not healthy 30 s after node-$i restarted; see 'scripts/cluster.sh status'"

@@ -19,12 +19,15 @@ import (
 type client struct {
 	http    *http.Client
 	timeout time.Duration
+	// token is sent as a bearer token to every endpoint, if not empty.
+	token string
 }
 
 func newClient(o *options) *client {
 	return &client{
 		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		timeout: o.timeout,
+		token:   o.token,
 	}
 }
 
@@ -57,6 +60,9 @@ func (c *client) do(ctx context.Context, method, addr, path string, body any, v 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -68,6 +74,9 @@ func (c *client) do(ctx context.Context, method, addr, path string, body any, v 
 	}
 	if raw != nil {
 		*raw = b
+	}
+	if msg := c.refused(addr, resp); msg != "" {
+		return &apiError{status: resp.StatusCode, msg: msg}
 	}
 	if resp.StatusCode >= 400 {
 		var e admin.Error
@@ -82,6 +91,21 @@ func (c *client) do(ctx context.Context, method, addr, path string, body any, v 
 		}
 	}
 	return nil
+}
+
+// refused says what to do about an answer that refused the client's
+// credentials, 401, or their role (403 with the insufficient_scope
+// challenge of RFC 6750); "" for any other answer.
+func (c *client) refused(addr string, resp *http.Response) string {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized && c.token == "":
+		return addr + " needs a token: give --token or set " + tokenEnv
+	case resp.StatusCode == http.StatusUnauthorized:
+		return addr + " refused the token: check --token or " + tokenEnv
+	case resp.StatusCode == http.StatusForbidden && strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope"):
+		return addr + ": the token is read-only: this needs an operator token"
+	}
+	return ""
 }
 
 // get GETs path from the first of addrs that answers, decoding into v, and

@@ -177,7 +177,7 @@ the answer, the path a call's first message takes. Exits 3 if some node did
 not answer (1 if NODE did not).`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			path := "/v1/ping?timeout=" + url.QueryEscape((o.timeout / 2).String())
+			path := "/v1/ping?timeout=" + url.QueryEscape(min(o.timeout/2, admin.MaxPingTimeout).String())
 			if len(a) == 1 {
 				path += "&node=" + url.QueryEscape(a[0])
 			}

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	mesh [--addr HOST:PORT,...] [-o table|json] [--timeout D] COMMAND
+//	mesh [--addr HOST:PORT,...] [--token T] [-o table|json] [--timeout D] COMMAND
 //
 //	mesh peers                        the members, their state and what they offer
 //	mesh actors [--capability C]      the activations of every node
@@ -13,12 +13,16 @@
 //	mesh ping [NODE]                  round trip through the mesh to every node, or NODE
 //	mesh status                       running, or degraded with the reasons
 //	mesh call CAP ID --json '{...}'   call a process (the node needs Config.AdminCalls)
+//	mesh certs ca --dir DIR           make a development CA for the transport's mutual TLS
+//	mesh certs node NAME --dir DIR    make NAME's certificate, signed by it [--ip IP] [--dns NAME]
 //
 // --addr names one or more admin endpoints (default $MESH_ADMIN, else
 // 127.0.0.1:9101, node-1 of scripts/cluster.sh); the first that answers is
-// asked, and actors then asks every node that node knows. Exit codes: 0
-// success (status: running), 1 failure, 2 usage error, 3 degraded status or
-// a partial answer (some node did not answer).
+// asked, and actors then asks every node that node knows. --token (default
+// $MESH_TOKEN) is the bearer token sent to every endpoint, for nodes with
+// Config.AdminTokens. Exit codes: 0 success (status: running), 1 failure
+// (a token missing or refused included), 2 usage error, 3 degraded status
+// or a partial answer (some node did not answer).
 package main
 
 import (
@@ -62,13 +66,19 @@ func (e *exitError) Error() string {
 
 func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
 
+// tokenEnv names the environment variable that holds the token when
+// --token is not given.
+const tokenEnv = "MESH_TOKEN"
+
 // options are the flags every command shares.
 type options struct {
 	addrs   []string
 	output  string
 	timeout time.Duration
-	stdout  io.Writer
-	stderr  io.Writer
+	// token is the bearer token sent to every endpoint; empty for none.
+	token  string
+	stdout io.Writer
+	stderr io.Writer
 }
 
 func (o *options) json() bool { return o.output == "json" }
@@ -105,8 +115,10 @@ func newRoot(o *options) *cobra.Command {
 		Long: `mesh asks the admin endpoints of mesh nodes (Config.AdminAddr) about the cluster.
 
 --addr names one or more admin endpoints; the first that answers is asked.
-Exit codes: 0 success (status: running), 1 failure, 2 usage error,
-3 degraded status or a partial answer (some node did not answer).`,
+An endpoint with Config.AdminTokens needs a token: --token, or $MESH_TOKEN.
+Exit codes: 0 success (status: running), 1 failure (a token missing or
+refused included), 2 usage error, 3 degraded status or a partial answer
+(some node did not answer).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -119,6 +131,11 @@ Exit codes: 0 success (status: running), 1 failure, 2 usage error,
 			if o.timeout <= 0 {
 				return usageError(fmt.Errorf("--timeout %v: want a positive duration", o.timeout))
 			}
+			// Read here rather than as the flag's default, which --help
+			// would print.
+			if !cmd.Flags().Changed("token") {
+				o.token = os.Getenv(tokenEnv)
+			}
 			return nil
 		},
 	}
@@ -130,9 +147,12 @@ Exit codes: 0 success (status: running), 1 failure, 2 usage error,
 		"admin endpoints (host:port), comma-separated; the first that answers is asked ($MESH_ADMIN)")
 	root.PersistentFlags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&o.timeout, "timeout", 5*time.Second, "bound on each request to a node")
+	root.PersistentFlags().StringVar(&o.token, "token", "",
+		"bearer token sent to the admin endpoints (default $"+tokenEnv+", which keeps it out of the process list)")
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(peersCommand(o), actorsCommand(o), ownerCommand(o), pingCommand(o), statusCommand(o), callCommand(o))
+	root.AddCommand(peersCommand(o), actorsCommand(o), ownerCommand(o), pingCommand(o), statusCommand(o), callCommand(o),
+		certsCommand(o))
 	return root
 }
 

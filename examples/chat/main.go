@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/examples/chat/chatpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -132,13 +133,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		node       = fs.String("node", "", "run one node with this `name`, offering rooms, until SIGINT or SIGTERM")
 		gossip     = fs.String("gossip", "127.0.0.1:0", "gossip `address` of the node (port 0 picks a free port)")
 		remote     = fs.String("remote", "127.0.0.1:0", "actor message `address` of the node")
-		admin      = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")
+		adminAddr  = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")
 		adminCalls = fs.Bool("admin-calls", false, "let the admin endpoint take calls (mesh call)")
+		adminToken = fs.String("admin-token", "", "operator `token` the admin endpoint requires (16 bytes or more); if empty, $MESH_TOKEN")
 		seeds      = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
 		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls]] [-seeds ADDR,...]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -161,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *node != "" {
 		cfg := mesh.DefaultLocalConfig()
 		cfg.NodeName, cfg.GossipAddr, cfg.RemoteAddr, cfg.Seeds = *node, *gossip, *remote, splitList(*seeds)
-		cfg.AdminAddr, cfg.AdminCalls = *admin, *adminCalls
+		cfg.AdminAddr, cfg.AdminCalls, cfg.AdminTokens = *adminAddr, *adminCalls, adminTokens(*adminToken)
 		cfg.Logger = newLogger(stderr, level)
 		err = runNode(ctx, cfg, stdout)
 	} else {
@@ -205,6 +207,18 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// adminTokens is the operator token of the admin endpoint: flag, else
+// $MESH_TOKEN, which cmd/mesh sends too; none if both are empty.
+func adminTokens(flag string) []admin.Token {
+	if flag == "" {
+		flag = os.Getenv("MESH_TOKEN")
+	}
+	if flag == "" {
+		return nil
+	}
+	return []admin.Token{{Secret: flag, Role: admin.RoleOperator}}
 }
 
 func splitList(s string) []string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/examples/chat/chatpb"
 )
 
@@ -118,5 +119,21 @@ func TestRoomStateMoves(t *testing.T) {
 	}
 	if err := (&room{}).Restore(state, format+1); err == nil {
 		t.Fatal("a state in an unknown format was taken")
+	}
+}
+
+// TestAdminTokens: -admin-token, else $MESH_TOKEN, is the admin
+// endpoint's operator token; with neither the endpoint has none.
+func TestAdminTokens(t *testing.T) {
+	t.Setenv("MESH_TOKEN", "")
+	if got := adminTokens(""); got != nil {
+		t.Errorf("no flag, no environment: %v", got)
+	}
+	t.Setenv("MESH_TOKEN", "from-the-environment")
+	for flag, want := range map[string]string{"": "from-the-environment", "from-the-flag-0123": "from-the-flag-0123"} {
+		got := adminTokens(flag)
+		if len(got) != 1 || got[0].Secret != want || got[0].Role != admin.RoleOperator {
+			t.Errorf("-admin-token %q: %v, want the operator token %q", flag, got, want)
+		}
 	}
 }

@@ -192,7 +192,7 @@ func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	default:
 		fmt.Fprintf(out, "\n  %d counters moved, %d of them off %s", moved, movedOff, victim.name)
 	}
-	fmt.Fprintf(out, " and restarted at 1: this version has no state handoff.\n\n")
+	fmt.Fprintf(out, " and kept their counts: %s handed their state to their new owners as it left.\n\n", victim.name)
 
 	// One at a time, the last started first, so that the seeds a node
 	// joined through are still there when it leaves: a node that leaves

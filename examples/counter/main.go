@@ -27,6 +27,7 @@ import (
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/examples/counter/counterpb"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // capabilityName is the capability every node of the example offers.
@@ -55,6 +56,22 @@ func (c *counter) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, er
 		return nil, fmt.Errorf("counter: unexpected message %T", msg)
 	}
 	return &counterpb.Value{Value: c.value, Node: c.node, Id: ctx.ID()}, nil
+}
+
+// Snapshot is the count, handed to the node that takes the counter over
+// when it moves (a node joins, or drains and leaves): format 1.
+func (c *counter) Snapshot() (proto.Message, uint32, error) {
+	return wrapperspb.Int64(c.value), 1, nil
+}
+
+// Restore starts the counter from a handed-off count.
+func (c *counter) Restore(state proto.Message, format uint32) error {
+	v, ok := state.(*wrapperspb.Int64Value)
+	if !ok || format != 1 {
+		return fmt.Errorf("counter: state %T in format %d, want an Int64Value in format 1", state, format)
+	}
+	c.value = v.GetValue()
+	return nil
 }
 
 // counterCapability is the capability a node named node offers.

@@ -127,7 +127,7 @@ func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResu
 	if err := playAll(ctx, out, order, res.after); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "\n  the sessions that moved started over, their scores counting from this round:\n  this version has no state handoff.\n")
+	fmt.Fprintf(out, "\n  the sessions that moved kept their scores: %s handed them to the other eu node as it left.\n", res.stopped)
 
 	_, res.noRegion = call(ctx, order[0], capabilityOf("ap"), "match-1", &gamepb.Get{})
 	fmt.Fprintf(out, "\nA session of a region no node serves: %v\n", res.noRegion)

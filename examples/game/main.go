@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/examples/game/gamepb"
 	"google.golang.org/protobuf/proto"
 )
@@ -64,6 +65,22 @@ func (s *session) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, er
 	return &gamepb.State{Session: ctx.ID(), Region: s.region, Node: s.node, Scores: s.scores}, nil
 }
 
+// Snapshot is the session's scores, handed to the node that takes the
+// session over when it moves: format 1.
+func (s *session) Snapshot() (proto.Message, uint32, error) {
+	return &gamepb.State{Region: s.region, Scores: s.scores}, 1, nil
+}
+
+// Restore starts the session from handed-off scores.
+func (s *session) Restore(state proto.Message, format uint32) error {
+	st, ok := state.(*gamepb.State)
+	if !ok || format != 1 {
+		return fmt.Errorf("session: state %T in format %d, want a State in format 1", state, format)
+	}
+	s.scores = st.GetScores()
+	return nil
+}
+
 // sessionCapability is the capability a node named node in region offers.
 func sessionCapability(node, region string) mesh.Capability {
 	return mesh.Capability{Name: capabilityOf(region), New: func(string) mesh.Process {
@@ -85,13 +102,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		region     = fs.String("region", "", "with -node, the node's `region`: it gets the label region=REGION and offers game-REGION")
 		gossip     = fs.String("gossip", "127.0.0.1:0", "gossip `address` of the node (port 0 picks a free port)")
 		remote     = fs.String("remote", "127.0.0.1:0", "actor message `address` of the node")
-		admin      = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")
+		adminAddr  = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")
 		adminCalls = fs.Bool("admin-calls", false, "let the admin endpoint take calls (mesh call)")
+		adminToken = fs.String("admin-token", "", "operator `token` the admin endpoint requires (16 bytes or more); if empty, $MESH_TOKEN")
 		seeds      = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
 		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  game [-demo]\n  game -node NAME -region REGION [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls]] [-seeds ADDR,...]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  game [-demo]\n  game -node NAME -region REGION [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -114,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *node != "" {
 		cfg := mesh.DefaultLocalConfig()
 		cfg.NodeName, cfg.GossipAddr, cfg.RemoteAddr, cfg.Seeds = *node, *gossip, *remote, splitList(*seeds)
-		cfg.AdminAddr, cfg.AdminCalls = *admin, *adminCalls
+		cfg.AdminAddr, cfg.AdminCalls, cfg.AdminTokens = *adminAddr, *adminCalls, adminTokens(*adminToken)
 		cfg.Labels = map[string]string{"region": *region}
 		cfg.Logger = newLogger(stderr, level)
 		err = runNode(ctx, cfg, stdout)
@@ -159,6 +177,18 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// adminTokens is the operator token of the admin endpoint: flag, else
+// $MESH_TOKEN, which cmd/mesh sends too; none if both are empty.
+func adminTokens(flag string) []admin.Token {
+	if flag == "" {
+		flag = os.Getenv("MESH_TOKEN")
+	}
+	if flag == "" {
+		return nil
+	}
+	return []admin.Token{{Secret: flag, Role: admin.RoleOperator}}
 }
 
 func splitList(s string) []string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/examples/game/gamepb"
 )
 
@@ -80,5 +81,21 @@ func TestSession(t *testing.T) {
 	st := reply.(*gamepb.State)
 	if st.GetScores()["ana"] != 5 || len(st.GetScores()) != 2 || st.GetRegion() != "eu" || st.GetNode() != "eu-1" {
 		t.Errorf("state %v", st)
+	}
+}
+
+// TestAdminTokens: -admin-token, else $MESH_TOKEN, is the admin
+// endpoint's operator token; with neither the endpoint has none.
+func TestAdminTokens(t *testing.T) {
+	t.Setenv("MESH_TOKEN", "")
+	if got := adminTokens(""); got != nil {
+		t.Errorf("no flag, no environment: %v", got)
+	}
+	t.Setenv("MESH_TOKEN", "from-the-environment")
+	for flag, want := range map[string]string{"": "from-the-environment", "from-the-flag-0123": "from-the-flag-0123"} {
+		got := adminTokens(flag)
+		if len(got) != 1 || got[0].Secret != want || got[0].Role != admin.RoleOperator {
+			t.Errorf("-admin-token %q: %v, want the operator token %q", flag, got, want)
+		}
 	}
 }

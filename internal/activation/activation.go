@@ -144,7 +144,10 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 	if !r.Deadline.IsZero() && time.Now().After(r.Deadline) {
 		return
 	}
-	if a.gone {
+	if owner, _ := a.t.cfg.Owner(a.ctx.capability, a.e.shard); a.gone || owner != a.t.cfg.Self {
+		// Not ours to handle: the caller routed by a view this node has
+		// left since (its shard moved on), so the process here may not
+		// hold the state, or may be about to hand it off.
 		a.stray()
 		if r.Cast {
 			a.recast(a.ctx.capability, a.ctx.id, r.Payload)
@@ -310,7 +313,6 @@ func failureOf(err error) *wire.Failure {
 // context, or one carrying a remote caller's trace context.
 func (a *activation) handle(parent context.Context, remote bool, msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
 	a.e.lastUsed.Store(time.Now().UnixNano())
-	a.served = true
 	a.ctx.deadline, a.ctx.cast = deadline, cast
 	a.ctx.begin(parent, a.t.cfg.Hooks.Tracer, remote)
 	defer func() { a.ctx.end(err) }()
@@ -328,6 +330,7 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 			return nil, err
 		}
 	}
+	a.served = true
 	reply, err = a.proc.Handle(&a.ctx, msg)
 	if err != nil {
 		return nil, &actor.ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: err.Error(), Err: err}
@@ -364,7 +367,10 @@ func (a *activation) stop(c pa.Context, m *stopMsg) {
 			a.t.cfg.Logger.Info("could not snapshot a process; it starts empty on its new owner",
 				"capability", a.ctx.capability, "id", a.ctx.id, "to", m.newOwner, "err", err)
 		case st != nil:
-			m.stopping.add(Snapshot{Capability: a.ctx.capability, To: m.newOwner, State: st})
+			if !m.stopping.add(Snapshot{Capability: a.ctx.capability, To: m.newOwner, State: st}) {
+				// Too late for the handoff, which went without it.
+				a.save()
+			}
 		}
 	}
 	if s, ok := a.proc.(actor.Stopper); ok {

@@ -80,9 +80,8 @@ func (t *Table) pendingOf(capability string) *pending {
 }
 
 // awaits returns the deadline until which a new activation of shard must
-// wait for its state, or zero; it registers pid to be told when the
-// state comes.
-func (t *Table) awaits(capability string, shard uint32, pid *pa.PID) time.Time {
+// wait for its state, or zero.
+func (t *Table) awaits(capability string, shard uint32) time.Time {
 	t.pendMu.Lock()
 	p := t.pend[capability]
 	t.pendMu.Unlock()
@@ -100,22 +99,43 @@ func (t *Table) awaits(capability string, shard uint32, pid *pa.PID) time.Time {
 		delete(p.waiting, shard)
 		return time.Time{}
 	}
-	p.waiting[shard] = append(p.waiting[shard], pid)
 	return until
+}
+
+// wait registers pid, told by its first message to wait for its state, to
+// be released when the state of shard comes; when the wait ended already,
+// it releases pid at once.
+func (t *Table) wait(capability string, shard uint32, pid *pa.PID) {
+	p := t.pendingOf(capability)
+	p.mu.Lock()
+	_, pending := p.until[shard]
+	if pending {
+		p.waiting[shard] = append(p.waiting[shard], pid)
+	}
+	p.mu.Unlock()
+	if !pending {
+		t.system.Root.Send(pid, &releaseMsg{})
+	}
 }
 
 // Restore makes or completes the activations whose states a previous
 // owner handed off, and ends the wait of every activation of the named
 // shards (done) that got no state. A shard done before it was expected
 // (the old owner saw the change first) is not waited for when Expect names
-// it within HandoffTimeout. It returns how many states it applied
-// and how many it refused: those whose capability this node does not
-// host.
-func (t *Table) Restore(capability string, states []*wire.State, done []uint32) (restored, refused int) {
+// it within HandoffTimeout. It returns how many states it gave to
+// activations and the IDs of those it refused: of a capability this node
+// does not host.
+func (t *Table) Restore(capability string, states []*wire.State, done []uint32) (restored int, refused []string) {
+	if _, ok := t.cfg.Factory(capability); !ok {
+		for _, st := range states {
+			refused = append(refused, st.GetId())
+		}
+		return 0, refused
+	}
 	for _, st := range states {
 		pid, made, err := t.ensure(capability, st.GetId(), st.GetShard(), st)
 		if err != nil {
-			refused++
+			refused = append(refused, st.GetId())
 			continue
 		}
 		if !made {
@@ -187,7 +207,9 @@ func (a *activation) restore(st *wire.State) {
 			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
 		return
 	}
-	a.handedOff = st
+	if a.t.cfg.Store == nil {
+		a.handedOff = st // to make the process again after a panic
+	}
 	a.e.origin.Store(int32(HandedOff))
 	a.handoffResult("restored")
 }

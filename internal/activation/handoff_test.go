@@ -79,8 +79,8 @@ func TestExpectedShardWaitsForItsState(t *testing.T) {
 		t.Fatalf("answered %+v before its state came", r)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if restored, refused := tb.Restore("c", []*wire.State{state(t, "a", 7, 41, 3)}, []uint32{7}); restored != 1 || refused != 0 {
-		t.Fatalf("restored %d, refused %d", restored, refused)
+	if restored, refused := tb.Restore("c", []*wire.State{state(t, "a", 7, 41, 3)}, []uint32{7}); restored != 1 || len(refused) != 0 {
+		t.Fatalf("restored %d, refused %v", restored, refused)
 	}
 	if got := count(t, ch); got != 42 {
 		t.Fatalf("count %d after restoring 41, want 42", got)
@@ -205,5 +205,39 @@ func TestDoneBeforeExpect(t *testing.T) {
 	count(t, send(tb, "c", "a", 7))
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("waited %v for a handoff that had ended", took)
+	}
+}
+
+// panicky is a keeper that panics on the message "boom".
+type panicky struct{ keeper }
+
+func (p *panicky) Handle(ctx actor.Context, msg proto.Message) (proto.Message, error) {
+	if s, ok := msg.(*wrapperspb.StringValue); ok && s.GetValue() == "boom" {
+		panic("boom")
+	}
+	return p.keeper.Handle(ctx, msg)
+}
+
+// TestPanicRestartsFromTheHandedOffState: without a store, a process that
+// panics is made again from the state it was handed, not empty.
+func TestPanicRestartsFromTheHandedOffState(t *testing.T) {
+	s := newSystem(t)
+	tb := NewTable(s, TableConfig{
+		Self:    "self",
+		Factory: func(string) (actor.Factory, bool) { return func(string) actor.Process { return &panicky{} }, true },
+		Owner:   func(string, uint32) (string, uint64) { return "self", 1 },
+	})
+	tb.Restore("c", []*wire.State{state(t, "a", 7, 41, 3)}, []uint32{7})
+	if got := count(t, send(tb, "c", "a", 7)); got != 42 {
+		t.Fatalf("count %d, want 42", got)
+	}
+	pid, _ := tb.Ensure("c", "a", 7)
+	ch := make(chan Response, 1)
+	s.Root.Send(pid, &Request{Payload: wrapperspb.String("boom"), Reply: ch})
+	if r := <-ch; !errors.Is(r.Err, actor.ErrProcessFailed) {
+		t.Fatalf("boom answered %+v, want ErrProcessFailed", r)
+	}
+	if got := count(t, send(tb, "c", "a", 7)); got != 42 {
+		t.Fatalf("count %d after the panic, want 42: made again from the handed-off 41", got)
 	}
 }

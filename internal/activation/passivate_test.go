@@ -155,3 +155,32 @@ func (s *slowSave) Save(ctx context.Context, k store.Key, r store.Record) error 
 	time.Sleep(s.delay)
 	return s.Store.Save(ctx, k, r)
 }
+
+// TestUnreadableStoredStateIsKept: a stored state the process cannot
+// restore fails its messages with ErrStore, and is not overwritten.
+func TestUnreadableStoredStateIsKept(t *testing.T) {
+	st := store.NewMemory()
+	s := state(t, "a", 7, 5, 99) // a format keeper does not know
+	key := store.Key{Capability: "c", ID: "a"}
+	if err := st.Save(context.Background(), key, store.Record{Version: 1, Type: s.Type, Format: s.Format, Data: s.Data}); err != nil {
+		t.Fatal(err)
+	}
+	tb := passivatingTable(t, Passivation{}, st)
+	for range 3 {
+		select {
+		case r := <-send(tb, "c", "a", 7):
+			if !errors.Is(r.Err, ErrStore) {
+				t.Fatalf("answer %+v, want ErrStore", r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no answer")
+		}
+	}
+	if err := tb.StopAll(actor.StopClosing).Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Load(context.Background(), key)
+	if err != nil || rec.Version != 1 || rec.Format != 99 {
+		t.Fatalf("stored %+v, %v: the unreadable state was overwritten", rec, err)
+	}
+}

@@ -48,18 +48,18 @@ func (a *activation) load() error {
 	}
 	state := &wire.State{Id: a.ctx.id, Type: rec.Type, Data: rec.Data, Format: rec.Format, Version: rec.Version}
 	if err := a.restoreFrom(state); err != nil {
-		// A state this version of the process cannot read: it starts
-		// empty, and its next save replaces the state it could not read.
-		a.t.cfg.Logger.Info("dropped a stored state; the process starts empty",
-			"capability", a.ctx.capability, "id", a.ctx.id, "version", rec.Version, "err", err)
+		// A state this version of the process cannot read (a format
+		// from a newer release, say): starting empty would overwrite it
+		// with the next save, for good. The message fails instead, and
+		// so does every one until a release that reads it runs.
 		a.storeResult("refused")
-		if a.proc = a.factory(a.ctx.id); a.proc == nil {
-			return fmt.Errorf("%w: %s/%s: factory returned nil", actor.ErrProcessFailed, a.ctx.capability, a.ctx.id)
-		}
-	} else {
-		a.e.origin.Store(int32(Stored))
-		a.storeResult("loaded")
+		a.t.cfg.Logger.Warn("a stored state could not be restored; the process's messages fail until it can be",
+			"capability", a.ctx.capability, "id", a.ctx.id, "version", rec.Version, "format", rec.Format, "err", err)
+		return fmt.Errorf("%w: %s/%s: the stored state (version %d, format %d) could not be restored: %w",
+			ErrStore, a.ctx.capability, a.ctx.id, rec.Version, rec.Format, err)
 	}
+	a.e.origin.Store(int32(Stored))
+	a.storeResult("loaded")
 	a.version = rec.Version
 	return nil
 }

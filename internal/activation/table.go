@@ -203,7 +203,15 @@ func (t *Table) Ensure(capability, id string, shard uint32) (*pa.PID, error) {
 // ensure is Ensure; a new activation starts from st when st is set, and
 // made reports whether it is new.
 func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid *pa.PID, made bool, err error) {
-	m := t.acts.of(capability, true)
+	m := t.acts.of(capability, false)
+	if m == nil {
+		// The first activation of the capability: its map is made only
+		// for a capability the node hosts.
+		if _, ok := t.cfg.Factory(capability); !ok {
+			return nil, false, fmt.Errorf("%w: %q", ErrNotHosted, capability)
+		}
+		m = t.acts.of(capability, true)
+	}
 	e, err := m.getOrCreate(id, shard, func() (*entry, error) {
 		f, ok := t.cfg.Factory(capability)
 		if !ok {
@@ -215,11 +223,16 @@ func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid
 		e.lastUsed.Store(now)
 		init := &initMsg{capability: capability, id: id, entry: e, factory: f, state: st}
 		if st == nil {
-			init.await = t.awaits(capability, shard, pid)
+			init.await = t.awaits(capability, shard)
 		}
 		// The first user message of the mailbox, ahead of anything a
 		// caller can send, since the PID is not published yet.
 		t.system.Root.Send(pid, init)
+		if !init.await.IsZero() {
+			// After the init: a release sent at once must find the
+			// activation waiting.
+			t.wait(capability, shard, pid)
+		}
 		t.count.Add(1)
 		if t.cfg.Hooks.Started != nil {
 			t.cfg.Hooks.Started(capability)
@@ -271,14 +284,28 @@ type Stopping struct {
 	left atomic.Int64
 	done chan struct{} // closed when left reaches zero
 
-	mu    sync.Mutex // guards snaps
-	snaps []Snapshot
+	mu     sync.Mutex // guards snaps, sealed
+	snaps  []Snapshot
+	sealed bool
 }
 
-// add keeps the snapshot of one stopping activation.
-func (s *Stopping) add(snap Snapshot) {
+// add keeps the snapshot of one stopping activation; false once the
+// Stopping is sealed, when nobody will hand it off any more.
+func (s *Stopping) add(snap Snapshot) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sealed {
+		return false
+	}
 	s.snaps = append(s.snaps, snap)
+	return true
+}
+
+// Seal ends the collection of snapshots: a process that stops after it
+// saves its state to the store, if any, instead.
+func (s *Stopping) Seal() {
+	s.mu.Lock()
+	s.sealed = true
 	s.mu.Unlock()
 }
 

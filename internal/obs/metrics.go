@@ -131,7 +131,7 @@ func NewMetrics(state State) *Metrics {
 	}, []string{"capability", "result"})
 	m.stored = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mesh_store_operations_total",
-		Help: "Loads and saves of processes' states in the node's store, by capability and result: loaded, saved, stale (a stale activation's save, refused), refused (the process would not take the stored state), failed.",
+		Help: "Loads and saves of processes' states in the node's store, by capability and result: loaded, saved, stale (a stale activation's save, refused), refused (the process could not restore the stored state: its messages fail with ErrStore and the state is kept), failed.",
 	}, []string{"capability", "result"})
 	m.reg.MustRegister(m.handoffs, m.stored, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
 		&nodeCollector{state: state},

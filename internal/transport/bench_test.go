@@ -28,8 +28,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 		_ = a.t.Close(b.Context())
 		_ = c.t.Close(b.Context())
 	}()
-	a.t.SetMembers([]string{c.t.Addr()})
-	c.t.SetMembers([]string{a.t.Addr()})
+	a.t.SetMembers(at(c.t.Addr()))
+	c.t.SetMembers(at(a.t.Addr()))
 	c.system.ProcessRegistry.Add(echoer{c.system}, "echo")
 	// Replies come back to one inbox per request number.
 	var mu sync.Mutex

@@ -13,8 +13,10 @@ import (
 	pa "github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -66,8 +68,8 @@ func newPeer(t *Transport, addr string, limit int) *peer {
 func (p *peer) dial() (*grpc.ClientConn, error) {
 	t, addr := p.t, p.addr
 	creds := insecure.NewCredentials()
-	if t.opts.TLS != nil {
-		creds = credentials.NewTLS(t.opts.TLS)
+	if t.clientTLS != nil {
+		creds = credentials.NewTLS(t.dialTLS(addr))
 	}
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(creds),
@@ -201,7 +203,14 @@ func (p *peer) run() {
 			}
 			return
 		}
-		p.t.opts.Logger.Debug("stream to peer ended", "addr", p.addr, "err", err)
+		if status.Code(cerr) == codes.PermissionDenied {
+			// What was sent on it is lost; what is queued would be too.
+			p.t.warnLimited("refused-by:"+p.addr, "a peer refused this node's stream", "addr", p.addr, "err", cerr)
+			p.failQueued()
+			sent = false
+		} else {
+			p.t.opts.Logger.Debug("stream to peer ended", "addr", p.addr, "err", err)
+		}
 		if sent {
 			backoff = minBackoff
 			continue

@@ -38,6 +38,9 @@ func size(m *Message) int {
 		n += fieldRoom + handoffSize(b.Handoff)
 	case *Message_HandoffAck:
 		n += fieldRoom + 2*scalarRoom
+		for _, id := range b.HandoffAck.GetRefusedIds() {
+			n += fieldRoom + len(id)
+		}
 	}
 	return n
 }

@@ -60,9 +60,20 @@ type Options struct {
 	MaxFrame int
 	// MaxQueue bounds the bytes queued for one peer. If zero, 64 MiB.
 	MaxQueue int
-	// TLS, if set, secures both directions with these credentials (mutual
-	// TLS when it requires client certificates). If nil, plaintext.
+	// TLS, if set, secures both directions with mutual TLS: ValidateTLS
+	// says what it must hold. Every peer is then identified by the node
+	// its certificate names (package certs): a server must be the member
+	// SetMembers names at the address dialed, and a client a member whose
+	// messages carry its own address. If nil, plaintext: every peer is
+	// trusted.
 	TLS *tls.Config
+	// Name is this node's name, which its certificate must name. Needed
+	// with TLS only.
+	Name string
+	// MemberWait is how long, with TLS, a stream from a peer that is not a
+	// member yet (it has just joined, or restarted at another address)
+	// waits for SetMembers to name it before it is refused. If zero, 2 s.
+	MemberWait time.Duration
 	// Logger receives the transport's log lines. If nil, they are dropped.
 	Logger *slog.Logger
 }
@@ -79,6 +90,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MemberWait <= 0 {
+		o.MemberWait = DefaultMemberWait
 	}
 	return o
 }
@@ -102,8 +116,14 @@ type Transport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// members are the addresses the transport may dial.
-	members atomic.Pointer[map[string]bool]
+	// view is the members: the addresses the transport may dial, and the
+	// peers it takes streams from.
+	view atomic.Pointer[view]
+	// serverTLS and clientTLS are opts.TLS as the transport serves and
+	// dials with; nil for plaintext.
+	serverTLS, clientTLS *tls.Config
+	// limit bounds the log lines of refused peers.
+	limit *logLimit
 
 	// active is a copy of peers for sends to read without a lock;
 	// replaced, under mu, whenever peers changes.
@@ -120,11 +140,44 @@ type Transport struct {
 
 	// frames and messages count what the peers have written.
 	frames, messages atomic.Int64
+	// delivered counts the messages taken from peers; refused the
+	// handshakes, streams and servers refused.
+	delivered, refused atomic.Int64
+}
+
+// Member is a node the transport exchanges messages with.
+type Member struct {
+	// Name is the node's name: with TLS, what its certificate names.
+	Name string
+	// Addr is the address it is dialed at, and the address of its PIDs.
+	Addr string
+}
+
+// view is an immutable snapshot of the members.
+type view struct {
+	byAddr map[string]string // address → name
+	byName map[string]string // name → address
+	// changed is closed when SetMembers replaces this view.
+	changed chan struct{}
+}
+
+func (v *view) member(addr string) bool {
+	_, ok := v.byAddr[addr]
+	return ok
 }
 
 // Sent returns how many frames the transport has written to its peers and
 // how many messages they carried.
 func (t *Transport) Sent() (frames, messages int64) { return t.frames.Load(), t.messages.Load() }
+
+// Delivered returns how many messages the transport has taken from its
+// peers: those of every frame it received and did not refuse.
+func (t *Transport) Delivered() int64 { return t.delivered.Load() }
+
+// Refused returns how many peers the transport has refused, with TLS: TLS
+// handshakes that failed, streams ended with PermissionDenied and servers
+// that were not the member dialed.
+func (t *Transport) Refused() int64 { return t.refused.Load() }
 
 // maxStreams bounds the streams one connection may open at once.
 const maxStreams = 8
@@ -137,16 +190,25 @@ const (
 )
 
 // Listen binds the transport to addr (host:port; port 0 picks one). It
-// serves nothing until Start.
+// serves nothing until Start. It fails with ErrTLSConfig when opts.TLS is
+// set and ValidateTLS refuses it.
 func Listen(addr string, opts Options) (*Transport, error) {
+	opts = opts.withDefaults()
+	if opts.TLS != nil {
+		if err := ValidateTLS(opts.TLS, opts.Name); err != nil {
+			return nil, err
+		}
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen on %s: %w", addr, err)
 	}
-	opts = opts.withDefaults()
-	t := &Transport{opts: opts, lis: lis, peers: map[string]*peer{}, held: map[string]*peer{}}
+	t := &Transport{opts: opts, lis: lis, peers: map[string]*peer{}, held: map[string]*peer{}, limit: newLogLimit()}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.members.Store(&map[string]bool{})
+	if opts.TLS != nil {
+		t.serverTLS, t.clientTLS = t.tlsConfigs(opts.TLS)
+	}
+	t.view.Store(&view{changed: make(chan struct{})})
 	t.active.Store(&map[string]*peer{})
 	return t, nil
 }
@@ -160,8 +222,8 @@ func (t *Transport) BoundAddr() string { return t.lis.Addr().String() }
 func (t *Transport) Start(system *pa.ActorSystem, addr string) {
 	t.system, t.addr = system, addr
 	creds := insecure.NewCredentials()
-	if t.opts.TLS != nil {
-		creds = credentials.NewTLS(t.opts.TLS)
+	if t.serverTLS != nil {
+		creds = loggedCreds{credentials.NewTLS(t.serverTLS), t}
 	}
 	t.srv = grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(t.opts.maxWire()),
 		// A connection that does not finish its handshake is closed; it
@@ -184,25 +246,31 @@ func (t *Transport) Start(system *pa.ActorSystem, addr string) {
 // Addr returns the address other nodes reach this one at.
 func (t *Transport) Addr() string { return t.addr }
 
-// SetMembers replaces the addresses the transport may dial, and stops
-// sending to every other one: what was queued for an address that is no
-// longer a member's is answered with dead letters.
-func (t *Transport) SetMembers(addrs []string) {
-	next := make(map[string]bool, len(addrs))
-	for _, a := range addrs {
-		next[a] = true
+// SetMembers replaces the members: the addresses the transport may dial,
+// and, with TLS, the peers it takes messages from. It stops sending to
+// every other address: what was queued for an address that is no longer
+// a member's is answered with dead letters. Of two members at one
+// address, the later is the member there.
+func (t *Transport) SetMembers(members []Member) {
+	next := &view{
+		byAddr:  make(map[string]string, len(members)),
+		byName:  make(map[string]string, len(members)),
+		changed: make(chan struct{}),
+	}
+	for _, m := range members {
+		next.byAddr[m.Addr], next.byName[m.Name] = m.Name, m.Addr
 	}
 	t.mu.Lock()
-	t.members.Store(&next)
+	close(t.view.Swap(next).changed)
 	var gone []*peer
 	for a, p := range t.peers {
-		if !next[a] {
+		if !next.member(a) {
 			gone = append(gone, p)
 			delete(t.peers, a)
 		}
 	}
 	for a, h := range t.held {
-		if !next[a] || t.closed {
+		if !next.member(a) || t.closed {
 			continue
 		}
 		delete(t.held, a)
@@ -248,7 +316,7 @@ func (t *Transport) send(addr string, m *Message) error {
 
 // peer returns the sender to addr, starting it on first use.
 func (t *Transport) peer(addr string) (*peer, error) {
-	if !(*t.members.Load())[addr] {
+	if !t.view.Load().member(addr) {
 		return nil, fmt.Errorf("%w: %q", ErrNotMember, addr)
 	}
 	if p := (*t.active.Load())[addr]; p != nil {
@@ -260,7 +328,7 @@ func (t *Transport) peer(addr string) (*peer, error) {
 		return nil, ErrClosed
 	}
 	// Again under mu: SetMembers may have dropped addr since.
-	if !(*t.members.Load())[addr] {
+	if !t.view.Load().member(addr) {
 		return nil, fmt.Errorf("%w: %q", ErrNotMember, addr)
 	}
 	p := t.peerLocked(addr)
@@ -299,7 +367,7 @@ func (t *Transport) hold(addr string, m *Message) error {
 	}
 	var p *peer
 	switch {
-	case (*t.members.Load())[addr]:
+	case t.view.Load().member(addr):
 		p = t.peerLocked(addr) // a member since the caller looked
 		t.publish()
 	case t.held[addr] != nil:
@@ -448,7 +516,17 @@ type server struct {
 	t *Transport
 }
 
+// Stream delivers the frames of one peer. With TLS, the peer's
+// certificate must name a node, and each frame is admitted before it is
+// delivered: the peer must be a member, sending only in its own name
+// (admit); otherwise the stream ends with PermissionDenied.
 func (s server) Stream(stream grpc.ClientStreamingServer[Frame, Done]) error {
+	t, ctx := s.t, stream.Context()
+	secure := t.opts.TLS != nil
+	name, remote, err := t.identify(ctx)
+	if err != nil {
+		return t.refuse(name, remote, err)
+	}
 	for {
 		f, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -457,8 +535,15 @@ func (s server) Stream(stream grpc.ClientStreamingServer[Frame, Done]) error {
 		if err != nil {
 			return err
 		}
-		for _, m := range f.GetMessages() {
-			s.t.deliver(m)
+		msgs := f.GetMessages()
+		if secure {
+			if err := t.admit(ctx, name, msgs); err != nil {
+				return t.refuse(name, remote, err)
+			}
+		}
+		t.delivered.Add(int64(len(msgs)))
+		for _, m := range msgs {
+			t.deliver(m)
 		}
 	}
 }

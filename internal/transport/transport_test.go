@@ -79,8 +79,8 @@ func newNode(t *testing.T, addr string, opts Options) *node {
 // pair returns two nodes that may send to each other.
 func pair(t *testing.T, opts Options) (*node, *node) {
 	a, b := newNode(t, "127.0.0.1:0", opts), newNode(t, "127.0.0.1:0", opts)
-	a.t.SetMembers([]string{b.t.Addr()})
-	b.t.SetMembers([]string{a.t.Addr()})
+	a.t.SetMembers(at(b.t.Addr()))
+	b.t.SetMembers(at(a.t.Addr()))
 	return a, b
 }
 
@@ -227,7 +227,7 @@ func TestFullQueueIsAnError(t *testing.T) {
 		}
 	}()
 	a := newNode(t, "127.0.0.1:0", Options{MaxQueue: 64 << 10})
-	a.t.SetMembers([]string{silent.Addr().String()})
+	a.t.SetMembers(at(silent.Addr().String()))
 	to := pa.NewPID(silent.Addr().String(), "inbox")
 	msg := &wire.Envelope{Payload: make([]byte, 1<<10)}
 	var full error
@@ -247,7 +247,7 @@ func TestUnreachablePeerAnswersQueuedRequests(t *testing.T) {
 	gone := l.Addr().String()
 	l.Close() // nothing listens there any more
 	a := newNode(t, "127.0.0.1:0", Options{})
-	a.t.SetMembers([]string{gone})
+	a.t.SetMembers(at(gone))
 	start := time.Now()
 	a.system.Root.RequestWithCustomSender(pa.NewPID(gone, "router"), &wire.Envelope{}, &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 3})
 	got := a.next(t)
@@ -376,7 +376,7 @@ func FuzzDeliver(f *testing.F) {
 // holdTimeout. Neither is dialed before.
 func TestRepliesToAJoiningNodeAreHeld(t *testing.T) {
 	a, b := newNode(t, "127.0.0.1:0", Options{}), newNode(t, "127.0.0.1:0", Options{})
-	a.t.SetMembers([]string{b.t.Addr()})
+	a.t.SetMembers(at(b.t.Addr()))
 	b.system.Root.Send(&pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 5}, &wire.Reply{Payload: []byte("late")})
 	b.system.Root.RequestWithCustomSender(pa.NewPID("127.0.0.1:1", "router"), &wire.Envelope{},
 		&pa.PID{Address: b.t.Addr(), Id: "inbox", RequestId: 6})
@@ -386,7 +386,7 @@ func TestRepliesToAJoiningNodeAreHeld(t *testing.T) {
 		t.Fatalf("%v arrived before its node was a member", r.msg)
 	case <-time.After(100 * time.Millisecond):
 	}
-	b.t.SetMembers([]string{a.t.Addr()})
+	b.t.SetMembers(at(a.t.Addr()))
 	got := a.next(t)
 	if got.pid.RequestId != 5 || string(got.msg.(*wire.Reply).GetPayload()) != "late" {
 		t.Fatalf("got %v to %v; want the held reply to request 5", got.msg, got.pid)
@@ -426,7 +426,7 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 		if got, real := size(h), proto.Size(&Frame{Messages: []*Message{h}}); got < real {
 			t.Fatalf("handoff: size %d below the real %d", got, real)
 		}
-		a := &Message{Target: target, Body: &Message_HandoffAck{HandoffAck: &wire.HandoffAck{Restored: ^uint32(0), Refused: ^uint32(0)}}}
+		a := &Message{Target: target, Body: &Message_HandoffAck{HandoffAck: &wire.HandoffAck{Restored: ^uint32(0), Refused: ^uint32(0), RefusedIds: []string{id, failure, ""}}}}
 		if got, real := size(a), proto.Size(&Frame{Messages: []*Message{a}}); got < real {
 			t.Fatalf("handoff ack: size %d below the real %d", got, real)
 		}
@@ -515,4 +515,13 @@ func TestCloseIsNotHeldByAStalledConnection(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("Close took %v with a stalled connection open", took)
 	}
+}
+
+// at returns members at addrs, each named after its address.
+func at(addrs ...string) []Member {
+	ms := make([]Member, len(addrs))
+	for i, a := range addrs {
+		ms[i] = Member{Name: a, Addr: a}
+	}
+	return ms
 }

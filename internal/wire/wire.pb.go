@@ -798,11 +798,15 @@ func (x *Handoff) GetShards() []uint32 {
 // HandoffAck answers a Handoff once its states are applied.
 type HandoffAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// restored counts the states that made processes; refused those that
-	// could not (the process already served messages on this node, or the
-	// capability is not hosted here).
-	Restored      uint32 `protobuf:"varint,1,opt,name=restored,proto3" json:"restored,omitempty"`
-	Refused       uint32 `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	// restored counts the states given to processes; refused those the
+	// node would not take (a capability it does not host, a shard that
+	// neither it nor the sender owns in its view, a node without a
+	// majority), refused_ids their IDs, so that the sender can keep them in
+	// its store. A state dropped later, by a process that had already
+	// served messages, counts as restored.
+	Restored      uint32   `protobuf:"varint,1,opt,name=restored,proto3" json:"restored,omitempty"`
+	Refused       uint32   `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	RefusedIds    []string `protobuf:"bytes,3,rep,name=refused_ids,json=refusedIds,proto3" json:"refused_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -849,6 +853,13 @@ func (x *HandoffAck) GetRefused() uint32 {
 		return x.Refused
 	}
 	return 0
+}
+
+func (x *HandoffAck) GetRefusedIds() []string {
+	if x != nil {
+		return x.RefusedIds
+	}
+	return nil
 }
 
 var File_internal_wire_wire_proto protoreflect.FileDescriptor
@@ -918,11 +929,13 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"capability\x12+\n" +
 	"\x06states\x18\x03 \x03(\v2\x13.mesh.wire.v1.StateR\x06states\x12\x12\n" +
 	"\x04done\x18\x04 \x01(\bR\x04done\x12\x16\n" +
-	"\x06shards\x18\x05 \x03(\rR\x06shards\"B\n" +
+	"\x06shards\x18\x05 \x03(\rR\x06shards\"c\n" +
 	"\n" +
 	"HandoffAck\x12\x1a\n" +
 	"\brestored\x18\x01 \x01(\rR\brestored\x12\x18\n" +
-	"\arefused\x18\x02 \x01(\rR\arefused*\x8c\x02\n" +
+	"\arefused\x18\x02 \x01(\rR\arefused\x12\x1f\n" +
+	"\vrefused_ids\x18\x03 \x03(\tR\n" +
+	"refusedIds*\x8c\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +
