@@ -525,7 +525,9 @@ func (r *routes) owner(capability string, s uint32) (string, uint64) {
 // started. ctx bounds all
 // of it: once ctx ends, Close stops the node hard (what is left of the
 // drain is skipped, connections are cut) and returns an error wrapping
-// ErrDrainIncomplete and ctx's error. Calls made on the node after Close
+// ErrDrainIncomplete and ctx's error (it still takes up to 300 ms to tell
+// the others it leaves, so that they do not count it as failed for their
+// majority). Calls made on the node after Close
 // began fail with ErrClosed. Close is idempotent; later calls return the
 // first one's result.
 func (n *Node) Close(ctx context.Context) error {
@@ -583,6 +585,16 @@ func (n *Node) close(ctx context.Context) error {
 	var err error
 	if ctx.Err() == nil {
 		err = n.drainOut(ctx)
+	} else {
+		// No time to drain, but a moment to say the node leaves rather
+		// than fails, so that it does not count against the others'
+		// majority.
+		n.capMu.Lock()
+		n.draining = true
+		if aerr := n.announceWithin(300 * time.Millisecond); aerr != nil {
+			n.logger.Debug("could not announce draining", "err", aerr)
+		}
+		n.capMu.Unlock()
 	}
 	// Leave even when ctx has ended: a short broadcast spares the peers
 	// the seconds of failure detection.

@@ -77,7 +77,7 @@ func (n *Node) assessQuorum(prev map[string]cluster.Member, members []cluster.Me
 		if alive[name] {
 			continue
 		}
-		if q.draining[name] {
+		if q.draining[name] || n.members.Left(name) {
 			delete(q.draining, name) // it left
 			continue
 		}

@@ -106,8 +106,11 @@ type Membership struct {
 	// gossip is plaintext.
 	keyring *memberlist.Keyring
 
-	membersMu sync.Mutex // guards members
+	membersMu sync.Mutex // guards members, left
 	members   map[string]Member
+	// left are the members that went away while draining: they left,
+	// rather than failed. A member that comes back is forgotten here.
+	left map[string]bool
 
 	// changeMu serialises OnChange calls.
 	changeMu sync.Mutex
@@ -437,15 +440,32 @@ func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).upsert(n) }
 func (e *events) NotifyLeave(n *memberlist.Node) {
 	m := (*Membership)(e)
 	m.membersMu.Lock()
+	if m.members[n.Name].Meta.Draining {
+		if m.left == nil {
+			m.left = map[string]bool{}
+		}
+		m.left[n.Name] = true
+	}
 	delete(m.members, n.Name)
 	m.membersMu.Unlock()
 	m.markDirty()
+}
+
+// Left reports whether the member name went away while it was draining:
+// it left, rather than failed. memberlist tells the two apart only inside
+// its own state; a mesh node drains before it leaves, and announces that
+// it drains even when its Close has no time for the drain itself.
+func (m *Membership) Left(name string) bool {
+	m.membersMu.Lock()
+	defer m.membersMu.Unlock()
+	return m.left[name]
 }
 
 func (m *Membership) upsert(n *memberlist.Node) {
 	meta, err := DecodeMeta(n.Meta)
 	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	m.membersMu.Lock()
+	delete(m.left, n.Name)
 	if err != nil {
 		// A member we cannot understand cannot be routed to: keep it out.
 		delete(m.members, n.Name)
