@@ -70,6 +70,9 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 	if n.closing.Load() {
 		return nil, ErrClosed
 	}
+	if err := n.serving(); err != nil {
+		return nil, err
+	}
 	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
 	if dl, ok := ctx.Deadline(); ok {
 		c.deadline = dl
@@ -397,6 +400,9 @@ func (n *Node) Cast(ctx context.Context, req Request) error {
 	}
 	if n.closing.Load() {
 		return ErrClosed
+	}
+	if err := n.serving(); err != nil {
+		return err
 	}
 	return n.runCast(ctx, &req)
 }

@@ -134,6 +134,14 @@ type Config struct {
 	// state (store.ErrStale). See package store.
 	Store store.Store
 
+	// Partition is what the node does when it loses sight of part of the
+	// cluster: PartitionMajority (the default) or PartitionAvailability.
+	Partition PartitionPolicy
+	// ForgetFailedAfter is how long a member that failed without leaving
+	// still counts against the majority (PartitionMajority). If zero,
+	// DefaultForgetFailedAfter.
+	ForgetFailedAfter time.Duration
+
 	// HandoffTimeout bounds a state handoff (actor.Snapshotter): the new
 	// owner holds the messages of a moved process for its state that long
 	// at most before starting it (from the store, if any, or empty); the
@@ -189,6 +197,9 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 
 	lan bool
+	// cut injects a network fault into gossip (cluster.Config.Cut); set
+	// only by tests.
+	cut func(addr string) bool
 }
 
 // DefaultLocalConfig returns a configuration for nodes on one host: loopback
@@ -243,6 +254,9 @@ func (c Config) withDefaults() Config {
 	if c.HandoffTimeout == 0 {
 		c.HandoffTimeout = 5 * time.Second
 	}
+	if c.ForgetFailedAfter == 0 {
+		c.ForgetFailedAfter = DefaultForgetFailedAfter
+	}
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = 5 * time.Second
 		if c.lan {
@@ -269,10 +283,13 @@ func (c Config) validate() error {
 	if !utf8.ValidString(c.NodeName) {
 		return bad("NodeName %q is not valid UTF-8", c.NodeName)
 	}
+	if c.Partition != PartitionMajority && c.Partition != PartitionAvailability {
+		return bad("Partition %v is not a policy", c.Partition)
+	}
 	if c.Shards < 1 || c.Shards > shard.MaxShards {
 		return bad("Shards %d is outside [1, %d]", c.Shards, shard.MaxShards)
 	}
-	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 || c.HandoffTimeout < 0 {
+	if c.CallTimeout < 0 || c.DrainTimeout < 0 || c.RejoinInterval < 0 || c.HandoffTimeout < 0 || c.ForgetFailedAfter < 0 {
 		return bad("durations must not be negative")
 	}
 	if c.MaxPayload < 0 || c.MaxPayload > maxMaxPayload {

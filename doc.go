@@ -144,7 +144,9 @@
 // across the cluster only once the nodes' views have converged: during a
 // membership change two nodes may briefly both host one ID. A crash loses
 // what a process changed since its last save, all of it without a store.
-// Partitions are not a policy yet: both sides of a split serve.
+// By default (PartitionMajority) a node that sees fewer than a majority of
+// the cluster stops serving with ErrNoQuorum, once its failure detection
+// has seen the others go; until then both sides of a split may serve.
 //
 // # Concurrency
 //

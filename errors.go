@@ -57,6 +57,10 @@ var (
 	// or that could not restore the state loaded (the message was not
 	// handled; the next one tries again, and the stored state is kept).
 	ErrStore = activation.ErrStore
+	// ErrNoQuorum reports a node that sees fewer than a majority of the
+	// cluster (PartitionMajority): it neither makes calls nor serves them
+	// until it sees one again.
+	ErrNoQuorum = errors.New("mesh: no majority of the cluster in sight")
 	// ErrUnknownMember reports a node name that is not a member of the
 	// cluster as this node sees it.
 	ErrUnknownMember = errors.New("mesh: no such member")
@@ -109,6 +113,8 @@ func failureError(req *Request, owner string, f *wire.Failure) error {
 		return fmt.Errorf("%w: %s is closing", ErrUnreachable, owner)
 	case wire.Code_CODE_PAYLOAD_TOO_LARGE:
 		return fmt.Errorf("%w: %s answered: %s", ErrPayloadTooLarge, owner, f.Message)
+	case wire.Code_CODE_NO_QUORUM:
+		return fmt.Errorf("%w: %s answered: %s", ErrNoQuorum, owner, f.Message)
 	case wire.Code_CODE_STORE:
 		return fmt.Errorf("%w: %s answered: %s", ErrStore, owner, f.Message)
 	case wire.Code_CODE_OVERLOADED:

@@ -77,6 +77,10 @@ type Node struct {
 	closing atomic.Bool
 	// drained is set once Drain or Close began to drain the node.
 	drained atomic.Bool
+	// quorum is what the node knows for its partition policy; noQuorum
+	// is set while it does not see a majority.
+	quorum   quorum
+	noQuorum atomic.Bool
 	// strayAt is when, during Close, a peer last routed a message here,
 	// to the router or to a stopped activation. Unix nanoseconds.
 	strayAt   atomic.Int64
@@ -156,6 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Label:          cfg.ClusterLabel,
 		Logger:         n.logger.With("component", "memberlist"),
 		OnChange:       n.onMembers,
+		Cut:            cfg.cut,
 	}
 	if cfg.lan {
 		mcfg.Profile = cluster.LAN
@@ -386,6 +391,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 	// routed by it can be sent.
 	n.transport.SetMembers(peers)
 	n.routes.Store(next)
+	n.setQuorum(n.assessQuorum(prev.members, members, time.Now()))
 	n.observeRoutes(prev, next)
 	for name, old := range prev.members {
 		// PIDs of a member that left, or restarted since, name nothing or
@@ -519,7 +525,9 @@ func (r *routes) owner(capability string, s uint32) (string, uint64) {
 // started. ctx bounds all
 // of it: once ctx ends, Close stops the node hard (what is left of the
 // drain is skipped, connections are cut) and returns an error wrapping
-// ErrDrainIncomplete and ctx's error. Calls made on the node after Close
+// ErrDrainIncomplete and ctx's error (it still takes up to 300 ms to tell
+// the others it leaves, so that they do not count it as failed for their
+// majority). Calls made on the node after Close
 // began fail with ErrClosed. Close is idempotent; later calls return the
 // first one's result.
 func (n *Node) Close(ctx context.Context) error {
@@ -577,6 +585,16 @@ func (n *Node) close(ctx context.Context) error {
 	var err error
 	if ctx.Err() == nil {
 		err = n.drainOut(ctx)
+	} else {
+		// No time to drain, but a moment to say the node leaves rather
+		// than fails, so that it does not count against the others'
+		// majority.
+		n.capMu.Lock()
+		n.draining = true
+		if aerr := n.announceWithin(300 * time.Millisecond); aerr != nil {
+			n.logger.Debug("could not announce draining", "err", aerr)
+		}
+		n.capMu.Unlock()
 	}
 	// Leave even when ctx has ended: a short broadcast spares the peers
 	// the seconds of failure detection.

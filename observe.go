@@ -39,6 +39,8 @@ func outcomeOf(err error) obs.Outcome {
 		return obs.Overloaded
 	case errors.Is(err, ErrStore):
 		return obs.Store
+	case errors.Is(err, ErrNoQuorum):
+		return obs.NoQuorum
 	}
 	return obs.Other
 }

@@ -81,6 +81,10 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 		r.reply(env, sender, &wire.Reply{Redirect: &wire.Redirect{Owner: owner, RingVersion: version}})
 		return
 	}
+	if err := n.serving(); err != nil {
+		r.fail(env, sender, wire.Code_CODE_NO_QUORUM, err.Error())
+		return
+	}
 	pid, err := n.table.Ensure(env.Capability, env.Id, env.Shard)
 	if err != nil {
 		r.reply(env, sender, &wire.Reply{Redirect: &wire.Redirect{RingVersion: version}})

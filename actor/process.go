@@ -65,6 +65,9 @@ const (
 	// processes of the capability than allowed. Its next message makes it
 	// again, from the store when the node has one.
 	StopPassivated
+	// StopPartitioned means the node lost sight of a majority of the
+	// cluster and stops serving (mesh.PartitionMajority).
+	StopPartitioned
 )
 
 func (r StopReason) String() string {
@@ -77,6 +80,8 @@ func (r StopReason) String() string {
 		return "closing"
 	case StopPassivated:
 		return "passivated"
+	case StopPartitioned:
+		return "partitioned"
 	}
 	return "unknown"
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -18,6 +19,25 @@ import (
 type transport struct {
 	*memberlist.NetTransport
 	ctx context.Context
+	// cut, if set, reports the gossip addresses this node cannot reach:
+	// packets to them are dropped and dials refused (Config.Cut).
+	cut func(addr string) bool
+}
+
+// errCut reports a dial to an address Config.Cut cuts off.
+var errCut = errors.New("cluster: address cut off")
+
+// WriteToAddress implements memberlist.NodeAwareTransport.
+func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	if t.cut != nil && t.cut(a.Addr) {
+		return time.Now(), nil // lost on the way
+	}
+	return t.NetTransport.WriteToAddress(b, a)
+}
+
+// WriteTo implements memberlist.Transport.
+func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
+	return t.WriteToAddress(b, memberlist.Address{Addr: addr})
 }
 
 // newTransport binds gossip to addr:port the way memberlist does by
@@ -49,6 +69,9 @@ func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 
 // DialTimeout implements memberlist.Transport.
 func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if t.cut != nil && t.cut(addr) {
+		return nil, fmt.Errorf("%w: %s", errCut, addr)
+	}
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(t.ctx, "tcp", addr)
 	if err != nil {

@@ -67,6 +67,12 @@ type Config struct {
 	Label string
 	// Logger receives memberlist's log lines at their own levels.
 	Logger *slog.Logger
+	// Cut, if set, is a fault to inject: it reports the gossip addresses
+	// this node cannot reach, whose packets it drops and whose dials it
+	// refuses. Cutting the same addresses on both sides of a split makes a
+	// network partition, and returning false again heals it. It is for
+	// tests; nil in production.
+	Cut func(addr string) bool
 	// OnChange is called with the alive members, sorted by name, after
 	// every settled change and once at start. It runs on one goroutine,
 	// never concurrently with itself.
@@ -100,8 +106,11 @@ type Membership struct {
 	// gossip is plaintext.
 	keyring *memberlist.Keyring
 
-	membersMu sync.Mutex // guards members
+	membersMu sync.Mutex // guards members, left
 	members   map[string]Member
+	// left are the members that went away while draining: they left,
+	// rather than failed. A member that comes back is forgotten here.
+	left map[string]bool
 
 	// changeMu serialises OnChange calls.
 	changeMu sync.Mutex
@@ -172,6 +181,9 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 	mc.Logger = log.New(m.log, "", 0)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	tr, err := newTransport(m.ctx, cfg.BindAddr, cfg.BindPort, mc.Logger)
+	if tr != nil {
+		tr.cut = cfg.Cut
+	}
 	if err != nil {
 		m.cancel()
 		return nil, fmt.Errorf("cluster: start gossip: %w", err)
@@ -442,15 +454,32 @@ func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).upsert(n) }
 func (e *events) NotifyLeave(n *memberlist.Node) {
 	m := (*Membership)(e)
 	m.membersMu.Lock()
+	if m.members[n.Name].Meta.Draining {
+		if m.left == nil {
+			m.left = map[string]bool{}
+		}
+		m.left[n.Name] = true
+	}
 	delete(m.members, n.Name)
 	m.membersMu.Unlock()
 	m.markDirty()
+}
+
+// Left reports whether the member name went away while it was draining:
+// it left, rather than failed. memberlist tells the two apart only inside
+// its own state; a mesh node drains before it leaves, and announces that
+// it drains even when its Close has no time for the drain itself.
+func (m *Membership) Left(name string) bool {
+	m.membersMu.Lock()
+	defer m.membersMu.Unlock()
+	return m.left[name]
 }
 
 func (m *Membership) upsert(n *memberlist.Node) {
 	meta, err := DecodeMeta(n.Meta)
 	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	m.membersMu.Lock()
+	delete(m.left, n.Name)
 	if err != nil {
 		// A member we cannot understand cannot be routed to: keep it out.
 		delete(m.members, n.Name)

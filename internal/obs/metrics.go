@@ -31,12 +31,13 @@ const (
 	Closed        Outcome = "closed"         // this node is closing
 	Overloaded    Outcome = "overloaded"     // the owner or the process took no more
 	Store         Outcome = "store"          // the store could not load the process's state
+	NoQuorum      Outcome = "no_quorum"      // a node without a majority in sight refused
 	Other         Outcome = "error"          // anything else
 )
 
 var (
-	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Overloaded, Store, Other}
-	castOutcomes = []Outcome{OK, Deadline, Canceled, NoNode, Unreachable, BadPayload, Overloaded, Other}
+	callOutcomes = []Outcome{OK, ProcessError, ProcessFailed, Deadline, Unreachable, Canceled, NoNode, BadPayload, Invalid, Closed, Overloaded, Store, NoQuorum, Other}
+	castOutcomes = []Outcome{OK, Deadline, Canceled, NoNode, Unreachable, BadPayload, Overloaded, NoQuorum, Other}
 )
 
 // maxCapabilityLabels bounds the capabilities that get series of their

@@ -44,6 +44,9 @@ const (
 	Code_CODE_OVERLOADED Code = 9
 	// CODE_STORE: the node's store could not load the process's state.
 	Code_CODE_STORE Code = 10
+	// CODE_NO_QUORUM: the node sees fewer than a majority of the cluster and
+	// serves nothing.
+	Code_CODE_NO_QUORUM Code = 11
 )
 
 // Enum value maps for Code.
@@ -60,6 +63,7 @@ var (
 		8:  "CODE_PAYLOAD_TOO_LARGE",
 		9:  "CODE_OVERLOADED",
 		10: "CODE_STORE",
+		11: "CODE_NO_QUORUM",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -73,6 +77,7 @@ var (
 		"CODE_PAYLOAD_TOO_LARGE": 8,
 		"CODE_OVERLOADED":        9,
 		"CODE_STORE":             10,
+		"CODE_NO_QUORUM":         11,
 	}
 )
 
@@ -930,7 +935,7 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\brestored\x18\x01 \x01(\rR\brestored\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\rR\arefused\x12\x1f\n" +
 	"\vrefused_ids\x18\x03 \x03(\tR\n" +
-	"refusedIds*\xf8\x01\n" +
+	"refusedIds*\x8c\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -944,7 +949,8 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\x0fCODE_OVERLOADED\x10\t\x12\x0e\n" +
 	"\n" +
 	"CODE_STORE\x10\n" +
-	"B'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
+	"\x12\x12\n" +
+	"\x0eCODE_NO_QUORUM\x10\vB'Z%github.com/meshrun/mesh/internal/wireb\x06proto3"
 
 var (
 	file_internal_wire_wire_proto_rawDescOnce sync.Once
