@@ -229,6 +229,10 @@ func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
 
 func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	n := c.n
+	if err := n.serving(); err != nil {
+		// Lost the majority while the call was under way.
+		return nil, done, err
+	}
 	if err := n.bounded(c.req, proto.Size(c.req.Payload)); err != nil {
 		return nil, done, err
 	}
@@ -416,6 +420,9 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	}
 	owner := ring.Owner(s)
 	if owner == n.name {
+		if err := n.serving(); err != nil {
+			return err
+		}
 		if err := n.bounded(req, proto.Size(req.Payload)); err != nil {
 			return err
 		}
