@@ -265,6 +265,17 @@ func (n *Node) startHandoff(given []shard.Move, stopping *activation.Stopping) {
 	go n.handOff(given, stopping, done)
 }
 
+// endHandoffs ends what is left of the handoffs, so that none outlives the
+// node: they stop at once, their goroutines within a second.
+func (n *Node) endHandoffs() {
+	n.stopHandoffs()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := n.waitHandoffs(ctx); err != nil {
+		n.logger.Warn("handoffs did not end", "err", err)
+	}
+}
+
 // waitHandoffs waits until the handoffs under way are done, or ctx ends.
 func (n *Node) waitHandoffs(ctx context.Context) error {
 	n.stopsMu.Lock()

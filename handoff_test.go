@@ -85,6 +85,31 @@ func (l *counterLoad) end() {
 	l.wg.Wait()
 }
 
+// finish ends the load and fails t if a call failed or a counter is not
+// its number of acknowledged increments.
+func (l *counterLoad) finish(t *testing.T) {
+	t.Helper()
+	l.end()
+	t.Logf("%d increments, %d failed", l.calls.Load(), l.failed.Load())
+	if n := l.failed.Load(); n > 0 {
+		t.Errorf("%d calls failed; first: %v", n, l.first.Load())
+	}
+	l.check(t)
+}
+
+// closeGracefully closes n within 20 s, failing t if the drain was not
+// complete, and returns how long it took.
+func closeGracefully(t *testing.T, n *mesh.Node) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := n.Close(ctx); err != nil {
+		t.Errorf("close %s: %v", n.Name(), err)
+	}
+	return time.Since(start)
+}
+
 // check reads every counter and fails t for each that is not its number
 // of acknowledged increments.
 func (l *counterLoad) check(t *testing.T) {
@@ -134,13 +159,7 @@ func TestHandoffKeepsEveryIncrement(t *testing.T) {
 	pause := func() { time.Sleep(300 * time.Millisecond) }
 	closeNode := func(name string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		start := time.Now()
-		if err := nodes[name].Close(ctx); err != nil {
-			t.Errorf("close %s: %v", name, err)
-		}
-		t.Logf("%s closed in %v", name, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s closed in %v", name, closeGracefully(t, nodes[name]).Round(time.Millisecond))
 		delete(nodes, name)
 		waitConverged(t, all()...)
 	}
@@ -159,13 +178,7 @@ func TestHandoffKeepsEveryIncrement(t *testing.T) {
 		waitConverged(t, all()...)
 		pause()
 	}
-	load.end()
-
-	t.Logf("%d increments, %d failed", load.calls.Load(), load.failed.Load())
-	if n := load.failed.Load(); n > 0 {
-		t.Errorf("%d calls failed; first: %v", n, load.first.Load())
-	}
-	load.check(t)
+	load.finish(t)
 }
 
 // TestHandoffRefusedStartsEmpty: a process that refuses its handed-off
@@ -332,32 +345,19 @@ func TestHandoffFromAHostingNode(t *testing.T) {
 	waitConverged(t, a, b, c)
 	load := startCounterLoad(a, 1000, 16)
 	pause := func() { time.Sleep(300 * time.Millisecond) }
-	closeNode := func(n *mesh.Node) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := n.Close(ctx); err != nil {
-			t.Errorf("close %s: %v", n.Name(), err)
-		}
-	}
 	pause()
 	d := startNode(t, "node-4", seeds, counters)
 	waitConverged(t, a, b, c, d)
 	pause()
-	closeNode(b)
+	closeGracefully(t, b)
 	waitConverged(t, a, c, d)
 	pause()
-	closeNode(c)
+	closeGracefully(t, c)
 	waitConverged(t, a, d)
 	c = startNode(t, "node-3", seeds, counters)
 	waitConverged(t, a, c, d)
 	pause()
-	load.end()
-	t.Logf("%d increments, %d failed", load.calls.Load(), load.failed.Load())
-	if n := load.failed.Load(); n > 0 {
-		t.Errorf("%d calls failed; first: %v", n, load.first.Load())
-	}
-	load.check(t)
+	load.finish(t)
 }
 
 // TestUnregisterHandsOff: a node that withdraws a capability hands its

@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"context"
-	"time"
 
 	"github.com/meshrun/mesh/internal/crash"
 )
@@ -25,13 +24,8 @@ func (n *Node) kill() {
 		}
 		ended, end := context.WithCancel(context.Background())
 		end()
-		n.stopHandoffs()
+		n.endHandoffs()
 		n.stopTransport(ended)
-		quick, cancelQuick := context.WithTimeout(context.Background(), time.Second)
-		if err := n.waitHandoffs(quick); err != nil {
-			n.logger.Warn("handoffs did not end", "err", err)
-		}
-		cancelQuick()
 		n.stopAdmin(ended)
 		defaultNode.CompareAndSwap(n, nil)
 		n.logger.Info("node killed")

@@ -232,6 +232,7 @@ func boundedBy(ctx context.Context, d time.Duration) time.Duration {
 // stopTransport stops the transport, gracefully unless ctx ends first,
 // and then the actor system.
 func (n *Node) stopTransport(ctx context.Context) {
+	n.stopHandoffs() // none is under way unless the node served
 	if err := n.transport.Close(ctx); err != nil {
 		n.logger.Debug("transport stopped hard", "err", err)
 	}
@@ -602,14 +603,7 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
-	// What is left of the handoffs ends now, so that none outlives the
-	// node: they stop at once, their goroutines within moments.
-	n.stopHandoffs()
-	quick, cancelQuick := context.WithTimeout(context.Background(), time.Second)
-	if herr := n.waitHandoffs(quick); herr != nil {
-		n.logger.Warn("handoffs did not end", "err", herr)
-	}
-	cancelQuick()
+	n.endHandoffs()
 	last := n.table.StopAll(actor.StopClosing)
 	if serr := errors.Join(last.Wait(ctx), n.waitStops(ctx)); serr != nil {
 		n.logger.Warn("activations did not all stop before ctx ended", "err", serr)

@@ -51,9 +51,6 @@ type quorum struct {
 	// failed are the members that went away without leaving gracefully,
 	// by when they were last seen.
 	failed map[string]time.Time
-	// draining are the members last seen draining: when they go away,
-	// they left.
-	draining map[string]bool
 }
 
 // assessQuorum updates what the node knows from the alive members and
@@ -61,24 +58,15 @@ type quorum struct {
 func (n *Node) assessQuorum(prev map[string]cluster.Member, members []cluster.Member, now time.Time) bool {
 	q := &n.quorum
 	if q.failed == nil {
-		q.failed, q.draining = map[string]time.Time{}, map[string]bool{}
+		q.failed = map[string]time.Time{}
 	}
 	alive := make(map[string]bool, len(members))
 	for _, m := range members {
 		alive[m.Name] = true
 		delete(q.failed, m.Name)
-		if m.Meta.Draining {
-			q.draining[m.Name] = true
-		} else {
-			delete(q.draining, m.Name)
-		}
 	}
 	for name := range prev {
-		if alive[name] {
-			continue
-		}
-		if q.draining[name] || n.members.Left(name) {
-			delete(q.draining, name) // it left
+		if alive[name] || n.members.Left(name) {
 			continue
 		}
 		if _, ok := q.failed[name]; !ok {

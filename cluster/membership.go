@@ -108,9 +108,10 @@ type Membership struct {
 
 	membersMu sync.Mutex // guards members, left
 	members   map[string]Member
-	// left are the members that went away while draining: they left,
-	// rather than failed. A member that comes back is forgotten here.
-	left map[string]bool
+	// left are the members that went away while draining, by when: they
+	// left, rather than failed. A member that comes back, or left more
+	// than forgetLeft ago, is forgotten here.
+	left map[string]time.Time
 
 	// changeMu serialises OnChange calls.
 	changeMu sync.Mutex
@@ -455,10 +456,16 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	m := (*Membership)(e)
 	m.membersMu.Lock()
 	if m.members[n.Name].Meta.Draining {
+		now := time.Now()
 		if m.left == nil {
-			m.left = map[string]bool{}
+			m.left = map[string]time.Time{}
 		}
-		m.left[n.Name] = true
+		for name, at := range m.left {
+			if now.Sub(at) > forgetLeft {
+				delete(m.left, name)
+			}
+		}
+		m.left[n.Name] = now
 	}
 	delete(m.members, n.Name)
 	m.membersMu.Unlock()
@@ -472,8 +479,13 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 func (m *Membership) Left(name string) bool {
 	m.membersMu.Lock()
 	defer m.membersMu.Unlock()
-	return m.left[name]
+	_, ok := m.left[name]
+	return ok
 }
+
+// forgetLeft bounds how long Left remembers a member: the node asks at
+// the next settled change, well within it.
+const forgetLeft = time.Hour
 
 func (m *Membership) upsert(n *memberlist.Node) {
 	meta, err := DecodeMeta(n.Meta)

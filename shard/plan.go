@@ -59,9 +59,6 @@ func Moves(self string, prev, next *Table, held map[string][]uint32) (out, in []
 			}
 		}
 	}
-	byShard := func(a, b Move) int {
-		return cmp.Or(strings.Compare(a.Capability, b.Capability), cmp.Compare(a.Shard, b.Shard))
-	}
 	slices.SortFunc(out, byShard)
 	slices.SortFunc(in, byShard)
 	return out, in
@@ -100,8 +97,11 @@ func Given(self string, prev, next *Table) []Move {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Move) int {
-		return cmp.Or(strings.Compare(a.Capability, b.Capability), cmp.Compare(a.Shard, b.Shard))
-	})
+	slices.SortFunc(out, byShard)
 	return out
+}
+
+// byShard orders moves by capability, then shard.
+func byShard(a, b Move) int {
+	return cmp.Or(strings.Compare(a.Capability, b.Capability), cmp.Compare(a.Shard, b.Shard))
 }

@@ -201,27 +201,26 @@ func (m *Metrics) newCapMetrics(label string) *capMetrics {
 func (m *Metrics) Called(capability string, d time.Duration, o Outcome) {
 	cm := m.capability(capability)
 	cm.latency.Observe(d.Seconds())
-	if o == OK {
-		cm.callsOK.Inc()
-		return
-	}
-	c, ok := cm.calls[o]
-	if !ok {
-		c = cm.calls[Other]
-	}
-	c.Inc()
+	count(cm.callsOK, cm.calls, o)
 }
 
 // Cast records one cast that ended with o.
 func (m *Metrics) Cast(capability string, o Outcome) {
 	cm := m.capability(capability)
+	count(cm.castsOK, cm.casts, o)
+}
+
+// count adds one to the counter of outcome o: ok, the common case,
+// without a map read; an outcome without a series of its own counts as
+// Other.
+func count(ok prometheus.Counter, by map[Outcome]prometheus.Counter, o Outcome) {
 	if o == OK {
-		cm.castsOK.Inc()
+		ok.Inc()
 		return
 	}
-	c, ok := cm.casts[o]
-	if !ok {
-		c = cm.casts[Other]
+	c, found := by[o]
+	if !found {
+		c = by[Other]
 	}
 	c.Inc()
 }
