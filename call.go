@@ -70,9 +70,6 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 	if n.closing.Load() {
 		return nil, ErrClosed
 	}
-	if err := n.serving(); err != nil {
-		return nil, err
-	}
 	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
 	if dl, ok := ctx.Deadline(); ok {
 		c.deadline = dl
@@ -211,6 +208,11 @@ func contextError(ctx context.Context, req *Request) error {
 
 // try routes the request once under the current snapshot.
 func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
+	// Every try, so that a node that loses its majority while a call is
+	// under way makes no activation for it.
+	if err := c.n.serving(); err != nil {
+		return nil, done, err
+	}
 	r := c.n.routes.Load()
 	ring := r.table.Ring(c.req.Capability)
 	if ring == nil {
@@ -229,10 +231,6 @@ func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
 
 func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	n := c.n
-	if err := n.serving(); err != nil {
-		// Lost the majority while the call was under way.
-		return nil, done, err
-	}
 	if err := n.bounded(c.req, proto.Size(c.req.Payload)); err != nil {
 		return nil, done, err
 	}
@@ -405,13 +403,13 @@ func (n *Node) Cast(ctx context.Context, req Request) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
-	if err := n.serving(); err != nil {
-		return err
-	}
 	return n.runCast(ctx, &req)
 }
 
 func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
+	if err := n.serving(); err != nil {
+		return err
+	}
 	s := shard.Of(req.ID, n.cfg.Shards)
 	r := n.routes.Load()
 	ring := r.table.Ring(req.Capability)
@@ -420,9 +418,6 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	}
 	owner := ring.Owner(s)
 	if owner == n.name {
-		if err := n.serving(); err != nil {
-			return err
-		}
 		if err := n.bounded(req, proto.Size(req.Payload)); err != nil {
 			return err
 		}
