@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/meshrun/mesh/actor"
@@ -54,6 +55,41 @@ type Capability struct {
 	// node: past it, the least recently used are passivated, down to nine
 	// tenths of the bound. Zero bounds nothing.
 	MaxActivations int
+	// Save says when a process that implements actor.Snapshotter saves its
+	// state to Config.Store: SaveOnStop (the zero value) or SaveOnChange.
+	Save SaveMode
+}
+
+// SaveMode says when the processes of a capability save their state to
+// the node's store. In every mode a process saves when it passivates,
+// when its node closes with no other node to take it, and when its
+// handoff fails; a process restarted anywhere loads its last save before
+// its first message.
+type SaveMode int
+
+const (
+	// SaveOnStop saves only when the process stops: what a crash of its
+	// node (kill -9, power loss) loses is everything since its last
+	// passivation or move.
+	SaveOnStop SaveMode = iota
+	// SaveOnChange also saves after every message the process says
+	// changed its state (actor.Context.Changed), before the reply leaves:
+	// a crash loses nothing that was acknowledged. A save that fails
+	// fails its message with ErrStore (a Cast's is logged and counted),
+	// and the process is made again from its last save, so the change is
+	// undone. Needs Config.Store. Each such message waits for one write
+	// to the store.
+	SaveOnChange
+)
+
+func (m SaveMode) String() string {
+	switch m {
+	case SaveOnStop:
+		return "on-stop"
+	case SaveOnChange:
+		return "on-change"
+	}
+	return fmt.Sprintf("SaveMode(%d)", int(m))
 }
 
 // DefaultIdleTimeout is the idle timeout of a capability that sets none:

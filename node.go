@@ -134,6 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Store:          cfg.Store,
 		Factory:        n.factory,
 		Passivation:    n.passivation,
+		SaveOnChange:   n.savesOnChange,
 		Owner:          n.owner,
 		Recast:         n.recast,
 		Stray:          n.stray,
@@ -296,6 +297,12 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 		}
 		if c.MaxActivations < 0 {
 			return fmt.Errorf("%w: %q has MaxActivations %d", ErrInvalidCapability, c.Name, c.MaxActivations)
+		}
+		switch {
+		case c.Save != SaveOnStop && c.Save != SaveOnChange:
+			return fmt.Errorf("%w: %q has an unknown save mode %d", ErrInvalidCapability, c.Name, int(c.Save))
+		case c.Save == SaveOnChange && n.cfg.Store == nil:
+			return fmt.Errorf("%w: %q saves on change, but Config.Store is not set", ErrInvalidCapability, c.Name)
 		}
 		add[c.Name] = c
 	}
@@ -778,6 +785,13 @@ func (h debugOnly) WithGroup(g string) slog.Handler { return debugOnly{h.Handler
 func (n *Node) factory(capability string) (actor.Factory, bool) {
 	c, ok := n.factories.Get(capability)
 	return c.New, ok
+}
+
+// savesOnChange reports whether capability's processes save after every
+// message that changed their state.
+func (n *Node) savesOnChange(capability string) bool {
+	c, _ := n.factories.Get(capability)
+	return c.Save == SaveOnChange
 }
 
 // passivation returns how the processes of capability are let go.

@@ -45,6 +45,12 @@ type Context interface {
 	// caller's deadline (a Cast's context has none, and is not cancelled
 	// with the caster's).
 	Context() context.Context
+	// Changed tells the node that this message changed the process's
+	// state. For a capability that saves on change (mesh.SaveOnChange),
+	// the node then saves the state to its store before the reply leaves;
+	// otherwise it does nothing. Calling it more than once per message is
+	// the same as once.
+	Changed()
 }
 
 // StopReason says why an activation stopped.

@@ -26,3 +26,6 @@ func (c *testContext) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
 func (c *testContext) Cast() bool { return false }
 
 func (c *testContext) Context() context.Context { return c.ctx }
+
+// Changed does nothing: there is no node to save the state.
+func (c *testContext) Changed() {}

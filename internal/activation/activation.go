@@ -332,6 +332,11 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 	}
 	a.served = true
 	reply, err = a.proc.Handle(&a.ctx, msg)
+	if a.ctx.changed && a.t.cfg.SaveOnChange != nil && a.t.cfg.SaveOnChange(a.ctx.capability) {
+		if err := a.persist(); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, &actor.ProcessError{Capability: a.ctx.capability, ID: a.ctx.id, Msg: err.Error(), Err: err}
 	}

@@ -17,6 +17,8 @@ type msgContext struct {
 	id         string
 	deadline   time.Time
 	cast       bool
+	// changed is set by Changed during the message.
+	changed bool
 
 	// parent is the caller's context, or one carrying the trace context
 	// of a caller on another node; nil means none. ctx and cancel are
@@ -34,6 +36,8 @@ func (c *msgContext) ID() string { return c.id }
 func (c *msgContext) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
 
 func (c *msgContext) Cast() bool { return c.cast }
+
+func (c *msgContext) Changed() { c.changed = true }
 
 func (c *msgContext) Context() context.Context {
 	if c.ctx == nil {
@@ -56,7 +60,7 @@ func (c *msgContext) Context() context.Context {
 // begin prepares c for one message whose caller's context is parent (nil
 // for none), starting a span when tracer is set.
 func (c *msgContext) begin(parent context.Context, tracer trace.Tracer, remote bool) {
-	c.parent = parent
+	c.parent, c.changed = parent, false
 	if tracer == nil {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/internal/wire"
@@ -70,18 +71,44 @@ func (a *activation) load() error {
 // activation of the ID wrote since this one read: this one's state is
 // dropped, not written over the newer.
 func (a *activation) save() {
+	if err := a.write(); err != nil {
+		a.t.cfg.Logger.Log(context.Background(), levelOf(err), "could not save a process's state; it is lost",
+			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
+	}
+}
+
+// persist saves the state of a process that saves on change, after a
+// message that changed it, and fails the message if it cannot: the
+// process is then dropped, so that its next message makes it again from
+// its last save. What the failed message changed is undone, as its
+// caller is told; nothing is answered as done that the store does not
+// hold.
+func (a *activation) persist() error {
+	err := a.write()
+	if err != nil {
+		a.proc = nil
+		a.t.cfg.Logger.Log(context.Background(), levelOf(err), "could not save a process's state; the message fails and the process is made again from its last save",
+			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
+	}
+	return err
+}
+
+// write snapshots the process and saves the state under the version after
+// the one the activation last read or wrote. It counts the outcome, and
+// returns an error wrapping ErrStore if the state is not saved. A process
+// without a state, or a table without a store, writes nothing.
+func (a *activation) write() error {
 	st := a.t.cfg.Store
 	if st == nil || a.proc == nil {
-		return
+		return nil
 	}
 	snap, err := a.snapshot()
-	if err != nil || snap == nil {
-		if err != nil {
-			a.storeResult("failed")
-			a.t.cfg.Logger.Info("could not snapshot a process to save it; its state is lost",
-				"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
-		}
-		return
+	if err != nil {
+		a.storeResult("failed")
+		return fmt.Errorf("%w: %s/%s: could not snapshot the process: %w", ErrStore, a.ctx.capability, a.ctx.id, err)
+	}
+	if snap == nil {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.t.cfg.StoreTimeout)
 	defer cancel()
@@ -91,15 +118,25 @@ func (a *activation) save() {
 	case err == nil:
 		a.version = rec.Version
 		a.storeResult("saved")
+		return nil
 	case errors.Is(err, store.ErrStale):
+		// Another activation of the ID wrote since this one read: it is
+		// the stale one.
 		a.storeResult("stale")
-		a.t.cfg.Logger.Info("a stale activation's save was refused; its state is dropped",
-			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
 	default:
 		a.storeResult("failed")
-		a.t.cfg.Logger.Warn("could not save a process's state; it is lost",
-			"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
 	}
+	return fmt.Errorf("%w: saving %s/%s: %w", ErrStore, a.ctx.capability, a.ctx.id, err)
+}
+
+// levelOf is the level a failed save is logged at: Info for a stale
+// activation's (another one holds the newer state; this is how a split
+// view ends), Warn for a store that failed.
+func levelOf(err error) slog.Level {
+	if errors.Is(err, store.ErrStale) {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }
 
 func (a *activation) storeResult(result string) {

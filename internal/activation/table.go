@@ -62,6 +62,10 @@ type TableConfig struct {
 	// first message, and saves it when it passivates or stops with no node
 	// to hand it to.
 	Store store.Store
+	// SaveOnChange reports whether the processes of a capability save
+	// their state to Store after every message that changed it (see
+	// actor.Context.Changed), before the reply leaves. If nil, none does.
+	SaveOnChange func(capability string) bool
 	// StoreTimeout bounds one load or save. If zero, defaults to 5 s.
 	StoreTimeout time.Duration
 	// HandoffTimeout is how long a shard whose handoff ended before the
