@@ -74,6 +74,11 @@ type Options struct {
 	// member yet (it has just joined, or restarted at another address)
 	// waits for SetMembers to name it before it is refused. If zero, 2 s.
 	MemberWait time.Duration
+	// MaxConnsPerHost and MaxConns bound the connections served at once
+	// from one remote host and in all; a connection past them is closed
+	// as soon as it is accepted. If zero, DefaultMaxConnsPerHost and
+	// DefaultMaxConns.
+	MaxConnsPerHost, MaxConns int
 	// Logger receives the transport's log lines. If nil, they are dropped.
 	Logger *slog.Logger
 }
@@ -90,6 +95,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxConnsPerHost <= 0 {
+		o.MaxConnsPerHost = DefaultMaxConnsPerHost
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
 	}
 	if o.MemberWait <= 0 {
 		o.MemberWait = DefaultMemberWait
@@ -203,7 +214,11 @@ func Listen(addr string, opts Options) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen on %s: %w", addr, err)
 	}
-	t := &Transport{opts: opts, lis: lis, peers: map[string]*peer{}, held: map[string]*peer{}, limit: newLogLimit()}
+	t := &Transport{opts: opts, peers: map[string]*peer{}, held: map[string]*peer{}, limit: newLogLimit()}
+	t.lis = limitConns(lis, opts.MaxConnsPerHost, opts.MaxConns, func(host string, open int) {
+		t.warnLimited("conns "+host, "refused a connection past the transport's bound",
+			"host", host, "open_from_host", open, "max_per_host", opts.MaxConnsPerHost, "max", opts.MaxConns)
+	})
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if opts.TLS != nil {
 		t.serverTLS, t.clientTLS = t.tlsConfigs(opts.TLS)
