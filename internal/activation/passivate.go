@@ -1,7 +1,6 @@
 package activation
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -12,14 +11,21 @@ import (
 // Passivation is how a capability lets go of its processes on one node.
 type Passivation struct {
 	// Idle stops a process that has not begun to handle a message for
-	// that long; zero never does.
+	// that long; zero never does. A sweep finds them, every quarter of
+	// the shortest idle timeout (within minSweep and maxSweep).
 	Idle time.Duration
-	// Max stops the least recently used processes past that many on the
-	// node, down to nine tenths of it; zero bounds nothing. The bound is
-	// kept by a sweep, which runs at once when a new activation passes
-	// it: it can be passed by the activations made while the sweep runs.
+	// Max bounds the processes on the node; zero bounds nothing. Each new
+	// activation past it stops the least recently used of a sample of
+	// evictSample others (an approximation of the least recently used of
+	// all, as Redis evicts keys), at once, on the goroutine that made it:
+	// however fast activations come, the node never holds more than Max
+	// and the activations that wait to stop.
 	Max int
 }
+
+// evictSample is how many activations an eviction compares. Redis finds
+// 5 close to a true LRU and 10 closer; the sample is read under one lock.
+const evictSample = 8
 
 // Bounds of the sweep interval: a quarter of the shortest idle timeout,
 // within these.
@@ -51,16 +57,21 @@ func (t *Table) sweeper() {
 	}
 }
 
-// crowd wakes the sweeper when capability holds more activations than its
-// Max allows, or has an idle timeout shorter than the sweep interval
-// allows for.
-func (t *Table) crowd(capability string, m *striped[*entry]) {
+// crowd keeps capability within its Max, stopping the least recently used
+// of a sample for each activation past it, except made (the one just made);
+// and wakes the sweeper when the capability has an idle timeout shorter
+// than the sweep interval allows for.
+func (t *Table) crowd(capability string, m *striped[*entry], made *entry) {
 	if t.cfg.Passivation == nil {
 		return
 	}
 	p := t.cfg.Passivation(capability)
-	soon := p.Idle > 0 && int64(max(p.Idle/4, minSweep)) < t.sweepEvery.Load()
-	if soon || p.Max > 0 && m.n.Load() > int64(p.Max) {
+	if p.Max > 0 {
+		if excess := int(m.n.Load()) - p.Max; excess > 0 {
+			t.evict(capability, m, excess, made)
+		}
+	}
+	if p.Idle > 0 && int64(max(p.Idle/4, minSweep)) < t.sweepEvery.Load() {
 		select {
 		case t.crowded <- struct{}{}:
 		default:
@@ -68,74 +79,90 @@ func (t *Table) crowd(capability string, m *striped[*entry]) {
 	}
 }
 
-// passivate stops every activation idle past its capability's timeout and
-// the least recently used past its Max, and returns when to sweep next.
+// victim is an activation chosen to passivate.
+type victim struct {
+	id string
+	e  *entry
+}
+
+// evict passivates up to n activations of capability, each the least
+// recently used of a sample, never except.
+func (t *Table) evict(capability string, m *striped[*entry], n int, except *entry) {
+	victims := make([]victim, 0, n)
+	for range n {
+		var oldest victim
+		m.sample(evictSample, func(id string, e *entry) {
+			if e != except && (oldest.e == nil || e.lastUsed.Load() < oldest.e.lastUsed.Load()) &&
+				!slices.ContainsFunc(victims, func(v victim) bool { return v.e == e }) {
+				oldest = victim{id, e}
+			}
+		})
+		if oldest.e != nil {
+			victims = append(victims, oldest)
+		}
+	}
+	t.stopVictims(capability, m, victims)
+}
+
+// passivate stops every activation idle past its capability's timeout,
+// and returns when to sweep next.
 func (t *Table) passivate(now time.Time) time.Duration {
 	next := maxSweep
 	if t.cfg.Passivation == nil {
 		return next
 	}
-	type victim struct {
-		id string
-		e  *entry
-	}
 	t.acts.all(func(c string, m *striped[*entry]) {
 		p := t.cfg.Passivation(c)
-		if p.Idle <= 0 && p.Max <= 0 {
+		if p.Idle <= 0 {
 			return
 		}
-		if p.Idle > 0 {
-			next = min(next, max(p.Idle/4, minSweep))
-		}
-		var idle, live []victim
+		next = min(next, max(p.Idle/4, minSweep))
+		var idle []victim
 		cutoff := now.Add(-p.Idle).UnixNano()
 		m.each(func(id string, e *entry) {
-			if p.Idle > 0 && e.lastUsed.Load() < cutoff {
+			if e.lastUsed.Load() < cutoff {
 				idle = append(idle, victim{id, e})
-			} else if p.Max > 0 {
-				live = append(live, victim{id, e})
 			}
 		})
-		if excess := len(live) - p.Max; p.Max > 0 && excess > 0 {
-			// The least recently used go, and a tenth of the bound more,
-			// so that a node at its bound sweeps once per tenth of it new
-			// activations rather than for every one.
-			excess = min(len(live), excess+p.Max/10)
-			slices.SortFunc(live, func(a, b victim) int { return cmp.Compare(a.e.lastUsed.Load(), b.e.lastUsed.Load()) })
-			idle = append(idle, live[:excess]...)
-		}
-		type stopped struct {
-			pid   *pa.PID
-			saved chan struct{}
-		}
-		var stops []stopped
-		for _, v := range idle {
-			var saved chan struct{}
-			if t.cfg.Store != nil {
-				// Before the entry goes: the next activation of the ID
-				// must find the save it waits for.
-				saved = t.saving(c, v.id)
-			}
-			if m.deleteIf(v.id, v.e.shard, func(cur *entry) bool { return cur == v.e }) {
-				stops = append(stops, stopped{v.e.pid, saved})
-			} else if saved != nil {
-				t.saveDone(c, v.id, saved)
-			}
-		}
-		if len(stops) == 0 {
-			return
-		}
-		st := newStopping()
-		st.left.Add(int64(len(stops)))
-		st.n = len(stops)
-		for _, s := range stops {
-			t.system.Root.Send(s.pid, &stopMsg{reason: actor.StopPassivated, stopping: st, saved: s.saved})
-			if t.cfg.Hooks.Stopped != nil {
-				t.cfg.Hooks.Stopped(c, actor.StopPassivated)
-			}
-		}
-		st.finish()
-		t.count.Add(-int64(len(stops)))
+		t.stopVictims(c, m, idle)
 	})
 	return next
+}
+
+// stopVictims removes the victims of capability from the table, unless
+// another activation of the ID has replaced one, and tells them to stop,
+// passivated.
+func (t *Table) stopVictims(c string, m *striped[*entry], victims []victim) {
+	type stopped struct {
+		pid   *pa.PID
+		saved chan struct{}
+	}
+	var stops []stopped
+	for _, v := range victims {
+		var saved chan struct{}
+		if t.cfg.Store != nil {
+			// Before the entry goes: the next activation of the ID must
+			// find the save it waits for.
+			saved = t.saving(c, v.id)
+		}
+		if m.deleteIf(v.id, v.e.shard, func(cur *entry) bool { return cur == v.e }) {
+			stops = append(stops, stopped{v.e.pid, saved})
+		} else if saved != nil {
+			t.saveDone(c, v.id, saved)
+		}
+	}
+	if len(stops) == 0 {
+		return
+	}
+	st := newStopping()
+	st.left.Add(int64(len(stops)))
+	st.n = len(stops)
+	for _, s := range stops {
+		t.system.Root.Send(s.pid, &stopMsg{reason: actor.StopPassivated, stopping: st, saved: s.saved})
+		if t.cfg.Hooks.Stopped != nil {
+			t.cfg.Hooks.Stopped(c, actor.StopPassivated)
+		}
+	}
+	st.finish()
+	t.count.Add(-int64(len(stops)))
 }

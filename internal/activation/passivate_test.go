@@ -53,20 +53,26 @@ func TestIdleProcessesPassivate(t *testing.T) {
 	}
 }
 
-// TestMaxKeepsTheMostRecentlyUsed: past Max, the least recently used are
-// passivated down to nine tenths of the bound.
+// TestMaxKeepsTheMostRecentlyUsed: past Max, every new activation
+// passivates an older one at once, so the table never holds more than Max,
+// and the most recently used stay.
 func TestMaxKeepsTheMostRecentlyUsed(t *testing.T) {
 	tb := passivatingTable(t, Passivation{Max: 50}, nil)
 	for i := range 100 {
 		count(t, send(tb, "c", fmt.Sprint(i), uint32(i)))
+		if n := tb.Len(); n > 50 {
+			t.Fatalf("%d activations after %d made, bound 50", n, i+1)
+		}
 	}
-	waitFor(t, func() bool { return tb.Len() <= 50 })
 	held := map[string]bool{}
 	for _, a := range tb.List() {
 		held[a.ID] = true
 	}
-	// The sweep runs while activations are made, so which are kept is
-	// known only for the last ones: they were used most recently.
+	if len(held) != 50 {
+		t.Errorf("%d activations listed, want 50", len(held))
+	}
+	// Each eviction takes the oldest of a sample of 8: the five most
+	// recent can never be the oldest of 8.
 	for i := 95; i < 100; i++ {
 		if !held[fmt.Sprint(i)] {
 			t.Errorf("%d, among the most recently used, was passivated", i)

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 )
@@ -110,6 +111,24 @@ func (m *striped[V]) each(f func(id string, v V)) {
 		s.mu.RLock()
 		for id, v := range s.m {
 			f(id, v)
+		}
+		s.mu.RUnlock()
+	}
+}
+
+// sample calls f for up to n entries: those of a stripe chosen at random
+// and, if it holds fewer, of the stripes after it. Within a stripe, Go's
+// map iteration starts at a random entry.
+func (m *striped[V]) sample(n int, f func(id string, v V)) {
+	start := rand.IntN(stripes)
+	for i := 0; i < stripes && n > 0; i++ {
+		s := &m.s[(start+i)%stripes]
+		s.mu.RLock()
+		for id, v := range s.m {
+			f(id, v)
+			if n--; n == 0 {
+				break
+			}
 		}
 		s.mu.RUnlock()
 	}

@@ -248,7 +248,7 @@ func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid
 		return nil, false, err
 	}
 	if made {
-		t.crowd(capability, m)
+		t.crowd(capability, m, e)
 	}
 	return e.pid, made, nil
 }
