@@ -52,8 +52,9 @@ type Capability struct {
 	// its next message. If zero, DefaultIdleTimeout; negative, never.
 	IdleTimeout time.Duration
 	// MaxActivations bounds the processes of the capability active on one
-	// node: past it, the least recently used are passivated, down to nine
-	// tenths of the bound. Zero bounds nothing.
+	// node: each new activation past it passivates, at once, the least
+	// recently used of a sample of 8 others (close to the least recently
+	// used of all). Zero bounds nothing.
 	MaxActivations int
 	// Save says when a process that implements actor.Snapshotter saves its
 	// state to Config.Store: SaveOnStop (the zero value) or SaveOnChange.
