@@ -18,9 +18,10 @@ import (
 // it and answers the new count, a StringValue reads it.
 type counter struct{ n int64 }
 
-func (c *counter) Handle(_ mesh.Context, msg proto.Message) (proto.Message, error) {
+func (c *counter) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 	if _, ok := msg.(*wrapperspb.Int64Value); ok {
 		c.n++
+		ctx.Changed()
 	}
 	return wrapperspb.Int64(c.n), nil
 }

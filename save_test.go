@@ -175,3 +175,69 @@ func TestSaveModeNeedsAStore(t *testing.T) {
 		t.Errorf("SaveMode(7).String() = %q", s)
 	}
 }
+
+// TestPanicComesBackFromItsState: a process that panics fails its own
+// call with ErrProcessFailed while 100 others keep answering, and is made
+// again from its last saved state (with a store that saves on change) or
+// from the state it was handed off with (without a store).
+func TestPanicComesBackFromItsState(t *testing.T) {
+	boom := func(n *mesh.Node, id string) {
+		t.Helper()
+		_, err := n.Call(context.Background(), mesh.Request{Capability: "counter", ID: id, Payload: wrapperspb.String("boom")})
+		if !errors.Is(err, mesh.ErrProcessFailed) {
+			t.Fatalf("boom: %v, want ErrProcessFailed", err)
+		}
+	}
+	others := func(n *mesh.Node, want int64) {
+		t.Helper()
+		for i := range 100 {
+			if got := read(t, n, fmt.Sprint("other-", i)); got != want {
+				t.Fatalf("other-%d counts %d after the panic, want %d", i, got, want)
+			}
+		}
+	}
+
+	t.Run("stored", func(t *testing.T) {
+		fragile := storedCounters(-1)
+		fragile.Save = mesh.SaveOnChange
+		n := startNodeWith(t, "node-1", nil, withStore(store.NewMemory()), fragile)
+		for i := range 100 {
+			mustIncrement(t, n, fmt.Sprint("other-", i))
+		}
+		for range 7 {
+			mustIncrement(t, n, "p")
+		}
+		boom(n, "p")
+		others(n, 1)
+		if got := read(t, n, "p"); got != 7 {
+			t.Fatalf("p counts %d after its panic, want 7 (its last save)", got)
+		}
+	})
+
+	t.Run("handed off", func(t *testing.T) {
+		fragile := storedCounters(-1)
+		a := startNode(t, "node-a", nil, fragile)
+		for i := range 100 {
+			mustIncrement(t, a, fmt.Sprint("other-", i))
+		}
+		var id string
+		b := startNode(t, "node-b", []string{a.GossipAddr()}, fragile)
+		waitConverged(t, a, b)
+		// An ID that moved to b, incremented on a before: b holds the
+		// state a handed off.
+		for i := range 100 {
+			if p, err := a.Locate("counter", fmt.Sprint("other-", i)); err == nil && p.Owner == b.Name() {
+				id = p.ID
+				break
+			}
+		}
+		if id == "" {
+			t.Fatal("no ID moved to node-b")
+		}
+		boom(a, id)
+		others(a, 1)
+		if got := read(t, a, id); got != 1 {
+			t.Fatalf("%s counts %d after its panic on %s, want 1 (its handed-off state)", id, got, b.Name())
+		}
+	})
+}
