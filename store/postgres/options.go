@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultTable is the table a Store keeps its records in unless the
+// Table option names another.
+const DefaultTable = "mesh_state"
+
+// DefaultConnectTimeout bounds each attempt to connect to the server when
+// the URL sets no connect_timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Option configures Open.
+type Option interface {
+	apply(*options)
+}
+
+type options struct {
+	table    string
+	maxConns int32
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// Table names the table of records: 1 to 63 bytes of lower-case ASCII
+// letters, digits and '_', not starting with a digit. If not given,
+// DefaultTable. The table is looked up, and created, in the first schema
+// of the connection's search_path (set it in the URL, e.g.
+// ?search_path=mesh, to use another schema). Stores of separate clusters
+// sharing one database use separate tables or schemas.
+func Table(name string) Option {
+	return optionFunc(func(o *options) { o.table = name })
+}
+
+// MaxConns bounds the connections of the Store's pool. If zero or not
+// given, the pool's default: the greater of 4 and the number of CPUs; a
+// pool_max_conns parameter in the URL is used if given.
+func MaxConns(n int) Option {
+	return optionFunc(func(o *options) { o.maxConns = int32(min(max(n, 0), 1<<20)) })
+}
+
+// validTable returns nil if name is a valid table name.
+func validTable(name string) error {
+	if name == "" || len(name) > 63 {
+		return fmt.Errorf("store/postgres: table name %q of %d bytes, must be 1 to 63", name, len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !(b >= 'a' && b <= 'z' || b == '_' || b >= '0' && b <= '9' && i > 0) {
+			return fmt.Errorf("store/postgres: table name %q has %q at byte %d: use lower-case ASCII letters, digits and '_', not starting with a digit", name, b, i)
+		}
+	}
+	return nil
+}
