@@ -13,6 +13,14 @@ const DefaultTable = "mesh_state"
 // the URL sets no connect_timeout.
 const DefaultConnectTimeout = 10 * time.Second
 
+// CancelWait is how long an operation whose ctx ended mid-statement waits
+// for the server to cancel the statement (or finish it) before it drops
+// the connection. Within it, the outcome of the write is settled when the
+// operation returns, so a reload tells it; past it (a server that cannot
+// be reached), the statement may still finish on the server later, and
+// only the versions keep it from overwriting a newer write.
+const CancelWait = time.Second
+
 // Option configures Open.
 type Option interface {
 	apply(*options)

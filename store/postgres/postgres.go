@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/meshrun/mesh/store"
 )
@@ -60,6 +61,15 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
+	// When a ctx ends mid-statement, ask the server to cancel the
+	// statement and wait for its answer, rather than drop the connection
+	// at once: a dropped connection leaves the statement running on the
+	// server (waiting for a row lock, say), to commit after the caller
+	// was told it failed and had reloaded. Only a server that does not
+	// answer within CancelWait has its connection dropped.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: CancelWait}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: open: %w", err)
@@ -83,13 +93,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		table:   t,
 		load:    `SELECT version, type, format, data FROM ` + t + ` WHERE capability = $1 AND id = $2`,
 		current: `SELECT version, data IS NOT NULL FROM ` + t + ` WHERE capability = $1 AND id = $2`,
-		// The first version: a new row, or a row at version 0 (which
-		// this store never leaves, but a row made by hand may be).
-		insert: `INSERT INTO ` + t + ` AS t (capability, id, version, type, format, data)
+		// The first version: a new row only (the store leaves no row
+		// at version 0).
+		insert: `INSERT INTO ` + t + ` (capability, id, version, type, format, data)
 			VALUES ($1, $2, 1, $3, $4, $5)
-			ON CONFLICT (capability, id) DO UPDATE
-			SET version = 1, type = excluded.type, format = excluded.format, data = excluded.data
-			WHERE t.version = 0
+			ON CONFLICT (capability, id) DO NOTHING
 			RETURNING version`,
 		// Any later version: only over the one before it. A live row or
 		// a tombstone alike.
