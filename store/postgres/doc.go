@@ -40,6 +40,10 @@
 // A key has one row from its first write on; a Delete keeps the row, with
 // no data, as the record of its version (store's "Deletion").
 //
+// The role of the URL needs SELECT, INSERT and UPDATE on the table, and
+// CREATE on the schema only if Open is to create the table: a database
+// administrator may create it beforehand with the statement above.
+//
 // # Guarantees
 //
 // Every write is one statement in its own transaction, so it is atomic
@@ -73,6 +77,13 @@
 // is back the next operations succeed without a restart of the node. A
 // statement that failed before any of it was sent is tried once on
 // another connection.
+//
+// A server that hangs without closing the connection (a network that
+// drops packets) is noticed only by the ctx of each call, or after the
+// operating system's TCP timeouts: give every call a deadline, as mesh
+// does. When a ctx ends mid-statement, the Store asks the server to
+// cancel the statement and waits for the answer up to CancelWait, so the
+// write's outcome is settled when the call returns and a reload shows it.
 //
 // Server errors that do not mean unavailability (a missing table,
 // permissions) are returned wrapped as they are, with the server's

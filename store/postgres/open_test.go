@@ -210,3 +210,26 @@ func TestContextEndsMidWrite(t *testing.T) {
 		})
 	}
 }
+
+// A role that may only read and write the table, made for it beforehand,
+// opens it; without the table, Open fails with the server's refusal.
+func TestOpenWithoutCreatePrivilege(t *testing.T) {
+	srv := pgtest.Shared(t)
+	url := srv.NewDatabase(t)
+	srv.Exec(t, url, `DROP ROLE IF EXISTS mesh_app`)
+	srv.Exec(t, url, `CREATE ROLE mesh_app LOGIN`)
+	t.Cleanup(func() { srv.Exec(t, url, `DROP OWNED BY mesh_app; DROP ROLE mesh_app`) })
+	srv.Exec(t, url, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`)
+	appURL := strings.Replace(url, "postgres@", "mesh_app@", 1)
+
+	_, err := postgres.Open(t.Context(), appURL)
+	if err == nil || errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("Open with no table and no CREATE privilege: %v; want the server's permission error", err)
+	}
+
+	admin := open(t, url) // creates the table
+	admin.Close()
+	srv.Exec(t, url, `GRANT SELECT, INSERT, UPDATE ON mesh_state TO mesh_app`)
+	s := open(t, appURL)
+	mustSave(t, s, store.Key{Capability: "c", ID: "x"}, store.Record{Version: 1, Data: []byte("x")})
+}

@@ -45,9 +45,11 @@ func Table(name string) Option {
 	return optionFunc(func(o *options) { o.table = name })
 }
 
-// MaxConns bounds the connections of the Store's pool. If zero or not
-// given, the pool's default: the greater of 4 and the number of CPUs; a
-// pool_max_conns parameter in the URL is used if given.
+// MaxConns bounds the connections of the Store's pool, over the URL's
+// pool_max_conns. If zero or not given: pool_max_conns if the URL has it,
+// else the greater of 4 and the number of CPUs. Writers that wait for
+// commits (each Save is one) gain from more connections than CPUs: the
+// server commits the transactions of several connections with one flush.
 func MaxConns(n int) Option {
 	return optionFunc(func(o *options) { o.maxConns = int32(min(max(n, 0), 1<<20)) })
 }

@@ -56,8 +56,17 @@ func ensureSchema(ctx context.Context, pool *pgxpool.Pool, table string) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(createTable, quoted)); err != nil {
+	// CREATE TABLE IF NOT EXISTS needs the CREATE privilege on the
+	// schema even when the table exists: look first, so that a role
+	// allowed only to read and write a table made for it can open it.
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", quoted).Scan(&exists); err != nil {
 		return err
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(createTable, quoted)); err != nil {
+			return err
+		}
 	}
 
 	rows, err := tx.Query(ctx, `SELECT attname::text, format_type(atttypid, atttypmod)
