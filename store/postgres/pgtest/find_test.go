@@ -93,3 +93,21 @@ func TestVersionOrder(t *testing.T) {
 		}
 	}
 }
+
+// Shared without Main (or Run) in TestMain fails the test and says how to
+// add it.
+func TestSharedNeedsMain(t *testing.T) {
+	shared.mu.Lock()
+	was := shared.main
+	shared.main = false
+	shared.mu.Unlock()
+	defer func() {
+		shared.mu.Lock()
+		shared.main = was
+		shared.mu.Unlock()
+	}()
+	r := run(t, func(tb testing.TB) { Shared(tb) })
+	if !strings.Contains(r.fatal, "pgtest.Main(m)") {
+		t.Fatalf("Shared without Main: failed %q, skipped %q; want a failure naming pgtest.Main", r.fatal, r.skipped)
+	}
+}

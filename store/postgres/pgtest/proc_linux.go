@@ -12,7 +12,8 @@ import (
 
 // serverUser returns the credential initdb and the server run under: nil
 // (the test's own user) unless the test runs as root, which PostgreSQL
-// refuses; then the user postgres, or nobody.
+// refuses; then the user postgres, or nobody, with no supplementary
+// groups.
 func serverUser() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
@@ -27,7 +28,7 @@ func serverUser() (*syscall.Credential, error) {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, fmt.Errorf("pgtest: running as root, and there is neither a user postgres nor nobody to run PostgreSQL as")
 }

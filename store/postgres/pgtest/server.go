@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -159,7 +160,7 @@ func (s *Server) start() error {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	defer logf.Close() // the child has its own descriptor
-	logStart, _ := logf.Seek(0, 2)
+	logStart, _ := logf.Seek(0, io.SeekEnd)
 	port := int(s.port.Load())
 	cmd := exec.Command(filepath.Join(s.bin, "postgres"),
 		"-D", s.data,
