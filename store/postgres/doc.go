@@ -17,7 +17,9 @@
 // pool_max_conns, search_path and the other settings of pgx's pool). It
 // connects before it returns, so a node whose database is unreachable
 // does not start: the error wraps store.ErrUnavailable, or ctx.Err() if
-// ctx ended first.
+// ctx ended first. The Store prepares its statements on each connection;
+// behind a pooler in transaction mode (PgBouncer), add
+// default_query_exec_mode=exec to the URL.
 //
 // # Schema
 //

@@ -54,7 +54,10 @@ func TestServerLostAndBack(t *testing.T) {
 	srv.Stop(t)
 	for round := range 3 { // a dead pooled connection, then new attempts
 		ctx, cancel := context.WithTimeout(t.Context(), opTimeout)
-		_, lerr := s.Load(ctx, k)
+		rec, lerr := s.Load(ctx, k)
+		if rec.Version != 0 || rec.Data != nil || rec.Type != "" {
+			t.Errorf("round %d: Load with the server down returned %+v with its error; want a zero Record", round, rec)
+		}
 		serr := s.Save(ctx, k, store.Record{Version: 4, Data: []byte("lost")})
 		derr := s.Delete(ctx, gone, 1)
 		cancel()

@@ -56,3 +56,26 @@ func TestStaleAcrossPools(t *testing.T) {
 		t.Fatalf("Load after the Delete = %+v, %v; want ErrNotFound at version 3", got, err)
 	}
 }
+
+// With the statements not prepared (as behind a pooler in transaction
+// mode), versions still fence, and keys with NUL and records round-trip.
+func TestUnpreparedStatements(t *testing.T) {
+	s := open(t, pgtest.Shared(t).NewDatabase(t)+"&default_query_exec_mode=exec")
+	k := store.Key{Capability: "counter", ID: "a\x00b"}
+	rec := store.Record{Version: 1, Type: "t\x00", Format: 7, Data: []byte{0, 1, 2}}
+	mustSave(t, s, k, rec)
+	var se *store.StaleError
+	if err := s.Save(t.Context(), k, rec); !errors.As(err, &se) || se.Stored != 1 {
+		t.Fatalf("a repeated Save: %v; want a StaleError at stored 1", err)
+	}
+	got, err := s.Load(t.Context(), k)
+	if err != nil || got.Version != 1 || got.Type != rec.Type || got.Format != 7 || string(got.Data) != string(rec.Data) {
+		t.Fatalf("Load = %+v, %v; want %+v", got, err, rec)
+	}
+	if err := s.Delete(t.Context(), k, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load(t.Context(), k); !errors.Is(err, store.ErrNotFound) || got.Version != 2 {
+		t.Fatalf("Load after Delete = %+v, %v", got, err)
+	}
+}
