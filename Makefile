@@ -8,12 +8,12 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 # Our .proto files.
 PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | sort)
 
-# The packages of the workspace's modules (go.work): mesh, the benchmarks
-# and the CLI. usertest is a module outside the workspace that imports mesh
-# as an application does.
-PKGS = ./... ./bench/... ./cmd/mesh/...
+# The packages of the workspace's modules (go.work): mesh, the benchmarks,
+# the CLI and the PostgreSQL store. usertest is a module outside the
+# workspace that imports mesh as an application does.
+PKGS = ./... ./bench/... ./cmd/mesh/... ./store/postgres/...
 
-.PHONY: all test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
+.PHONY: all test postgres-test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
 
 all: lint test
 
@@ -21,6 +21,12 @@ all: lint test
 test:
 	go test -race -count=1 -timeout 20m $(PKGS)
 	cd usertest && GOWORK=off go test -race -count=1 -timeout 10m ./...
+
+# The PostgreSQL store's tests alone. They start throwaway servers of their
+# own from the installed PostgreSQL binaries (Debian: apt-get install
+# postgresql), and are skipped if there are none, unless CI=true.
+postgres-test:
+	go test -race -count=1 -timeout 10m ./store/postgres/...
 
 # The counter example: three nodes as child processes and a client.
 demo:

@@ -62,6 +62,12 @@
 //     activation must fail rather than start fresh over data an operator
 //     may recover.
 //   - ErrClosed: the store is closed; nothing was done.
+//   - ErrUnavailable: the store's server cannot be reached or the
+//     connection failed during the call. A Load returned nothing: the
+//     message fails, and the process must not start fresh. A write may or
+//     may not have been done: reload to learn which, as for a context that
+//     ended mid-write. A store that reconnects by itself (store/postgres)
+//     serves again once the server is back.
 //   - An error wrapping ctx.Err(): the call's context ended. If it had ended
 //     before the call, nothing changed. If it ended during a write, the
 //     write may or may not have happened: reload to learn which (the

@@ -7,7 +7,7 @@ import (
 
 // Errors returned by stores. Match them with errors.Is: every error a Store
 // returns wraps one of these, or the context's error, or (for a store
-// backed by a server) the driver's error for a failure of the server.
+// backed by a server) the driver's error for an error the server reported.
 var (
 	// ErrNotFound reports a Load of a key that holds no record: never
 	// written, or deleted.
@@ -25,6 +25,13 @@ var (
 	// invalid capability, an empty ID, an ID longer than MaxIDLen or not
 	// valid UTF-8.
 	ErrInvalidKey = errors.New("store: invalid key")
+	// ErrUnavailable reports a store backed by a server that cannot
+	// reach it, or whose connection failed during the call (the server
+	// stopped, restarted, or is out of connections or disk). A read
+	// returned nothing; a write may or may not have been done, as when a
+	// context ends mid-write: reload to learn which. The in-memory store
+	// never returns it.
+	ErrUnavailable = errors.New("store: unavailable")
 	// ErrTooLarge reports a Record over the bounds: Data longer than
 	// MaxDataLen or Type longer than MaxTypeLen. Nothing is written.
 	ErrTooLarge = errors.New("store: record too large")
