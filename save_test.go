@@ -121,43 +121,12 @@ func TestSaveOnChangeFailsWhileTheStoreIsDown(t *testing.T) {
 	}
 }
 
-// TestStaleActivationSaveRefused: two nodes that do not see each other
-// (a split view) both activate x over one store. The one that read an
-// older state cannot save over the newer: its call fails with ErrStore
-// wrapping store.ErrStale, and its next call goes on from the newer
-// state.
+// TestStaleActivationSaveRefused: of two activations of one ID on nodes
+// that do not see each other, the one that read the older state cannot
+// save over the newer (see crashtest.SplitView).
 func TestStaleActivationSaveRefused(t *testing.T) {
 	st := store.NewMemory()
-	a := startNodeWith(t, "node-a", nil, withStore(st), crashtest.Counters(mesh.SaveOnChange))
-	b := startNodeWith(t, "node-b", nil, withStore(st), crashtest.Counters(mesh.SaveOnChange))
-	call := func(n *mesh.Node, add bool) (int64, error) {
-		req := mesh.Request{Capability: crashtest.Capability, ID: "x", Payload: wrapperspb.String("get")}
-		if add {
-			req.Payload = wrapperspb.Int64(1)
-		}
-		reply, err := n.Call(context.Background(), req)
-		if err != nil {
-			return 0, err
-		}
-		return reply.(*wrapperspb.Int64Value).GetValue(), nil
-	}
-	must := func(n *mesh.Node, add bool, want int64) {
-		t.Helper()
-		if got, err := call(n, add); err != nil || got != want {
-			t.Fatalf("%s: %d, %v; want %d", n.Name(), got, err, want)
-		}
-	}
-	must(a, true, 1)
-	must(b, false, 1) // b's activation read version 1
-	must(a, true, 2)
-	if got, err := call(b, true); !errors.Is(err, mesh.ErrStore) || !errors.Is(err, store.ErrStale) {
-		t.Fatalf("stale increment on b: %d, %v; want ErrStore wrapping store.ErrStale", got, err)
-	}
-	must(b, true, 3) // made again from version 2
-	if got, err := call(a, true); !errors.Is(err, store.ErrStale) {
-		t.Fatalf("increment on a after b's: %d, %v; want store.ErrStale", got, err)
-	}
-	must(a, false, 3)
+	crashtest.SplitView(t, func(*testing.T) store.Store { return st })
 }
 
 // TestSaveModeNeedsAStore: saving on change without Config.Store, or an

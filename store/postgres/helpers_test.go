@@ -1,16 +1,28 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
+	"os"
 	"testing"
+	"time"
 
+	"github.com/meshrun/mesh/internal/crashtest"
 	"github.com/meshrun/mesh/store"
 	"github.com/meshrun/mesh/store/postgres"
 	"github.com/meshrun/mesh/store/postgres/pgtest"
 )
 
 // One server for the test binary; tests that stop a server take their own.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	// A node process of TestKill9KeepsAcknowledged serves and exits here.
+	crashtest.Serve(func() (store.Store, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return postgres.Open(ctx, os.Getenv(nodeURLEnv))
+	})
+	pgtest.Main(m)
+}
 
 // open opens a Store on url and closes it when the test ends.
 func open(t testing.TB, url string, opts ...postgres.Option) *postgres.Store {
