@@ -322,4 +322,3 @@ func (s *Store) wrap(op, key string, err error) error {
 func errVersionSpace(o *op) error {
 	return fmt.Errorf("sqlite: %s %q: %w: version %d is the largest a SQLite integer holds", o.name(), o.key.String(), store.ErrTooLarge, int64(math.MaxInt64))
 }
-
