@@ -17,7 +17,8 @@ var ErrBusy = errors.New("sqlite: database locked past the busy timeout")
 type BusyError struct {
 	// Op is "open", "load", "save" or "delete".
 	Op string
-	// Key is the key of the operation, "" for Open.
+	// Key is the key of the operation, as Key.String writes it, or the
+	// path for Open.
 	Key string
 	// Timeout is the busy timeout the operation waited.
 	Timeout time.Duration
@@ -26,11 +27,7 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	what := e.Op
-	if e.Key != "" {
-		what += fmt.Sprintf(" %q", e.Key)
-	}
-	return fmt.Sprintf("sqlite: %s: database locked by another connection for more than the busy timeout of %v: %v", what, e.Timeout, e.Err)
+	return fmt.Sprintf("sqlite: %s %q: database locked by another connection for more than the busy timeout of %v: %v", e.Op, e.Key, e.Timeout, e.Err)
 }
 
 // Unwrap returns ErrBusy and the driver's error.

@@ -75,11 +75,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s := &Store{path: abs, opts: o}
 	if err := s.open(); err != nil {
 		s.closeDBs()
-		var be *BusyError
-		if errors.As(err, &be) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, s.wrap("open", path, err)
 	}
 	s.ops = make(chan *op, opsQueue)
 	s.stop = make(chan struct{})
@@ -125,13 +121,13 @@ func (s *Store) open() error {
 	// not be safe.
 	var mode string
 	if err := s.writes.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return s.wrap("open", "", err)
+		return err
 	}
 	if mode != "wal" {
 		return fmt.Errorf("journal mode is %q after setting WAL: the file system does not support it", mode)
 	}
 	if _, err := s.writes.ExecContext(ctx, schema); err != nil {
-		return s.wrap("open", "", err)
+		return err
 	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -145,7 +141,7 @@ func (s *Store) open() error {
 		{&s.load, s.reads, loadSQL},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
-			return s.wrap("open", "", err)
+			return err
 		}
 	}
 	return nil
@@ -301,20 +297,18 @@ func (s *Store) Close() error {
 
 // wrap turns a driver error into the store's: a lock held past the busy
 // timeout becomes a *BusyError, a damaged file wraps store.ErrCorrupt.
-func (s *Store) wrap(op, key string, err error) error {
+// what is the key of the operation, or the path for "open".
+func (s *Store) wrap(op, what string, err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY:
-			return &BusyError{Op: op, Key: key, Timeout: s.opts.busyTimeout, Err: err}
+			return &BusyError{Op: op, Key: what, Timeout: s.opts.busyTimeout, Err: err}
 		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-			return fmt.Errorf("%w: sqlite: %s %q: %w", store.ErrCorrupt, op, key, err)
+			return fmt.Errorf("%w: sqlite: %s %q: %w", store.ErrCorrupt, op, what, err)
 		}
 	}
-	if key == "" {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	return fmt.Errorf("sqlite: %s %q: %w", op, key, err)
+	return fmt.Errorf("sqlite: %s %q: %w", op, what, err)
 }
 
 // errVersionSpace is the error of a write past the largest version SQLite
