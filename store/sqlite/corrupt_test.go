@@ -145,7 +145,7 @@ func TestDamagedFile(t *testing.T) {
 	ctx := t.Context()
 	big := make([]byte, 64<<10)
 	for i := range 64 {
-		save(t, s, store.Key{Capability: "counter", ID: string(rune('a' + i%26)) + string(rune('0'+i/26))}, store.Record{Version: 1, Data: big})
+		save(t, s, store.Key{Capability: "counter", ID: string(rune('a'+i%26)) + string(rune('0'+i/26))}, store.Record{Version: 1, Data: big})
 	}
 	if err := s.Close(); err != nil { // the last connection: checkpoints the WAL into the file
 		t.Fatal(err)
