@@ -77,7 +77,9 @@ func ownKey(idx string, i int) store.Key {
 	return store.Key{Capability: "own", ID: fmt.Sprintf("p%s-k%d", idx, i)}
 }
 
-func sharedKey(i int) store.Key { return store.Key{Capability: "shared", ID: fmt.Sprint("counter-", i)} }
+func sharedKey(i int) store.Key {
+	return store.Key{Capability: "shared", ID: fmt.Sprint("counter-", i)}
+}
 
 func ownData(k store.Key, v uint64) []byte { return []byte(fmt.Sprint(k.String(), "@", v)) }
 
