@@ -159,16 +159,14 @@ func startChild(t *testing.T, ctx context.Context, role string, idx int, path st
 	return cmd, stderr
 }
 
-// Three processes write one database at once, each its own keys and all
-// the same counters (by Load and Save, again on ErrStale); afterwards
-// every key holds its last version, every counter holds the number of
-// increments made and a version equal to it, and SQLite finds the file
-// sound.
+// Three processes open a new database file at once and write it, each
+// its own keys and all the same counters (by Load and Save, again on
+// ErrStale); afterwards every key holds its last version, every counter
+// holds the number of increments made and a version equal to it, and
+// SQLite finds the file sound.
 func TestProcesses(t *testing.T) {
+	// The file does not exist yet: the children race to create it too.
 	path := dbPath(t)
-	// The file exists, in WAL mode with its table, before the children race.
-	mustOpen(t, path).Close()
-
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	type proc struct {
