@@ -29,8 +29,9 @@ const (
 	// of the process, kill -9 included, since the operating system holds
 	// the written pages; a power loss or an operating system crash may
 	// roll the database back to its last checkpoint, losing the Saves
-	// since (at most the last ~4 MiB of writes, SQLite's automatic
-	// checkpoint of 1,000 pages), and leaves it consistent.
+	// since, and leaves it consistent. SQLite checkpoints once the log
+	// holds 1,000 pages (about 4 MiB), later while a reader still uses
+	// older pages.
 	SyncNormal
 )
 
