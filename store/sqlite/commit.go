@@ -28,7 +28,8 @@ import (
 // SyncNormal): a lone write never waits for company.
 
 // maxBatch bounds the writes of one transaction, so that one commit does
-// not keep the lock from other processes for long.
+// not keep the lock from other processes for long. A Store takes its
+// value when it opens (tests change it to compare with no grouping).
 var maxBatch = 256
 
 // maxBatchBytes bounds the data of one transaction; a single write over
@@ -61,7 +62,8 @@ func (o *op) name() string {
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	var next *op // taken from ops but left for the next batch
-	batch := make([]*op, 0, maxBatch)
+	limit := s.maxBatch
+	batch := make([]*op, 0, limit)
 	for {
 		if next == nil {
 			select {
@@ -81,7 +83,7 @@ func (s *Store) commitLoop() {
 		bytes := len(next.rec.Data)
 		next = nil
 	fill:
-		for len(batch) < maxBatch {
+		for len(batch) < limit {
 			select {
 			case o := <-s.ops:
 				if bytes+len(o.rec.Data) > maxBatchBytes {

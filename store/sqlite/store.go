@@ -37,9 +37,10 @@ type Store struct {
 	insert, update, del, version *sql.Stmt // on writes
 	load                         *sql.Stmt // on reads
 
-	ops  chan *op      // to the committer
-	stop chan struct{} // closed by Close once no operation is in flight
-	done chan struct{} // closed by the committer when it returns
+	ops      chan *op      // to the committer
+	maxBatch int           // the most writes of one transaction
+	stop     chan struct{} // closed by Close once no operation is in flight
+	done     chan struct{} // closed by the committer when it returns
 
 	// mu guards closed and the start of operations: an operation starts
 	// (inflight.Add) only under mu.RLock with closed false, so that Close,
@@ -78,6 +79,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, s.wrap("open", path, err)
 	}
 	s.ops = make(chan *op, opsQueue)
+	s.maxBatch = max(1, maxBatch)
 	s.stop = make(chan struct{})
 	s.done = make(chan struct{})
 	go s.commitLoop()
