@@ -20,11 +20,13 @@ import (
 // the next writes queue up, so a single writer waits for nothing and many
 // writers share commits; no write waits on a timer.
 //
-// Measured on 2 shared cores, ext4, 1 KiB records, 64 goroutines saving
-// keys of their own (BenchmarkSave, several runs, noisy): with SyncFull
-// 55-69k saves/s grouped against 1.6-21k one commit each, since the
-// fsync is shared; with SyncNormal 29-112k grouped against 31-65k. One
-// goroutine alone gets the same either way (7-13k/s SyncFull, 36-67k/s
+// Measured on 2 cores shared with other work, ext4, 1 KiB records, 64
+// goroutines saving keys of their own (BenchmarkSave, -benchtime 5000x
+// and 10000x, several runs; fsync times very noisy): with SyncFull
+// 18-69k saves/s grouped against 1.6-21k with one commit each (the median
+// run 5x), since the fsync is shared; with SyncNormal 61-112k against
+// 31-65k (1.2-2.2x; one run on a loaded machine 0.9x). One goroutine
+// alone gets about the same either way (3-16k/s SyncFull, 35-67k/s
 // SyncNormal): a lone write never waits for company.
 
 // maxBatch bounds the writes of one transaction, so that one commit does
