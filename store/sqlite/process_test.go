@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -52,6 +53,9 @@ func child(v string) int {
 		return 2
 	}
 	role, idx, path := f[0], f[1], f[2]
+	if role == "holder" {
+		return holder(path)
+	}
 	sync := sqlite.SyncFull
 	if role == "acker" {
 		sync = sqlite.SyncNormal
@@ -134,6 +138,21 @@ func increment(ctx context.Context, s store.Store, k store.Key) (stale int, err 
 		}
 	}
 	return stale, fmt.Errorf("increment of %q still stale after %d tries", k.String(), maxStaleRuns)
+}
+
+// holder takes the database's write lock, writes a row in the open
+// transaction, says "held" and waits to be killed.
+func holder(path string) int {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(60000)")
+	if err == nil {
+		_, err = db.Exec("BEGIN IMMEDIATE; INSERT INTO mesh_records_v1 VALUES (CAST('own' AS BLOB), CAST('uncommitted' AS BLOB), 1, 1, X'', 0, X'')")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("held")
+	select {}
 }
 
 // acker saves the next versions of a few keys without end, printing
@@ -239,56 +258,96 @@ func wantIntegrity(t *testing.T, path string) {
 	}
 }
 
+// acking is a running acker child and what it has acknowledged.
+type acking struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	lines  *bufio.Scanner
+	acked  map[int]uint64 // key index -> last version acknowledged
+}
+
+func startAcker(t *testing.T, ctx context.Context, idx int, path string) *acking {
+	t.Helper()
+	cmd, stderr := startChild(t, ctx, "acker", idx, path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &acking{cmd: cmd, stderr: stderr, lines: bufio.NewScanner(out), acked: map[int]uint64{}}
+}
+
+// read reads n acknowledgements, or all that are left if n < 0; it
+// reports false if the child's output ended first.
+func (a *acking) read(t *testing.T, n int) bool {
+	t.Helper()
+	for ; n != 0; n-- {
+		if !a.lines.Scan() {
+			return false
+		}
+		var i int
+		var v uint64
+		if _, err := fmt.Sscan(a.lines.Text(), &i, &v); err != nil {
+			if n < 0 {
+				return true // a line cut by the kill
+			}
+			t.Fatalf("child says %q", a.lines.Text())
+		}
+		a.acked[i] = v
+	}
+	return true
+}
+
+// kill kills the child with SIGKILL and reads what it acknowledged before.
+func (a *acking) kill(t *testing.T) {
+	t.Helper()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.read(t, -1)
+	if err := a.cmd.Wait(); err == nil {
+		t.Fatalf("the child was not killed: %s", a.stderr)
+	}
+}
+
 // A process killed with SIGKILL while it saves (with SyncNormal, the
 // weaker setting) loses no Save that returned: each key holds at least
 // the last version acknowledged, with its data, and the file is sound.
+// Another process writing the same file meanwhile goes on after the kill,
+// whatever the killed one held.
 func TestKillLosesNoAcknowledgedSave(t *testing.T) {
 	path := dbPath(t)
 	mustOpen(t, path).Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	for round := range 3 {
-		cmd, stderr := startChild(t, ctx, "acker", round, path)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
+		victim, survivor := startAcker(t, ctx, 2*round, path), startAcker(t, ctx, 2*round+1, path)
+		if !victim.read(t, 200*(round+1)) || !survivor.read(t, 1) {
+			t.Fatalf("round %d: a child stopped: %s%s", round, victim.stderr, survivor.stderr)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		acked := map[int]uint64{}
-		lines := bufio.NewScanner(out)
-		for n := 0; n < 200*(round+1) && lines.Scan(); n++ {
-			var i int
-			var v uint64
-			if _, err := fmt.Sscan(lines.Text(), &i, &v); err != nil {
-				t.Fatalf("child says %q", lines.Text())
-			}
-			acked[i] = v
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		for lines.Scan() { // acknowledged before the kill landed
-			var i int
-			var v uint64
-			if _, err := fmt.Sscan(lines.Text(), &i, &v); err == nil {
-				acked[i] = v
-			}
-		}
-		if err := cmd.Wait(); err == nil {
-			t.Fatalf("round %d: the child was not killed: %s", round, stderr)
-		}
-		if len(acked) == 0 {
-			t.Fatalf("round %d: the child acknowledged nothing: %s", round, stderr)
-		}
-
+		victim.kill(t)
+		// The survivor acknowledges saves made after the kill: versions
+		// past the one stored once the victim is dead (its output may
+		// still hold lines from before).
 		s := mustOpen(t, path)
-		for i, v := range acked {
-			k := ownKey(strconv.Itoa(round), i)
-			got := load(t, s, k)
-			if got.Version < v || string(got.Data) != string(ownData(k, got.Version)) {
-				t.Fatalf("round %d: %q = %+v after the kill; %d was acknowledged", round, k.String(), got, v)
+		first := ownKey(strconv.Itoa(2*round+1), 0)
+		after := load(t, s, first).Version
+		for survivor.acked[0] <= after+10 {
+			if !survivor.read(t, 1) {
+				t.Fatalf("round %d: the survivor stopped after the kill: %s", round, survivor.stderr)
+			}
+		}
+		survivor.kill(t)
+
+		for c, a := range map[int]*acking{2 * round: victim, 2*round + 1: survivor} {
+			for i, v := range a.acked {
+				k := ownKey(strconv.Itoa(c), i)
+				got := load(t, s, k)
+				if got.Version < v || string(got.Data) != string(ownData(k, got.Version)) {
+					t.Fatalf("round %d: %q = %+v after the kill; %d was acknowledged", round, k.String(), got, v)
+				}
 			}
 		}
 		if err := s.Close(); err != nil {
@@ -296,4 +355,47 @@ func TestKillLosesNoAcknowledgedSave(t *testing.T) {
 		}
 		wantIntegrity(t, path)
 	}
+}
+
+// A process killed with SIGKILL in the middle of a write transaction
+// leaves the lock with it: a write waiting in another process goes on,
+// and the killed one's uncommitted row is not there.
+func TestKillWhileHoldingTheLock(t *testing.T) {
+	path := dbPath(t)
+	s := mustOpen(t, path, sqlite.WithBusyTimeout(time.Minute))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd, stderr := startChild(t, ctx, "holder", 0, path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "held\n" {
+		t.Fatalf("the holder says %q, %v: %s", line, err, stderr)
+	}
+	k := store.Key{Capability: "own", ID: "waiting"}
+	saved := make(chan error, 1)
+	go func() { saved <- s.Save(ctx, k, store.Record{Version: 1, Data: []byte("after the kill")}) }()
+	select {
+	case err := <-saved:
+		t.Fatalf("Save while another process holds the lock returned at once: %v", err)
+	case <-time.After(100 * time.Millisecond): // waiting, as it should
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if err := <-saved; err != nil {
+		t.Fatalf("Save after the holder was killed: %v", err)
+	}
+	if got := load(t, s, k); string(got.Data) != "after the kill" {
+		t.Fatalf("loads %+v", got)
+	}
+	if rec, err := s.Load(ctx, store.Key{Capability: "own", ID: "uncommitted"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the killed process's uncommitted row: %+v, %v; want ErrNotFound", rec, err)
+	}
+	wantIntegrity(t, path)
 }
