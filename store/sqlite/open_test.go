@@ -254,3 +254,27 @@ func TestBusy(t *testing.T) {
 		t.Errorf("the error does not say what timed out: %v", err)
 	}
 }
+
+// The WAL file grows for a large record and is cut back after it, so
+// that one big state does not keep its size on disk for good.
+func TestWALCutBack(t *testing.T) {
+	path := dbPath(t)
+	s := mustOpen(t, path)
+	k := store.Key{Capability: "counter", ID: "big"}
+	save(t, s, k, store.Record{Version: 1, Data: make([]byte, 48<<20)})
+	big, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := uint64(2); v <= 10; v++ {
+		save(t, s, k, store.Record{Version: v, Data: []byte("small")})
+	}
+	after, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("WAL after the large record: %d bytes; after small ones: %d bytes", big.Size(), after.Size())
+	if after.Size() > 16<<20 {
+		t.Fatalf("the WAL stays at %d bytes after a large record", after.Size())
+	}
+}

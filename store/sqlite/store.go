@@ -93,6 +93,10 @@ func (s *Store) dsn() string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", s.opts.busyTimeout.Milliseconds()))
 	q.Add("_pragma", "synchronous("+s.opts.sync.String()+")")
+	// The WAL file keeps the size of its largest transaction unless
+	// limited: after a write of a large record it is cut back to 16 MiB
+	// when the log next starts over.
+	q.Add("_pragma", "journal_size_limit(16777216)")
 	// Defensive mode refuses, on our connections, the statements that can
 	// corrupt a database (writable_schema and the like).
 	q.Add("_defensive", "1")
