@@ -55,7 +55,8 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens the database file at path, creating it and its table if
 // they do not exist, and returns a Store over it. The file is put in WAL
-// mode (which it keeps), beside it SQLite keeps path-wal and path-shm.
+// mode (which it keeps); beside it SQLite keeps path-wal (the log, cut
+// back to 16 MiB after a larger transaction) and path-shm.
 //
 // Open fails, with the store not opened, if the file cannot be opened or
 // created, is not a SQLite database, is on a file system where WAL mode
