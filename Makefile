@@ -9,9 +9,9 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | sort)
 
 # The packages of the workspace's modules (go.work): mesh, the benchmarks,
-# the CLI and the PostgreSQL store. usertest is a module outside the
-# workspace that imports mesh as an application does.
-PKGS = ./... ./bench/... ./cmd/mesh/... ./store/postgres/...
+# the CLI and the SQLite and PostgreSQL stores. usertest is a module
+# outside the workspace that imports mesh as an application does.
+PKGS = ./... ./bench/... ./cmd/mesh/... ./store/sqlite/... ./store/postgres/...
 
 .PHONY: all test postgres-test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
 
