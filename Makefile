@@ -9,9 +9,9 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | sort)
 
 # The packages of the workspace's modules (go.work): mesh, the benchmarks,
-# the CLI and the SQLite and PostgreSQL stores. usertest is a module
-# outside the workspace that imports mesh as an application does.
-PKGS = ./... ./bench/... ./cmd/mesh/... ./store/sqlite/... ./store/postgres/...
+# the CLI, the examples and the SQLite and PostgreSQL stores. usertest is a
+# module outside the workspace that imports mesh as an application does.
+PKGS = ./... ./bench/... ./cmd/mesh/... ./examples/... ./store/sqlite/... ./store/postgres/...
 
 .PHONY: all test postgres-test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
 
@@ -28,7 +28,8 @@ test:
 postgres-test:
 	go test -race -count=1 -timeout 10m ./store/postgres/...
 
-# The counter example: three nodes as child processes and a client.
+# The counter example: three nodes as child processes over one SQLite file,
+# and a client.
 demo:
 	go run ./examples/counter
 

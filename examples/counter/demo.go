@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,29 +31,37 @@ const (
 
 // demoResult is what the demo saw, for its test.
 type demoResult struct {
-	// stopped is the node the demo stopped.
-	stopped string
-	// before and after are the last replies per ID before and after the
-	// stop; a failed call leaves its ID out.
-	before, after map[string]*counterpb.Value
+	// stopped is the node the demo stopped, killed the one it killed.
+	stopped, killed string
+	// before, after and final are the last replies per ID before the
+	// stop, after it and after the kill; a failed call leaves its ID out.
+	before, after, final map[string]*counterpb.Value
 }
 
 // runDemo starts demoNodes nodes as child processes (this very program with
-// -node), joins them with a client node of its own, calls demoIDs counters,
-// stops the node that serves most of them, calls them again and shuts
-// everything down. The report goes to out; the nodes' warnings, prefixed
+// -node) over one SQLite file, joins them with a client node of its own,
+// calls demoIDs counters, stops the node that serves most of them, calls
+// them again, kills the node that serves most of them then, calls them
+// once more and shuts everything down. The report goes to out; the nodes' warnings, prefixed
 // with their names, go to logs. It returns an error if any call failed, or
 // if the cluster did not form or shrink in time.
 func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	began := time.Now()
 	lw := &lockedWriter{w: logs}
-	fmt.Fprintf(out, "mesh counter demo: %d nodes, each its own OS process, and this process as a client.\n\n", demoNodes)
+	dir, err := os.MkdirTemp("", "mesh-counter-demo-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	db := filepath.Join(dir, "state.db")
+	fmt.Fprintf(out, "mesh counter demo: %d nodes, each its own OS process, and this process as a client.\n", demoNodes)
+	fmt.Fprintf(out, "The nodes keep every count in one SQLite file, saved after every change: %s\n\n", db)
 
 	var children []*child
 	defer func() { stopAll(children) }()
 	var seeds []string
 	for i := range demoNodes {
-		c, err := startChild(ctx, fmt.Sprintf("node-%d", i+1), seeds, lw)
+		c, err := startChild(ctx, fmt.Sprintf("node-%d", i+1), seeds, db, lw)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +97,7 @@ func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("user-%d", i+1)
 	}
-	res := &demoResult{before: map[string]*counterpb.Value{}, after: map[string]*counterpb.Value{}}
+	res := &demoResult{before: map[string]*counterpb.Value{}, after: map[string]*counterpb.Value{}, final: map[string]*counterpb.Value{}}
 	failed := 0
 
 	fmt.Fprintf(out, "Adding 1 to each of %d counters, %d times. Each ID hashes to a shard, each shard has one owner:\n\n", demoIDs, demoRounds)
@@ -194,17 +203,67 @@ func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	}
 	fmt.Fprintf(out, " and kept their counts: %s handed their state to their new owners as it left.\n\n", victim.name)
 
+	held = map[string]int{}
+	for _, v := range res.after {
+		held[v.GetNode()]++
+	}
+	var killed *child
+	for _, c := range children {
+		if c != victim && (killed == nil || held[c.name] > held[killed.name]) {
+			killed = c
+		}
+	}
+	res.killed = killed.name
+	fmt.Fprintf(out, "Killing %s with SIGKILL, as a crash would: no drain, no handoff, no goodbye.\n\n", killed.name)
+	if err := killed.cmd.Process.Kill(); err != nil {
+		return res, fmt.Errorf("kill %s: %w", killed.name, err)
+	}
+	<-killed.done
+	took, err = waitFor(ctx, 30*time.Second, func() bool {
+		return !slices.Contains(offering(client), killed.name) && routed(client)
+	})
+	if err != nil {
+		return res, fmt.Errorf("waiting for the client to route around %s: %w", killed.name, err)
+	}
+	fmt.Fprintf(out, "  the client's failure detection found %s dead and routes around it after %.2fs\n\n", killed.name, took.Seconds())
+
+	fmt.Fprintf(out, "Adding 1 to each counter once more:\n\n")
+	t = newTable(out, "  ID", "BEFORE", "COUNT", "AFTER", "COUNT", "")
+	stored := 0
+	for _, id := range ids {
+		before := []any{"-", ""}
+		b, ok := res.after[id]
+		if ok {
+			before = []any{b.GetNode(), b.GetValue()}
+		}
+		v, err := add(ctx, client, id)
+		if err != nil {
+			failed++
+			t.row(append(append([]any{"  " + id}, before...), "error: "+err.Error(), "", "")...)
+			continue
+		}
+		res.final[id] = v
+		note := ""
+		if ok && b.GetNode() == killed.name {
+			note = "from SQLite"
+			stored++
+		}
+		t.row(append(append([]any{"  " + id}, before...), v.GetNode(), v.GetValue(), note)...)
+	}
+	_ = t.flush()
+	fmt.Fprintf(out, "\n  %d counters of the killed %s came back on the others with their counts: each\n  was saved to SQLite before its last reply, and its new owner loaded it.\n\n", stored, killed.name)
+
 	// One at a time, the last started first, so that the seeds a node
 	// joined through are still there when it leaves: a node that leaves
 	// while its peers are leaving too has nobody left to hear its goodbye.
-	fmt.Fprintf(out, "Shutting down the client, then the other nodes, one by one.\n")
+	fmt.Fprintf(out, "Shutting down the client, then the other nodes, one by one. The last to go may warn that it\nsees no majority: %s failed rather than left, so the others count it for a while yet.\n", killed.name)
 	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := client.Close(closeCtx); err != nil {
 		fmt.Fprintf(out, "  client: %v\n", err)
 	}
 	for _, c := range slices.Backward(children) {
-		if c == victim {
+		if c == victim || c == killed {
 			continue
 		}
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
@@ -233,15 +292,15 @@ type child struct {
 	err error
 }
 
-// startChild starts this program as the node name, joining seeds, and
-// returns once the node serves. Its standard error goes to logs, each line
+// startChild starts this program as the node name, joining seeds, keeping
+// its counts in the SQLite file db, and returns once the node serves. Its standard error goes to logs, each line
 // prefixed with its name.
-func startChild(ctx context.Context, name string, seeds []string, logs *lockedWriter) (*child, error) {
+func startChild(ctx context.Context, name string, seeds []string, db string, logs *lockedWriter) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this program to run its nodes: %w", err)
 	}
-	args := []string{"-node", name, "-gossip", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-exit-on-eof"}
+	args := []string{"-node", name, "-gossip", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-store", db, "-exit-on-eof"}
 	if len(seeds) > 0 {
 		args = append(args, "-seeds", strings.Join(seeds, ","))
 	}

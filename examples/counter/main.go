@@ -2,11 +2,13 @@
 // whose processes each keep the count of one ID, served by a cluster of
 // nodes that are separate OS processes.
 //
-// Run with no flags (or -demo), it starts three nodes as child processes,
-// joins them as a client, spreads calls over twelve IDs, stops one node
-// gracefully and shows where those IDs answer from afterwards. With -node it
-// is one node of such a cluster; with -call it is a client that adds 1 to
-// the counters it names. See README.md.
+// Run with no flags (or -demo), it starts three nodes as child processes
+// over one SQLite file, joins them as a client, spreads calls over twelve
+// IDs, stops one node gracefully (its counters are handed to the others),
+// kills another with SIGKILL (its counters come back from the file) and
+// shows where those IDs answer from and what they count. With -node it is
+// one node of such a cluster; with -call it is a client that adds 1 to the
+// counters it names. See README.md.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/examples/counter/counterpb"
+	"github.com/meshrun/mesh/store/sqlite"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -51,6 +54,7 @@ func (c *counter) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, er
 	switch m := msg.(type) {
 	case *counterpb.Add:
 		c.value += m.GetDelta()
+		ctx.Changed() // saved before the reply, when the node has a store
 	case *counterpb.Get:
 	default:
 		return nil, fmt.Errorf("counter: unexpected message %T", msg)
@@ -59,12 +63,13 @@ func (c *counter) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, er
 }
 
 // Snapshot is the count, handed to the node that takes the counter over
-// when it moves (a node joins, or drains and leaves): format 1.
+// when it moves (a node joins, or drains and leaves) and saved to the
+// store: format 1.
 func (c *counter) Snapshot() (proto.Message, uint32, error) {
 	return wrapperspb.Int64(c.value), 1, nil
 }
 
-// Restore starts the counter from a handed-off count.
+// Restore starts the counter from a handed-off or stored count.
 func (c *counter) Restore(state proto.Message, format uint32) error {
 	v, ok := state.(*wrapperspb.Int64Value)
 	if !ok || format != 1 {
@@ -74,12 +79,17 @@ func (c *counter) Restore(state proto.Message, format uint32) error {
 	return nil
 }
 
-// counterCapability is the capability a node named node offers.
-func counterCapability(node string) mesh.Capability {
-	return mesh.Capability{
+// counterCapability is the capability a node named node offers. With a
+// store, every change is saved before its reply.
+func counterCapability(node string, stored bool) mesh.Capability {
+	c := mesh.Capability{
 		Name: capabilityName,
 		New:  func(string) mesh.Process { return &counter{node: node} },
 	}
+	if stored {
+		c.Save = mesh.SaveOnChange
+	}
+	return c
 }
 
 func main() {
@@ -97,11 +107,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		gossip    = fs.String("gossip", "127.0.0.1:0", "gossip `address` of a node (port 0 picks a free port)")
 		remote    = fs.String("remote", "127.0.0.1:0", "actor message `address` of a node (port 0 picks a free port)")
 		seeds     = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
+		storePath = fs.String("store", "", "with -node, the SQLite `file` that keeps every count, saved after every change; the nodes of one machine may share it")
 		verbose   = fs.Bool("v", false, "log at Info rather than only warnings")
 		exitOnEOF = fs.Bool("exit-on-eof", false, "with -node, also stop when standard input closes (the demo uses it so its nodes never outlive it)")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  counter [-demo]\n  counter -node NAME [-gossip ADDR] [-remote ADDR] [-seeds ADDR,...]\n  counter -call ID,... -seeds ADDR,...\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  counter [-demo]\n  counter -node NAME [-gossip ADDR] [-remote ADDR] [-seeds ADDR,...] [-store FILE]\n  counter -call ID,... -seeds ADDR,...\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -110,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || *node != "" && (*call != "" || *demo) || *call != "" && *demo {
+	if fs.NArg() > 0 || *node != "" && (*call != "" || *demo) || *call != "" && *demo || *storePath != "" && *node == "" {
 		fs.Usage()
 		return 2
 	}
@@ -129,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		err = runNode(ctx, nodeConfig{
 			name: *node, gossip: *gossip, remote: *remote, seeds: splitList(*seeds),
-			logger: newLogger(stderr, level),
+			store: *storePath, logger: newLogger(stderr, level),
 		}, stdout)
 	case *call != "":
 		err = runCall(ctx, splitList(*seeds), splitList(*call), newLogger(stderr, level), stdout)
@@ -147,7 +158,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 type nodeConfig struct {
 	name, gossip, remote string
 	seeds                []string
-	logger               *slog.Logger
+	// store is the SQLite file the node keeps counts in; "" for none.
+	store  string
+	logger *slog.Logger
 }
 
 // runNode runs one node offering counter until ctx ends, then closes it
@@ -163,13 +176,21 @@ func runNode(ctx context.Context, nc nodeConfig, stdout io.Writer) error {
 	cfg.RemoteAddr = nc.remote
 	cfg.Seeds = nc.seeds
 	cfg.Logger = nc.logger
+	if nc.store != "" {
+		st, err := sqlite.Open(nc.store)
+		if err != nil {
+			return err
+		}
+		defer st.Close() // after the node has closed
+		cfg.Store = st
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	n, err := mesh.Start(startCtx, cfg)
 	cancel()
 	if err != nil {
 		return err
 	}
-	if err := n.RegisterCapabilities(counterCapability(n.Name())); err != nil {
+	if err := n.RegisterCapabilities(counterCapability(n.Name(), cfg.Store != nil)); err != nil {
 		_ = n.Close(context.Background())
 		return err
 	}

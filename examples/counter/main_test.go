@@ -25,10 +25,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestDemo runs the whole demo, three child processes included, and checks
-// that every counter answered before and after the stop, that the stopped
-// node served none afterwards, and that the counters that moved restarted.
+// that every counter answered before and after the stop and the kill,
+// that the stopped and the killed node served none afterwards, and that
+// every counter kept its count: handed off at the stop, loaded from the
+// SQLite file after the kill.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var out, logs bytes.Buffer
 	res, err := runDemo(ctx, &out, &logs)
@@ -64,10 +66,10 @@ func TestDemo(t *testing.T) {
 		if after.GetValue() != want {
 			t.Errorf("%s after the stop: %v (served before by %s); want value %d", id, after, before.GetNode(), want)
 		}
-		// Both tables list the ID with the node that served it.
+		// The three tables list the ID with the node that served it.
 		row := regexp.MustCompile(`(?m)^  ` + id + ` +node-\d`)
-		if n := len(row.FindAllString(out.String(), -1)); n != 2 {
-			t.Errorf("output lists %s with a node %d times; want 2", id, n)
+		if n := len(row.FindAllString(out.String(), -1)); n != 3 {
+			t.Errorf("output lists %s with a node %d times; want 3", id, n)
 		}
 	}
 	if moved == 0 {
@@ -80,6 +82,29 @@ func TestDemo(t *testing.T) {
 	}
 	if !bytes.Contains(out.Bytes(), []byte("kept their counts")) {
 		t.Error("output does not say that the moved counters kept their counts")
+	}
+	// After the kill: every counter goes on from its count, those of the
+	// killed node from the SQLite file.
+	fromStore := 0
+	for i := 1; i <= demoIDs; i++ {
+		id := fmt.Sprintf("user-%d", i)
+		after, final := res.after[id], res.final[id]
+		if after == nil || final == nil {
+			t.Errorf("%s: reply before the kill %v, after %v; want both", id, after, final)
+			continue
+		}
+		if final.GetNode() == res.killed {
+			t.Errorf("%s answered from %s after it was killed", id, res.killed)
+		}
+		if final.GetValue() != demoRounds+2 {
+			t.Errorf("%s after the kill: %v (served before by %s); want value %d", id, final, after.GetNode(), demoRounds+2)
+		}
+		if after.GetNode() == res.killed {
+			fromStore++
+		}
+	}
+	if fromStore == 0 {
+		t.Errorf("no counter was on %s when it was killed", res.killed)
 	}
 }
 
