@@ -113,8 +113,10 @@ type Config struct {
 	// Until an answer lists the node's own gossip address (its
 	// GossipAdvertiseAddr, or the address it binds), lookups come faster,
 	// from every half second up to RejoinInterval, and the node is not
-	// ready (Node.Ready): in Kubernetes, give the service
-	// publishNotReadyAddresses and advertise the pod's IP.
+	// ready (Node.Ready), though it serves: in Kubernetes, give the
+	// service publishNotReadyAddresses and advertise the pod's IP. Whoever
+	// controls the answers chooses the addresses the node dials for
+	// gossip: use a resolver you trust.
 	SeedsDNS string
 	// Resolver looks SeedsDNS up. If nil, net.DefaultResolver.
 	Resolver *net.Resolver
