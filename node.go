@@ -391,8 +391,6 @@ func (n *Node) onMembers(members []cluster.Member) {
 	next.since = prev.since
 	if changed {
 		next.since = time.Now()
-	}
-	if changed {
 		// Before the snapshot makes this node route the shards it takes
 		// over to itself: a process made for one of them must wait for
 		// the state its previous owner hands off, not start empty.

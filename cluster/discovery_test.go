@@ -227,3 +227,27 @@ func TestDiscoveryJoins(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDNSName: any name either is refused with ErrInvalidDNSName or
+// splits into a name of at most 253 bytes and a port that is 0 (SRV) or
+// valid, without a panic.
+func FuzzDNSName(f *testing.F) {
+	for _, s := range []string{"_gossip._tcp.mesh.default.svc.cluster.local", "mesh:7946", "[::1]:1", "a..b", ":", "a:b:c", "x.\x00:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		host, port, err := parseDNSName(name)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidDNSName) {
+				t.Fatalf("%q: %v", name, err)
+			}
+			return
+		}
+		if host == "" || len(strings.TrimSuffix(host, ".")) > 253 || port < 0 || port > 65535 {
+			t.Fatalf("%q accepted as %q port %d", name, host, port)
+		}
+		if _, err := netip.ParseAddr(host); err == nil {
+			t.Fatalf("%q accepted an address", name)
+		}
+	})
+}
