@@ -129,16 +129,26 @@ func TestSeedsDNS(t *testing.T) {
 	}
 }
 
-// TestReadyDrainingAndAlone: a node alone is ready once its placement
-// settles, and not from the moment it drains.
-func TestReadyDrainingAndAlone(t *testing.T) {
-	n := startNode(t, "alone", nil, echo("alone"))
-	waitFor(t, 10*time.Second, "a node alone to be ready", func() bool { return n.Ready(context.Background()) == nil })
-	if err := n.Drain(context.Background()); err != nil {
+// TestReady: a node alone is ready once its placement settles; a node
+// that joins it is ready only once both route by the same placement; a
+// node is not ready from the moment it drains.
+func TestReady(t *testing.T) {
+	first := startNode(t, "first", nil, echo("first"))
+	waitFor(t, 10*time.Second, "a node alone to be ready", func() bool { return first.Ready(context.Background()) == nil })
+	second := startNode(t, "second", []string{first.GossipAddr()}, echo("second"))
+	waitFor(t, 10*time.Second, "the second node to be ready", func() bool { return second.Ready(context.Background()) == nil })
+	if len(first.Members()) != 2 || first.RoutingVersion() != second.RoutingVersion() {
+		t.Fatalf("second ready while first sees %d members and routes by %x, second by %x",
+			len(first.Members()), first.RoutingVersion(), second.RoutingVersion())
+	}
+	if err := second.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Ready(context.Background()); !errors.Is(err, mesh.ErrNotReady) || !strings.Contains(err.Error(), "draining") {
+	if err := second.Ready(context.Background()); !errors.Is(err, mesh.ErrNotReady) || !strings.Contains(err.Error(), "draining") {
 		t.Fatalf("drained node: %v, want ErrNotReady (draining)", err)
+	}
+	if err := first.Ready(context.Background()); err != nil {
+		t.Fatalf("the node that stays is not ready while the other drains: %v", err)
 	}
 }
 
