@@ -112,7 +112,7 @@ type Config struct {
 	// either: it is logged, at most once per RejoinInterval, and retried.
 	// Until an answer lists the node's own gossip address (its
 	// GossipAdvertiseAddr, or the address it binds), lookups come faster,
-	// from every half second up to RejoinInterval, and the node is not
+	// from every half second up to every 5 s, and the node is not
 	// ready (Node.Ready), though it serves: in Kubernetes, give the
 	// service publishNotReadyAddresses and advertise the pod's IP. Whoever
 	// controls the answers chooses the addresses the node dials for

@@ -217,9 +217,16 @@ func lookupError(name string, err error) error {
 }
 
 // discoveryRetry is the first wait between lookups of Config.Discovery
-// while no answer has listed this node; it doubles up to RejoinInterval.
-// A Kubernetes pod starts before its own DNS record exists.
-const discoveryRetry = 500 * time.Millisecond
+// while no answer has listed this node; it doubles up to
+// discoveryRetryMax (or RejoinInterval, if shorter). A Kubernetes pod
+// starts before its own DNS record exists, and is not ready until an
+// answer lists it: a pod whose record comes late waits at most 5 s more
+// for it, not RejoinInterval (30 s in the LAN profile); a node that no
+// answer lists (a client outside the service) asks every 5 s.
+const (
+	discoveryRetry    = 500 * time.Millisecond
+	discoveryRetryMax = 5 * time.Second
+)
 
 // lookupTimeout bounds one lookup of Config.Discovery.
 const lookupTimeout = 5 * time.Second

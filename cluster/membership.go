@@ -47,7 +47,8 @@ type Config struct {
 	// every re-join round, and the addresses it answers that are not
 	// members are joined (this node's own excluded). Until an answer lists
 	// this node's own address (see Membership.Discovered), rounds come
-	// faster: half a second after Join, doubling up to RejoinInterval. A
+	// faster: half a second after Join, doubling up to 5 s (or
+	// RejoinInterval, if shorter). A
 	// failed lookup is logged at most once per RejoinInterval.
 	Discovery Discovery
 	// Profile selects memberlist's timings.
@@ -445,8 +446,8 @@ func (m *Membership) rejoinLoop() {
 		case <-t.C:
 		}
 		found := m.discover(m.ctx)
-		if wait < m.cfg.RejoinInterval && !m.Discovered().Self {
-			wait = min(2*wait, m.cfg.RejoinInterval)
+		if m.cfg.Discovery != nil && !m.Discovered().Self {
+			wait = min(2*wait, discoveryRetryMax, m.cfg.RejoinInterval)
 		} else {
 			wait = m.cfg.RejoinInterval
 		}
