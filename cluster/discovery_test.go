@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,4 +252,72 @@ func FuzzDNSName(f *testing.F) {
 			t.Fatalf("%q accepted an address", name)
 		}
 	})
+}
+
+// countingHandler counts the records logged at Warn and above.
+type countingHandler struct {
+	mu    sync.Mutex // guards warns
+	warns []string
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.mu.Lock()
+		h.warns = append(h.warns, r.Message)
+		h.mu.Unlock()
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countingHandler) count(substr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, w := range h.warns {
+		if strings.Contains(w, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDiscoveryFailingAtStart: a member whose DNS server fails starts
+// all the same, alone, logs the failure at most once per RejoinInterval
+// while its fast rounds retry, and joins once the name answers.
+func TestDiscoveryFailingAtStart(t *testing.T) {
+	srv := dnstest.Start(t)
+	const name = "_gossip._tcp.mesh.test."
+	srv.Fail(name)
+	logs := &countingHandler{}
+	const interval = 2 * time.Second
+	a := start(t, "a", nil, func(c *Config) {
+		c.Discovery = &DNS{Name: name, Resolver: srv.Resolver()}
+		c.RejoinInterval = interval
+		c.Logger = slog.New(logs)
+	})
+	if d := a.Discovered(); d.Answered || d.Err == nil {
+		t.Fatalf("after a failed lookup: %+v", d)
+	}
+	b := start(t, "b", nil, nil)
+	began := time.Now()
+	waitFor(t, 10*time.Second, "three lookups", func() error {
+		if q := srv.Queries(); q < 3 {
+			return fmt.Errorf("%d queries", q)
+		}
+		return nil
+	})
+	time.Sleep(interval + interval/2)
+	failed := logs.count("seeds lookup failed")
+	if most := int(time.Since(began)/interval) + 1; failed < 1 || failed > most {
+		t.Fatalf("%d warnings of a failed lookup in %v; want 1 to %d", failed, time.Since(began).Round(time.Millisecond), most)
+	}
+	host, port, _ := net.SplitHostPort(b.LocalAddr())
+	p, _ := strconv.Atoi(port)
+	srv.SetA("b.mesh.test.", addr(host))
+	srv.Delete(name)
+	srv.SetSRV(name, dnstest.SRV{Target: "b.mesh.test.", Port: uint16(p)})
+	waitFor(t, 20*time.Second, "a to join b", reported([]*node{a, b}, a, b))
 }
