@@ -321,3 +321,33 @@ func TestDiscoveryFailingAtStart(t *testing.T) {
 	srv.SetSRV(name, dnstest.SRV{Target: "b.mesh.test.", Port: uint16(p)})
 	waitFor(t, 20*time.Second, "a to join b", reported([]*node{a, b}, a, b))
 }
+
+// BenchmarkDNSSeeds measures one lookup against a server on loopback: an
+// A name of 32 addresses, and an SRV name of 32 targets (one more lookup
+// per target, run in parallel).
+func BenchmarkDNSSeeds(b *testing.B) {
+	srv := dnstest.Start(b)
+	var addrs []netip.Addr
+	var srvs []dnstest.SRV
+	for i := range MaxDNSSeeds {
+		a := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
+		addrs = append(addrs, a)
+		target := fmt.Sprintf("pod-%d.mesh.test.", i)
+		srv.SetA(target, a)
+		srvs = append(srvs, dnstest.SRV{Target: target, Port: 7946})
+	}
+	srv.SetA("mesh.test.", addrs...)
+	srv.SetSRV("_gossip._tcp.mesh.test.", srvs...)
+	for _, name := range []string{"mesh.test.:7946", "_gossip._tcp.mesh.test."} {
+		b.Run(name, func(b *testing.B) {
+			d := &DNS{Name: name, Resolver: srv.Resolver()}
+			b.ReportAllocs()
+			for b.Loop() {
+				seeds, err := d.Seeds(context.Background())
+				if err != nil || len(seeds) != MaxDNSSeeds {
+					b.Fatalf("%d seeds, %v", len(seeds), err)
+				}
+			}
+		})
+	}
+}
