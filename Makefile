@@ -10,7 +10,9 @@ PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | so
 
 # The packages of the workspace's modules (go.work): mesh, the benchmarks,
 # the CLI, the examples and the SQLite and PostgreSQL stores. usertest is a
-# module outside the workspace that imports mesh as an application does.
+# module outside the workspace that imports mesh as an application does;
+# deploy/kubernetes, one that checks the Kubernetes manifests with the
+# Kubernetes API's types, kept out of mesh's module graph.
 PKGS = ./... ./bench/... ./cmd/mesh/... ./examples/... ./store/sqlite/... ./store/postgres/...
 
 .PHONY: all test postgres-test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
@@ -21,6 +23,7 @@ all: lint test
 test:
 	go test -race -count=1 -timeout 20m $(PKGS)
 	cd usertest && GOWORK=off go test -race -count=1 -timeout 10m ./...
+	cd deploy/kubernetes && GOWORK=off go test -race -count=1 ./...
 
 # The PostgreSQL store's tests alone. They start throwaway servers of their
 # own from the installed PostgreSQL binaries (Debian: apt-get install
@@ -39,7 +42,9 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt -w needed on:"; echo "$$unformatted"; exit 1; fi
 	go vet $(PKGS)
 	cd usertest && GOWORK=off go vet ./...
+	cd deploy/kubernetes && GOWORK=off go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	cd deploy/kubernetes && GOWORK=off go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 # Regenerates the committed *.pb.go files. Needs protoc (Debian package
 # protobuf-compiler); protoc-gen-go is installed into ./bin.

@@ -69,6 +69,7 @@ func TestAdminTokens(t *testing.T) {
 	}, echo("guarded"))
 	base := "http://" + n.AdminAddr()
 	callBody := `{"capability":"echo","id":"user-1","type":"google.protobuf.StringValue","payload":"hi"}`
+	waitFor(t, 10*time.Second, "the node to be ready", func() bool { return n.Ready(context.Background()) == nil })
 
 	for _, tt := range []struct {
 		method, path, secret, body string

@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -217,6 +218,7 @@ func TestAdminEndpoints(t *testing.T) {
 	})
 
 	t.Run("health", func(t *testing.T) {
+		waitFor(t, 10*time.Second, "the node to be ready", func() bool { return nodes[0].Ready(context.Background()) == nil })
 		for _, path := range []string{"/healthz", "/readyz", "/"} {
 			if code := adminGet(t, endpoint, path, nil); code != http.StatusOK {
 				t.Errorf("%s: status %d", path, code)

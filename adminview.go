@@ -3,7 +3,6 @@ package mesh
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/meshrun/mesh/admin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,15 +114,9 @@ func (v adminView) Call(ctx context.Context, capability, id string, payload prot
 	return reply, string(outcome), err
 }
 
-// Ready is nil while the node serves and has joined the cluster (or needs
-// no seed): not before it has reached any seed, nor while it drains.
+// Ready is Node.Ready, its pings bounded by a second.
 func (v adminView) Ready() error {
-	n := v.n
-	switch {
-	case n.closing.Load():
-		return errors.New("draining: the node is leaving")
-	case len(n.routes.Load().members) < 2 && slices.ContainsFunc(n.cfg.Seeds, func(s string) bool { return s != n.GossipAddr() }):
-		return errors.New("not joined: no seed reached yet")
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), statusPingTimeout)
+	defer cancel()
+	return v.n.Ready(ctx)
 }

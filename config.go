@@ -99,6 +99,27 @@ type Config struct {
 	// Seeds are gossip addresses of nodes to join at start and again
 	// whenever they are not members. Empty for the first node.
 	Seeds []string
+	// SeedsDNS, if set, is a DNS name whose records are seeds too, such as
+	// a Kubernetes headless service's: looked up at start and again at
+	// every re-join round (RejoinInterval), and the addresses that are
+	// not members, this node's own excluded, are joined. A name without a
+	// port is looked up as SRV records, each giving its port
+	// ("_gossip._tcp.mesh.default.svc.cluster.local"); a name with a port,
+	// as A and AAAA records, each address with that port
+	// ("mesh.default.svc.cluster.local:7946"). At most 32 addresses are
+	// used per lookup (cluster.MaxDNSSeeds). A name with no records is no
+	// error: the node starts alone. A failed lookup does not fail Start
+	// either: it is logged, at most once per RejoinInterval, and retried.
+	// Until an answer lists the node's own gossip address (its
+	// GossipAdvertiseAddr, or the address it binds), lookups come faster,
+	// from every half second up to every 5 s, and the node is not
+	// ready (Node.Ready), though it serves: in Kubernetes, give the
+	// service publishNotReadyAddresses and advertise the pod's IP. Whoever
+	// controls the answers chooses the addresses the node dials for
+	// gossip: use a resolver you trust.
+	SeedsDNS string
+	// Resolver looks SeedsDNS up. If nil, net.DefaultResolver.
+	Resolver *net.Resolver
 
 	// Shards is the number of shards IDs hash to. It must be the same on
 	// every node of a cluster. If zero, defaults to 4096; at most 65536.
@@ -321,6 +342,11 @@ func (c Config) validate() error {
 	for _, s := range c.Seeds {
 		if _, _, err := splitHostPort(s); err != nil {
 			return bad("seed %q: %v", s, err)
+		}
+	}
+	if c.SeedsDNS != "" {
+		if err := (&cluster.DNS{Name: c.SeedsDNS}).Validate(); err != nil {
+			return fmt.Errorf("%w: SeedsDNS: %w", ErrInvalidConfig, err)
 		}
 	}
 	if err := cluster.ValidateKeys(c.GossipKeys); err != nil {

@@ -75,7 +75,8 @@
 //	POST /v1/call         call a process with a JSON payload (Config.AdminCalls)
 //	GET  /metrics         Prometheus metrics (Node.Metrics)
 //	GET  /healthz         200 while the node serves
-//	GET  /readyz          200 once joined, 503 before and while draining
+//	GET  /readyz          200 once joined and converged, 503 before, while
+//	                      draining and without quorum (Node.Ready)
 //
 // With Config.AdminTokens set, every route but the probes, /healthz and
 // /readyz, needs a bearer token: a token of admin.RoleRead reads every
@@ -100,6 +101,14 @@
 // mesh_shards_moved_total, mesh_misaddressed_total (messages refused for
 // naming another incarnation of the node or another process: PIDs cached
 // before a restart), mesh_members by state, and Go and process metrics.
+//
+// On Kubernetes, Config.SeedsDNS takes seeds from a headless service's DNS
+// records, looked up again at every re-join round, and Node.CloseOnSignal
+// drains the node on SIGTERM within the pod's grace period; the
+// repository's deploy/kubernetes runs the chat example as a StatefulSet.
+//
+//	cfg.SeedsDNS = "_gossip._tcp.mesh.default.svc.cluster.local" // SRV records
+//	err = node.CloseOnSignal(ctx, 25*time.Second)                // grace period: 30 s
 //
 // A Call or Cast carries the OpenTelemetry trace context of its ctx to the
 // node of its process, so that one call is one trace across nodes; the

@@ -80,6 +80,9 @@ var (
 	// too), or the cluster could not be told that the node leaves. The node
 	// is stopped all the same; peers route around it once they detect it.
 	ErrDrainIncomplete = errors.New("mesh: node stopped before its drain completed")
+	// ErrNotReady reports that a node should not be sent traffic yet, or
+	// any more (Node.Ready); the error says why.
+	ErrNotReady = errors.New("mesh: node not ready")
 	// ErrInvalidCapability reports a Capability with an invalid name or no
 	// factory.
 	ErrInvalidCapability = capability.ErrInvalidName

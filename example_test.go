@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshrun/mesh"
 	"google.golang.org/protobuf/proto"
@@ -106,5 +107,24 @@ func TestReadmeQuickStart(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), "```go\n"+want.String()+"```") {
 		t.Errorf("README.md's quick start differs from Example's body; it should read:\n%s", want.String())
+	}
+}
+
+// A node in a Kubernetes pod: it finds its peers through the headless
+// service's DNS records and drains when the pod is stopped, within the
+// pod's terminationGracePeriodSeconds (30 s).
+func ExampleNode_CloseOnSignal() {
+	cfg := mesh.DefaultLANConfig() // NodeName: the host name, the pod's name
+	cfg.GossipAdvertiseAddr = os.Getenv("POD_IP") + ":7946"
+	cfg.RemoteAdvertiseAddr = os.Getenv("POD_IP")
+	cfg.SeedsDNS = "mesh-gossip.default.svc.cluster.local:7946"
+	cfg.AdminAddr = "0.0.0.0:9101" // /healthz and /readyz for the probes
+	n, err := mesh.Start(context.Background(), cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// ... n.RegisterCapabilities(...)
+	if err := n.CloseOnSignal(context.Background(), 25*time.Second); err != nil {
+		log.Print(err)
 	}
 }

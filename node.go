@@ -77,6 +77,8 @@ type Node struct {
 	closing atomic.Bool
 	// drained is set once Drain or Close began to drain the node.
 	drained atomic.Bool
+	// ready is what Ready knows of the node's convergence.
+	ready readiness
 	// quorum is what the node knows for its partition policy; noQuorum
 	// is set while it does not see a majority.
 	quorum   quorum
@@ -95,6 +97,8 @@ type routes struct {
 	list    []cluster.Member // sorted by name
 	members map[string]cluster.Member
 	routers map[string]*pa.PID
+	// since is when the placement (table) became what it is.
+	since time.Time
 }
 
 // Start starts a node, joins the cluster through cfg.Seeds and returns
@@ -147,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.system.ProcessRegistry.Add(n.replies, repliesName)
 	n.system.ProcessRegistry.Add(&router{n: n}, routerName)
 	n.transport.Start(n.system, n.remoteAddr)
-	n.routes.Store(&routes{table: shard.Build(cfg.Shards, nil, nil)})
+	n.routes.Store(&routes{table: shard.Build(cfg.Shards, nil, nil), since: time.Now()})
 
 	gossipHost, gossipPort, _ := splitHostPort(cfg.GossipAddr)
 	mcfg := cluster.Config{
@@ -165,6 +169,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.lan {
 		mcfg.Profile = cluster.LAN
+	}
+	if cfg.SeedsDNS != "" {
+		mcfg.Discovery = &cluster.DNS{Name: cfg.SeedsDNS, Resolver: cfg.Resolver}
 	}
 	if cfg.GossipAdvertiseAddr != "" {
 		mcfg.AdvertiseAddr, mcfg.AdvertisePort, _ = splitHostPort(cfg.GossipAdvertiseAddr)
@@ -388,7 +395,9 @@ func (n *Node) onMembers(members []cluster.Member) {
 	}
 	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
 	changed := next.table.Version() != prev.table.Version()
+	next.since = prev.since
 	if changed {
+		next.since = time.Now()
 		// Before the snapshot makes this node route the shards it takes
 		// over to itself: a process made for one of them must wait for
 		// the state its previous owner hands off, not start empty.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,8 +24,9 @@ import (
 const childEnv = "MESH_TEST_CHILD"
 
 // runChild runs one node offering echo, tally and counter until SIGTERM,
-// then closes it. It prints "READY <gossip address> <admin address>" once
-// serving.
+// then closes it (CloseOnSignal, within 10 s). It prints "READY <gossip
+// address> <admin address>" once serving, and "CLOSED ok" or "CLOSED
+// <error>" once closed.
 // MESH_TEST_SEEDS, MESH_TEST_GOSSIP and MESH_TEST_REMOTE set its seeds and
 // addresses.
 func runChild(name string) {
@@ -52,12 +52,11 @@ func runChild(name string) {
 		os.Exit(1)
 	}
 	fmt.Println("READY", n.GossipAddr(), n.AdminAddr())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	<-sig
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = n.Close(ctx)
+	result := "ok"
+	if err := n.CloseOnSignal(context.Background(), 10*time.Second); err != nil {
+		result = err.Error()
+	}
+	fmt.Println("CLOSED", result)
 	os.Exit(0)
 }
 
@@ -67,6 +66,8 @@ type child struct {
 	gossip string
 	admin  string
 	cmd    *exec.Cmd
+	// closed receives what the node printed after CLOSED.
+	closed chan string
 }
 
 // startChild starts the test binary as node name, seeded with seeds, and
@@ -92,7 +93,7 @@ func startChildAt(t *testing.T, name, gossip, remote string, seeds []string) *ch
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start child %s: %v", name, err)
 	}
-	c := &child{name: name, cmd: cmd}
+	c := &child{name: name, cmd: cmd, closed: make(chan string, 1)}
 	t.Cleanup(func() {
 		_ = c.cmd.Process.Kill()
 		_ = c.cmd.Wait()
@@ -103,6 +104,9 @@ func startChildAt(t *testing.T, name, gossip, remote string, seeds []string) *ch
 		for sc.Scan() {
 			if addrs, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
 				ready <- addrs
+			}
+			if result, ok := strings.CutPrefix(sc.Text(), "CLOSED "); ok {
+				c.closed <- result
 			}
 		}
 	}()

@@ -21,7 +21,9 @@
 //	                        CallReply or CallError out; only with Options.Calls
 //	GET  /metrics           the node's Prometheus metrics
 //	GET  /healthz           Health: 200 while the node serves
-//	GET  /readyz            Ready: 200 once joined, 503 before and while draining
+//	GET  /readyz            Ready: 200 once joined and converged, 503 before,
+//	                        while draining and without quorum (mesh's
+//	                        Node.Ready says when)
 //
 // Answers are indented JSON (application/json). A request the endpoint
 // refuses is answered with an Error: 401 for missing or refused

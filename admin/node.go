@@ -45,8 +45,9 @@ type Node interface {
 	// marked ErrInvalid for a request the node refuses as invalid (400);
 	// otherwise the call failed (502).
 	Call(ctx context.Context, capability, id string, payload proto.Message) (reply proto.Message, outcome string, err error)
-	// Ready returns nil while the node serves and has joined its cluster,
-	// or an error saying why it should not be sent traffic.
+	// Ready returns nil while the node should be sent traffic (mesh: it
+	// has joined its cluster, its view has converged, and it is not
+	// draining), or an error saying why not.
 	Ready() error
 	// Metrics is what GET /metrics serves.
 	Metrics() prometheus.Gatherer

@@ -1,8 +1,10 @@
 // Package cluster is how mesh nodes find and talk to each other: memberlist
 // gossip membership with each node's metadata (remote address,
 // capabilities, labels, incarnation, draining flag), a periodic re-join
-// of seeds, and the gossip keyring and cluster label. What nodes send each
-// other is in internal/wire.
+// of seeds, seeds discovered at run time (Discovery; DNS looks up SRV or
+// A and AAAA records, such as a Kubernetes headless service's), and the
+// gossip keyring and cluster label. What nodes send each other is in
+// internal/wire.
 //
 // # Usage
 //
@@ -11,6 +13,12 @@
 //		OnChange: func(members []cluster.Member) { ... },
 //	}, cluster.Meta{RemoteAddr: addr, Capabilities: []string{"counter"}})
 //	err = m.SetMeta(newMeta, time.Second) // ErrMetaTooLarge past 512 bytes
+//
+// With Config.Discovery, seeds are looked up at Join and at every re-join
+// round, and those that are not members are joined:
+//
+//	cfg.Discovery = &cluster.DNS{Name: "_gossip._tcp.mesh.default.svc.cluster.local"}
+//	d := m.Discovered() // the last answer; d.Self once it listed this node
 //	defer m.Leave(time.Second)
 //
 // Metadata from the network is decoded defensively: bad input yields

@@ -25,4 +25,7 @@ var (
 	// ErrPlaintext reports a keyring change on a Membership that was
 	// started without keys, whose gossip is plaintext.
 	ErrPlaintext = errors.New("cluster: gossip is plaintext (started without keys)")
+	// ErrInvalidDNSName reports a DNS.Name that is neither a DNS name (SRV
+	// records) nor a DNS name and a port (A and AAAA records).
+	ErrInvalidDNSName = errors.New("cluster: invalid seeds DNS name")
 )

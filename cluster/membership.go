@@ -43,6 +43,14 @@ type Config struct {
 	// Seeds are gossip addresses (host:port) of nodes to join. Several
 	// are better than one.
 	Seeds []string
+	// Discovery, if set, finds more seeds: it is asked at Join and at
+	// every re-join round, and the addresses it answers that are not
+	// members are joined (this node's own excluded). Until an answer lists
+	// this node's own address (see Membership.Discovered), rounds come
+	// faster: half a second after Join, doubling up to 5 s (or
+	// RejoinInterval, if shorter). A
+	// failed lookup is logged at most once per RejoinInterval.
+	Discovery Discovery
 	// Profile selects memberlist's timings.
 	Profile Profile
 	// RejoinInterval is how often seeds that are not members are joined
@@ -121,6 +129,11 @@ type Membership struct {
 	wg    sync.WaitGroup
 
 	probes probes
+
+	discMu sync.Mutex // guards disc, warnedAt
+	disc   Discovered
+	// warnedAt is when a failed lookup was last logged.
+	warnedAt time.Time
 
 	// ctx ends with the membership (or a failed Join) and aborts the
 	// gossip dials in progress.
@@ -209,7 +222,7 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Membership, error) {
 	// The first join runs here, so that the node knows the cluster when
 	// Join returns; ctx ending cancels its dials.
 	stop := context.AfterFunc(ctx, m.cancel)
-	m.joinSeeds()
+	m.joinSeeds(slices.Concat(cfg.Seeds, m.discover(ctx)))
 	if !stop() || ctx.Err() != nil {
 		m.cancel()
 		// Seeds that were reached would keep a ghost member until they
@@ -358,11 +371,12 @@ func (m *Membership) shutdown(leave func()) error {
 	return err
 }
 
-func (m *Membership) joinSeeds() {
+// joinSeeds joins the addresses of list, this node's own excluded.
+func (m *Membership) joinSeeds(list []string) {
 	self := m.LocalAddr()
 	var seeds []string
-	for _, s := range m.cfg.Seeds {
-		if s != self {
+	for _, s := range list {
+		if s != self && !slices.Contains(seeds, s) {
 			seeds = append(seeds, s)
 		}
 	}
@@ -415,9 +429,15 @@ func (m *Membership) Refresh() {
 	m.cfg.OnChange(m.Members())
 }
 
-// rejoinLoop joins seeds again whenever one of them is not a member.
+// rejoinLoop joins seeds again whenever one of them is not a member:
+// all of Config.Seeds if one of them is not, and the discovered addresses
+// that are not.
 func (m *Membership) rejoinLoop() {
-	t := time.NewTicker(m.cfg.RejoinInterval)
+	wait := m.cfg.RejoinInterval
+	if m.cfg.Discovery != nil {
+		wait = min(discoveryRetry, wait)
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
@@ -425,15 +445,28 @@ func (m *Membership) rejoinLoop() {
 			return
 		case <-t.C:
 		}
+		found := m.discover(m.ctx)
+		if m.cfg.Discovery != nil && !m.Discovered().Self {
+			wait = min(2*wait, discoveryRetryMax, m.cfg.RejoinInterval)
+		} else {
+			wait = m.cfg.RejoinInterval
+		}
+		t.Reset(wait)
 		known := make(map[string]bool)
 		for _, mem := range m.Members() {
 			known[mem.GossipAddr] = true
 		}
-		for _, s := range m.cfg.Seeds {
+		var missing []string
+		if slices.ContainsFunc(m.cfg.Seeds, func(s string) bool { return !known[s] }) {
+			missing = slices.Clone(m.cfg.Seeds)
+		}
+		for _, s := range found {
 			if !known[s] {
-				m.joinSeeds()
-				break
+				missing = append(missing, s)
 			}
+		}
+		if len(missing) > 0 {
+			m.joinSeeds(missing)
 		}
 	}
 }

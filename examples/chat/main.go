@@ -137,10 +137,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		adminCalls = fs.Bool("admin-calls", false, "let the admin endpoint take calls (mesh call)")
 		adminToken = fs.String("admin-token", "", "operator `token` the admin endpoint requires (16 bytes or more); if empty, $MESH_TOKEN")
 		seeds      = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
+		seedsDNS   = fs.String("seeds-dns", os.Getenv("MESH_SEEDS_DNS"), "DNS `name` whose records are seeds, looked up again at every re-join round: SRV records without a port, A and AAAA records with NAME:PORT (default $MESH_SEEDS_DNS)")
+		gossipAdv  = fs.String("gossip-advertise", "", "gossip `address` other nodes reach this one at, such as the pod's IP and the gossip port; if empty, the bound address")
+		remoteAdv  = fs.String("remote-advertise", "", "`host` (or host:port) other nodes send actor messages to; required when -remote binds every interface")
+		lan        = fs.Bool("lan", false, "use mesh's LAN profile (memberlist's LAN timings, re-join every 30 s, 2 s drains) rather than the local one")
+		closeAfter = fs.Duration("close-timeout", 10*time.Second, "how long the node may take to drain and close on SIGTERM or SIGINT; keep it under Kubernetes' terminationGracePeriodSeconds")
 		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...] [-seeds-dns NAME]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -162,10 +167,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	if *node != "" {
 		cfg := mesh.DefaultLocalConfig()
+		if *lan {
+			cfg = mesh.DefaultLANConfig()
+		}
 		cfg.NodeName, cfg.GossipAddr, cfg.RemoteAddr, cfg.Seeds = *node, *gossip, *remote, splitList(*seeds)
+		cfg.GossipAdvertiseAddr, cfg.RemoteAdvertiseAddr, cfg.SeedsDNS = *gossipAdv, *remoteAdv, *seedsDNS
 		cfg.AdminAddr, cfg.AdminCalls, cfg.AdminTokens = *adminAddr, *adminCalls, adminTokens(*adminToken)
 		cfg.Logger = newLogger(stderr, level)
-		err = runNode(ctx, cfg, stdout)
+		err = runNode(ctx, cfg, *closeAfter, stdout)
 	} else {
 		err = runDemo(ctx, stdout, newLogger(stderr, level))
 	}
@@ -176,11 +185,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// runNode runs one node offering rooms until ctx ends, then leaves
-// gracefully. Once it serves, it prints
+// runNode runs one node offering rooms until ctx ends or the process is
+// sent SIGTERM or SIGINT, then leaves gracefully within closeTimeout.
+// Once it serves, it prints
 //
 //	node-1 ready gossip=127.0.0.1:7101 remote=127.0.0.1:8101 admin=127.0.0.1:9101
-func runNode(ctx context.Context, cfg mesh.Config, stdout io.Writer) error {
+func runNode(ctx context.Context, cfg mesh.Config, closeTimeout time.Duration, stdout io.Writer) error {
 	n, err := mesh.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -190,10 +200,7 @@ func runNode(ctx context.Context, cfg mesh.Config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s ready gossip=%s remote=%s admin=%s\n", n.Name(), n.GossipAddr(), n.RemoteAddr(), n.AdminAddr())
-	<-ctx.Done()
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return n.Close(closeCtx)
+	return n.CloseOnSignal(ctx, closeTimeout)
 }
 
 // newLogger logs at level and above to w as text, without timestamps.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/admin"
+	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/examples/chat/chatpb"
 )
 
@@ -134,6 +136,55 @@ func TestAdminTokens(t *testing.T) {
 		got := adminTokens(flag)
 		if len(got) != 1 || got[0].Secret != want || got[0].Role != admin.RoleOperator {
 			t.Errorf("-admin-token %q: %v, want the operator token %q", flag, got, want)
+		}
+	}
+}
+
+// TestSeedsDNSFlag: -seeds-dns, else $MESH_SEEDS_DNS, reaches the node's
+// configuration, which refuses a name that is no DNS name.
+func TestSeedsDNSFlag(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+	}{
+		{"", []string{"-node", "n", "-seeds-dns", "10.0.0.1:7946"}},
+		{"mesh.local:0", []string{"-node", "n"}},
+	} {
+		t.Setenv("MESH_SEEDS_DNS", tc.env)
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "SeedsDNS") {
+			t.Errorf("%v with $MESH_SEEDS_DNS=%q: exit %d, %q; want 1 and an error about SeedsDNS", tc.args, tc.env, code, stderr.String())
+		}
+	}
+}
+
+// TestKubernetesArgs: the arguments deploy/kubernetes gives the chat
+// nodes are flags this program takes, and its seeds DNS name is valid.
+func TestKubernetesArgs(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/kubernetes/statefulset.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := strings.NewReplacer("$(POD_NAME)", "mesh-chat-0", "$(POD_IP)", "10.0.0.7", "$(POD_NAMESPACE)", "default")
+	var args []string
+	for line := range strings.Lines(string(b)) {
+		if a, ok := strings.CutPrefix(strings.TrimSpace(line), "- -"); ok {
+			args = append(args, pod.Replace("-"+a))
+		}
+	}
+	if len(args) < 5 {
+		t.Fatalf("found only %q in the manifest", args)
+	}
+	// -h, last, stops the program once every flag before it has parsed.
+	var stdout, stderr bytes.Buffer
+	if code := run(append(args, "-h"), &stdout, &stderr); code != 0 || strings.Contains(stderr.String(), "invalid") {
+		t.Fatalf("%q: exit %d\n%s", args, code, stderr.String())
+	}
+	for _, a := range args {
+		if name, ok := strings.CutPrefix(a, "-seeds-dns="); ok {
+			if err := (&cluster.DNS{Name: name}).Validate(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
