@@ -32,9 +32,9 @@ postgres-test:
 	go test -race -count=1 -timeout 10m ./store/postgres/...
 
 # The counter example: three nodes as child processes over one SQLite file,
-# and a client.
+# and a client. SECURE=1 runs it over mutual TLS and sealed gossip.
 demo:
-	go run ./examples/counter
+	go run ./examples/counter $(if $(filter 1,$(SECURE)),-secure)
 
 # gofmt (generated *.pb.go excepted), go vet and staticcheck.
 lint:

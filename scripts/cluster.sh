@@ -26,6 +26,11 @@
 #                the nodes and cmd/mesh read it from the environment, never
 #                from their command line, and status, restart and rolling
 #                need the same token again
+#   SECURE       if 1 at `up` (with MESH_TOKEN set), the cluster runs secured: `up` makes a
+#                development CA and a certificate per node (mesh certs, in .cluster/certs)
+#                and a gossip key (.cluster/gossip.key, mode 0600); the nodes speak mutual
+#                TLS and seal their gossip with the key, which they read from their
+#                environment, never from their command line
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,10 +47,11 @@ die() {
 	exit 1
 }
 
-# load reads what `up` saved: EXAMPLE, N, BASE_PORT, TOKEN_SUM.
+# load reads what `up` saved: EXAMPLE, N, BASE_PORT, TOKEN_SUM, SECURE.
 load() {
 	[ -f "$state" ] || die "no cluster here: run 'scripts/cluster.sh up N' first"
 	TOKEN_SUM=
+	SECURE=
 	# shellcheck source=/dev/null
 	. "$state"
 }
@@ -100,9 +106,14 @@ start() {
 		local regions=(eu us)
 		args+=(-region "${regions[$(((i - 1) % 2))]}")
 	fi
+	local env=()
+	if [ "$SECURE" = 1 ]; then
+		args+=(-tls-dir "$dir/certs")
+		env=("MESH_GOSSIP_KEY=$(cat "$dir/gossip.key")")
+	fi
 	local log=$dir/$name.log
 	echo "--- $(date '+%F %T') start ${args[*]}" >>"$log"
-	"$dir/bin/$EXAMPLE" "${args[@]}" >>"$log" 2>&1 </dev/null &
+	env "${env[@]}" "$dir/bin/$EXAMPLE" "${args[@]}" >>"$log" 2>&1 </dev/null &
 	echo $! >"$dir/$name.pid"
 	local lines
 	lines=$(wc -l <"$log")
@@ -156,11 +167,20 @@ up)
 	N=$2
 	case $EXAMPLE in chat | game) ;; *) die "EXAMPLE=$EXAMPLE: want chat or game" ;; esac
 	[ -z "${MESH_TOKEN:-}" ] || [ ${#MESH_TOKEN} -ge 16 ] || die "MESH_TOKEN is ${#MESH_TOKEN} bytes: want 16 or more"
+	SECURE=${SECURE:-}
+	case $SECURE in "" | 0) SECURE= ;; 1) [ -n "${MESH_TOKEN:-}" ] || die "SECURE=1 needs MESH_TOKEN for the admin endpoints too" ;; *) die "SECURE=$SECURE: want 1" ;; esac
 	TOKEN_SUM=$(token_sum)
 	mkdir -p "$dir/bin"
 	echo "building examples/$EXAMPLE and cmd/mesh into ${dir#"$root"/}/bin"
 	(cd "$root" && go build -o "$dir/bin/$EXAMPLE" "./examples/$EXAMPLE" && go build -o "$dir/bin/mesh" ./cmd/mesh)
-	printf 'EXAMPLE=%s\nN=%s\nBASE_PORT=%s\nTOKEN_SUM=%s\n' "$EXAMPLE" "$N" "$BASE_PORT" "$TOKEN_SUM" >"$state"
+	if [ "$SECURE" = 1 ]; then
+		rm -rf "$dir/certs" "$dir/gossip.key"
+		"$dir/bin/mesh" certs ca --dir "$dir/certs" >/dev/null
+		for ((i = 1; i <= N; i++)); do "$dir/bin/mesh" certs node "node-$i" --dir "$dir/certs" >/dev/null; done
+		(umask 077 && head -c 32 /dev/urandom | base64 >"$dir/gossip.key")
+		echo "secured: a CA and node certificates in ${dir#"$root"/}/certs, a gossip key in ${dir#"$root"/}/gossip.key"
+	fi
+	printf 'EXAMPLE=%s\nN=%s\nBASE_PORT=%s\nTOKEN_SUM=%s\nSECURE=%s\n' "$EXAMPLE" "$N" "$BASE_PORT" "$TOKEN_SUM" "$SECURE" >"$state"
 	for ((i = 1; i <= N; i++)); do start "$i"; done
 	echo
 	echo "mesh CLI: ${dir#"$root"/}/bin/mesh --addr $(all_admins) status"

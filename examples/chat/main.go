@@ -28,6 +28,7 @@ import (
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/examples/chat/chatpb"
+	"github.com/meshrun/mesh/examples/internal/secure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -142,10 +143,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		remoteAdv  = fs.String("remote-advertise", "", "`host` (or host:port) other nodes send actor messages to; required when -remote binds every interface")
 		lan        = fs.Bool("lan", false, "use mesh's LAN profile (memberlist's LAN timings, re-join every 30 s, 2 s drains) rather than the local one")
 		closeAfter = fs.Duration("close-timeout", 10*time.Second, "how long the node may take to drain and close on SIGTERM or SIGINT; keep it under Kubernetes' terminationGracePeriodSeconds")
+		tlsDir     = fs.String("tls-dir", "", "secure the transport with mutual TLS: the `directory` holds ca.crt, NAME.crt and NAME.key (mesh certs); $MESH_GOSSIP_KEY, if set, seals gossip")
 		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...] [-seeds-dns NAME]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  chat [-demo]\n  chat -node NAME [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...] [-seeds-dns NAME] [-tls-dir DIR]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -174,7 +176,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.GossipAdvertiseAddr, cfg.RemoteAdvertiseAddr, cfg.SeedsDNS = *gossipAdv, *remoteAdv, *seedsDNS
 		cfg.AdminAddr, cfg.AdminCalls, cfg.AdminTokens = *adminAddr, *adminCalls, adminTokens(*adminToken)
 		cfg.Logger = newLogger(stderr, level)
-		err = runNode(ctx, cfg, *closeAfter, stdout)
+		if _, err = secure.Apply(&cfg, *tlsDir); err == nil {
+			err = runNode(ctx, cfg, *closeAfter, stdout)
+		}
 	} else {
 		err = runDemo(ctx, stdout, newLogger(stderr, level))
 	}

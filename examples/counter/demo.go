@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/examples/counter/counterpb"
+	"github.com/meshrun/mesh/examples/internal/secure"
 )
 
 const (
@@ -45,7 +46,10 @@ type demoResult struct {
 // once more and shuts everything down. The report goes to out; the nodes' warnings, prefixed
 // with their names, go to logs. It returns an error if any call failed, or
 // if the cluster did not form or shrink in time.
-func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
+//
+// With secured, the nodes and the client seal their gossip with a key and
+// speak mutual TLS with certificates of a CA, all made for the demo.
+func runDemo(ctx context.Context, secured bool, out, logs io.Writer) (*demoResult, error) {
 	began := time.Now()
 	lw := &lockedWriter{w: logs}
 	dir, err := os.MkdirTemp("", "mesh-counter-demo-")
@@ -55,13 +59,28 @@ func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	defer os.RemoveAll(dir)
 	db := filepath.Join(dir, "state.db")
 	fmt.Fprintf(out, "mesh counter demo: %d nodes, each its own OS process, and this process as a client.\n", demoNodes)
-	fmt.Fprintf(out, "The nodes keep every count in one SQLite file, saved after every change: %s\n\n", db)
+	fmt.Fprintf(out, "The nodes keep every count in one SQLite file, saved after every change: %s\n", db)
+	var tlsDir, gossipKey string
+	var env []string
+	if secured {
+		names := []string{"demo-client"}
+		for i := range demoNodes {
+			names = append(names, fmt.Sprintf("node-%d", i+1))
+		}
+		gossipKey, err = secure.Make(dir, names...)
+		if err != nil {
+			return nil, fmt.Errorf("make the demo's secrets: %w", err)
+		}
+		tlsDir, env = dir, []string{secure.GossipKeyEnv + "=" + gossipKey}
+		fmt.Fprintf(out, "Secured: gossip sealed with a key made for the demo (label %q), and mutual TLS between\nnodes with certificates of a CA made for it, in %s.\n", secure.Label, dir)
+	}
+	fmt.Fprintln(out)
 
 	var children []*child
 	defer func() { stopAll(children) }()
 	var seeds []string
 	for i := range demoNodes {
-		c, err := startChild(ctx, fmt.Sprintf("node-%d", i+1), seeds, db, lw)
+		c, err := startChild(ctx, fmt.Sprintf("node-%d", i+1), seeds, db, tlsDir, env, lw)
 		if err != nil {
 			return nil, err
 		}
@@ -74,6 +93,9 @@ func runDemo(ctx context.Context, out, logs io.Writer) (*demoResult, error) {
 	cfg.NodeName = "demo-client"
 	cfg.Seeds = seeds
 	cfg.Logger = newLogger(&lineWriter{fn: func(s string) { lw.line("[demo-client] ", s) }}, slog.LevelWarn)
+	if _, err := secure.Configure(&cfg, gossipKey, tlsDir); err != nil {
+		return nil, err
+	}
 	client, err := mesh.Start(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start the client node: %w", err)
@@ -293,19 +315,26 @@ type child struct {
 }
 
 // startChild starts this program as the node name, joining seeds, keeping
-// its counts in the SQLite file db, and returns once the node serves. Its standard error goes to logs, each line
+// its counts in the SQLite file db, with the certificates of tlsDir ("" for
+// none) and env added to its environment, and returns once the node
+// serves. Its standard error goes to logs, each line
 // prefixed with its name.
-func startChild(ctx context.Context, name string, seeds []string, db string, logs *lockedWriter) (*child, error) {
+func startChild(ctx context.Context, name string, seeds []string, db, tlsDir string, env []string, logs *lockedWriter) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this program to run its nodes: %w", err)
 	}
 	args := []string{"-node", name, "-gossip", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-store", db, "-exit-on-eof"}
+	if tlsDir != "" {
+		args = append(args, "-tls-dir", tlsDir)
+	}
 	if len(seeds) > 0 {
 		args = append(args, "-seeds", strings.Join(seeds, ","))
 	}
 	c := &child{name: name, cmd: exec.Command(exe, args...), done: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), childEnv+"=1")
+	// The gossip key goes in the environment, never in the arguments,
+	// which every user of the machine can read.
+	c.cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
 	stdin, w, err := os.Pipe()
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ import (
 
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/examples/counter/counterpb"
+	"github.com/meshrun/mesh/examples/internal/secure"
 	"github.com/meshrun/mesh/store/sqlite"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -108,11 +109,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		remote    = fs.String("remote", "127.0.0.1:0", "actor message `address` of a node (port 0 picks a free port)")
 		seeds     = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
 		storePath = fs.String("store", "", "with -node, the SQLite `file` that keeps every count, saved after every change; the nodes of one machine may share it")
+		tlsDir    = fs.String("tls-dir", "", "with -node or -call, secure the transport with mutual TLS: the `directory` holds ca.crt, NAME.crt and NAME.key (mesh certs); $MESH_GOSSIP_KEY, if set, seals gossip")
+		secured   = fs.Bool("secure", false, "run the demo secured: a CA, node certificates and a gossip key made for it")
 		verbose   = fs.Bool("v", false, "log at Info rather than only warnings")
 		exitOnEOF = fs.Bool("exit-on-eof", false, "with -node, also stop when standard input closes (the demo uses it so its nodes never outlive it)")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  counter [-demo]\n  counter -node NAME [-gossip ADDR] [-remote ADDR] [-seeds ADDR,...] [-store FILE]\n  counter -call ID,... -seeds ADDR,...\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  counter [-demo] [-secure]\n  counter -node NAME [-gossip ADDR] [-remote ADDR] [-seeds ADDR,...] [-store FILE] [-tls-dir DIR]\n  counter -call ID,... -seeds ADDR,... [-tls-dir DIR]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -121,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || *node != "" && (*call != "" || *demo) || *call != "" && *demo || *storePath != "" && *node == "" {
+	if fs.NArg() > 0 || *node != "" && (*call != "" || *demo) || *call != "" && *demo || *storePath != "" && *node == "" || *secured && (*node != "" || *call != "") {
 		fs.Usage()
 		return 2
 	}
@@ -140,12 +143,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		err = runNode(ctx, nodeConfig{
 			name: *node, gossip: *gossip, remote: *remote, seeds: splitList(*seeds),
-			store: *storePath, logger: newLogger(stderr, level),
+			store: *storePath, tlsDir: *tlsDir, logger: newLogger(stderr, level),
 		}, stdout)
 	case *call != "":
-		err = runCall(ctx, splitList(*seeds), splitList(*call), newLogger(stderr, level), stdout)
+		err = runCall(ctx, splitList(*seeds), splitList(*call), *tlsDir, newLogger(stderr, level), stdout)
 	default:
-		_, err = runDemo(ctx, stdout, stderr)
+		_, err = runDemo(ctx, *secured, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "counter:", err)
@@ -159,7 +162,9 @@ type nodeConfig struct {
 	name, gossip, remote string
 	seeds                []string
 	// store is the SQLite file the node keeps counts in; "" for none.
-	store  string
+	store string
+	// tlsDir holds the transport's certificates; "" for plaintext.
+	tlsDir string
 	logger *slog.Logger
 }
 
@@ -176,6 +181,9 @@ func runNode(ctx context.Context, nc nodeConfig, stdout io.Writer) error {
 	cfg.RemoteAddr = nc.remote
 	cfg.Seeds = nc.seeds
 	cfg.Logger = nc.logger
+	if _, err := secure.Apply(&cfg, nc.tlsDir); err != nil {
+		return err
+	}
 	if nc.store != "" {
 		st, err := sqlite.Open(nc.store)
 		if err != nil {
@@ -208,14 +216,20 @@ func runNode(ctx context.Context, nc nodeConfig, stdout io.Writer) error {
 
 // runCall joins the cluster through seeds as a node that offers nothing,
 // adds 1 to the counter of each of ids and prints who answered.
-func runCall(ctx context.Context, seeds, ids []string, logger *slog.Logger, stdout io.Writer) error {
+func runCall(ctx context.Context, seeds, ids []string, tlsDir string, logger *slog.Logger, stdout io.Writer) error {
 	if len(seeds) == 0 || len(ids) == 0 {
 		return errors.New("-call needs IDs and -seeds")
 	}
 	cfg := mesh.DefaultLocalConfig()
 	cfg.NodeName = fmt.Sprintf("client-%d", os.Getpid())
+	if tlsDir != "" {
+		cfg.NodeName = "client" // the name its certificate gives
+	}
 	cfg.Seeds = seeds
 	cfg.Logger = logger
+	if _, err := secure.Apply(&cfg, tlsDir); err != nil {
+		return err
+	}
 	n, err := mesh.Start(ctx, cfg)
 	if err != nil {
 		return err

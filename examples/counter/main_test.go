@@ -30,10 +30,15 @@ func TestMain(m *testing.M) {
 // every counter kept its count: handed off at the stop, loaded from the
 // SQLite file after the kill.
 func TestDemo(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testDemo(t, false) })
+	t.Run("secure", func(t *testing.T) { testDemo(t, true) })
+}
+
+func testDemo(t *testing.T, secured bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var out, logs bytes.Buffer
-	res, err := runDemo(ctx, &out, &logs)
+	res, err := runDemo(ctx, secured, &out, &logs)
 	defer func() {
 		if t.Failed() {
 			t.Logf("demo output:\n%s\nnode logs:\n%s", out.String(), logs.String())
@@ -79,6 +84,9 @@ func TestDemo(t *testing.T) {
 		if bytes.Contains(out.Bytes(), []byte(bad)) || bytes.Contains(logs.Bytes(), []byte(bad)) {
 			t.Errorf("demo output or node logs contain %q", bad)
 		}
+	}
+	if secured != bytes.Contains(out.Bytes(), []byte("Secured: gossip sealed")) {
+		t.Errorf("secured %v, but the output says otherwise", secured)
 	}
 	if !bytes.Contains(out.Bytes(), []byte("kept their counts")) {
 		t.Error("output does not say that the moved counters kept their counts")
