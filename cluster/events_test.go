@@ -243,3 +243,42 @@ func TestEventsOfGossip(t *testing.T) {
 	crash(c)
 	expect("failed c")
 }
+
+// TestChanges: the events that turn one member's metadata into another's,
+// in their fixed order; a new incarnation is a restart and nothing else.
+func TestChanges(t *testing.T) {
+	base := Member{Name: "a", Meta: Meta{Incarnation: 1, Capabilities: []string{"x"}, Labels: map[string]string{"z": "1"}}}
+	with := func(edit func(*Meta)) Member {
+		m := base
+		m.Meta.Labels = map[string]string{"z": "1"}
+		edit(&m.Meta)
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		new  Member
+		want []string
+	}{
+		{"nothing", with(func(*Meta) {}), nil},
+		{"address only", with(func(m *Meta) { m.RemoteAddr = "elsewhere:1" }), nil},
+		{"capabilities", with(func(m *Meta) { m.Capabilities = []string{"x", "y"} }), []string{"capabilities_changed a"}},
+		{"labels", with(func(m *Meta) { m.Labels["z"] = "2" }), []string{"labels_changed a"}},
+		{"draining", with(func(m *Meta) { m.Draining = true }), []string{"draining a"}},
+		{"all", with(func(m *Meta) { m.Draining, m.Capabilities, m.Labels = true, nil, nil }),
+			[]string{"draining a", "capabilities_changed a", "labels_changed a"}},
+		{"restart", with(func(m *Meta) { m.Incarnation, m.Capabilities = 2, nil }), []string{"restarted a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, e := range changes(base, tc.new, time.Time{}) {
+				got = append(got, describe(e))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if s := EventKind(0).String(); s != "EventKind(0)" {
+		t.Errorf("zero kind: %q", s)
+	}
+}
