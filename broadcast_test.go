@@ -195,3 +195,50 @@ func TestBroadcastRefused(t *testing.T) {
 		t.Errorf("refused broadcasts were delivered: %v", got)
 	}
 }
+
+// BenchmarkBroadcast: one broadcast from node-1 to 300 active processes
+// spread over three nodes, until every node has answered; it reports the
+// processes reached per second.
+func BenchmarkBroadcast(b *testing.B) {
+	var handled atomic.Int64
+	counting := func(string) mesh.Capability {
+		return mesh.Capability{Name: "listener", New: func(string) mesh.Process {
+			return mesh.ProcessFunc(func(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
+				if ctx.Cast() {
+					handled.Add(1)
+					return nil, nil
+				}
+				return wrapString("ok"), nil
+			})
+		}}
+	}
+	var nodes []*mesh.Node
+	var seeds []string
+	for i := range 3 {
+		name := fmt.Sprint("node-", i+1)
+		n := startNode(b, name, seeds, counting(name))
+		nodes = append(nodes, n)
+		seeds = append(seeds, n.GossipAddr())
+	}
+	waitConverged(b, nodes...)
+	const ids = 300
+	for i := range ids {
+		if got := stringOf(mustCallCap(nodes[0], "listener", fmt.Sprint("l-", i))); got != "ok" {
+			b.Fatal(got)
+		}
+	}
+	payload := wrapString("tick")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		res, err := nodes[0].Broadcast(ctx, "listener", payload)
+		if err != nil || res.Processes != ids {
+			b.Fatalf("%+v, %v", res, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*ids)/time.Since(start).Seconds(), "processes/s")
+	b.StopTimer()
+	waitFor(b, 30*time.Second, "every broadcast handled", func() bool { return handled.Load() == int64(b.N*ids) })
+}
