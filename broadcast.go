@@ -44,10 +44,11 @@ type BroadcastFailure struct {
 // Broadcast casts payload to every process of capability that is active
 // now, on every node that offers it as this node sees the members, and
 // activates none: an ID with no activation does not get the message.
-// Each process receives it once, as a cast (Context.Cast reports true),
-// in a copy of its own; delivery is at most once, as for Cast: a process
-// that stops or moves before its turn drops it, so a process moving
-// while the broadcast passes may miss it.
+// Each activation it is handed to receives it once, as a cast
+// (Context.Cast reports true), in a copy of its own; delivery is at most
+// once, as for Cast: an activation that stops before its turn drops it.
+// While a process moves between nodes, and the nodes' views of the move
+// differ, the activations on both nodes may get it, or neither.
 //
 // Broadcast returns once every node offering the capability has answered
 // how many processes it handed the message to, or ctx's deadline (else
