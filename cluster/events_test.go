@@ -282,3 +282,55 @@ func TestChanges(t *testing.T) {
 		t.Errorf("zero kind: %q", s)
 	}
 }
+
+// TestEventRestarted: a member that comes back on its address under its
+// name with a new incarnation before it is seen to fail is reported as
+// restarted, with its new metadata; had failure detection come first, it
+// would be a failure and a join. Either way no member is left out.
+func TestEventRestarted(t *testing.T) {
+	a := start(t, "a", nil, nil)
+	port := freePort(t)
+	first := func(c *Config) { c.BindPort = port }
+	b := start(t, "b", []string{a.LocalAddr()}, first)
+	s, err := Subscribe(context.Background(), a.Membership, 64, func(e Event) Event { return e })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := func() Event {
+		t.Helper()
+		select {
+		case e := <-s.C():
+			return e
+		case <-time.After(15 * time.Second):
+			t.Fatal("no event")
+		}
+		return Event{}
+	}
+	for range 2 {
+		next() // present a, b
+	}
+	crash(b)
+	meta := metaOf("b")
+	meta.Incarnation = 7
+	var b2 *Membership
+	waitFor(t, 10*time.Second, "b to start again on its port", func() error {
+		m, err := Join(context.Background(), Config{Name: "b", BindAddr: "127.0.0.1", BindPort: port, Seeds: []string{a.LocalAddr()}}, meta)
+		b2 = m
+		return err
+	})
+	t.Cleanup(func() { _ = b2.Leave(500 * time.Millisecond) })
+	e := next()
+	if e.Kind == EventFailed {
+		t.Logf("failure detection came first")
+		e = next()
+		if e.Kind != EventJoined {
+			t.Fatalf("after the failure: %v %s", e.Kind, e.Member.Name)
+		}
+	} else if e.Kind != EventRestarted {
+		t.Fatalf("got %v %s, want restarted b", e.Kind, e.Member.Name)
+	}
+	if e.Member.Name != "b" || e.Member.Meta.Incarnation != 7 {
+		t.Fatalf("event %+v: want b at incarnation 7", e)
+	}
+}
