@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/meshrun/mesh/admin"
+	"github.com/meshrun/mesh/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 )
@@ -119,4 +120,24 @@ func (v adminView) Ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), statusPingTimeout)
 	defer cancel()
 	return v.n.Ready(ctx)
+}
+
+// Events subscribes to the node's membership events for the endpoint.
+func (v adminView) Events(ctx context.Context, buf int) (admin.EventStream, error) {
+	n := v.n
+	if n.closing.Load() {
+		return nil, admin.Mark(ErrClosed, admin.ErrUnavailable)
+	}
+	s, err := cluster.Subscribe(ctx, n.members, buf, func(e cluster.Event) admin.EventInfo {
+		m := e.Member
+		return admin.EventInfo{
+			Kind: e.Kind.String(), Member: m.Name, Self: m.Name != "" && m.Name == n.name, GossipAddr: m.GossipAddr,
+			RemoteAddr: m.Meta.RemoteAddr, Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels,
+			Draining: m.Meta.Draining, Incarnation: m.Meta.Incarnation, At: e.At, Missed: e.Missed,
+		}
+	})
+	if err != nil {
+		return nil, admin.Mark(closedError(err), admin.ErrUnavailable)
+	}
+	return s, nil
 }

@@ -54,6 +54,20 @@
 // a stale activation's write is refused (package store). Capability's
 // IdleTimeout and MaxActivations passivate idle and surplus processes.
 //
+// # Events and broadcast
+//
+// Subscribe delivers membership events (joined, left, failed, capabilities
+// or labels changed, draining, restarted) in order, after one EventPresent
+// per member; a subscriber that falls behind its buffer gets EventMissed
+// with the count of those it lost, and gossip never waits for it.
+// Broadcast casts one message to every active process of a capability on
+// every node offering it, activating none, and says which nodes it did not
+// reach.
+//
+//	sub, err := node.Subscribe(ctx, 64)
+//	for e := range sub.C() { ... }
+//	res, err := node.Broadcast(ctx, "room", msg) // ErrBroadcastIncomplete: see res.Failed
+//
 // # Errors
 //
 // Every error wraps one of the Err* sentinels; match with errors.Is. An
@@ -72,6 +86,7 @@
 //	GET  /v1/owner        ?capability=C&id=ID: owner, shard, ring and routing versions
 //	GET  /v1/status       running, or degraded with the reasons (Node.Status)
 //	GET  /v1/ping         round trip through the mesh to every member (?node=N)
+//	GET  /v1/events       membership events as server-sent events (mesh watch)
 //	POST /v1/call         call a process with a JSON payload (Config.AdminCalls)
 //	GET  /metrics         Prometheus metrics (Node.Metrics)
 //	GET  /healthz         200 while the node serves
@@ -97,7 +112,8 @@
 // mesh_activations_started_total and mesh_activations_stopped_total (by
 // reason: moved, unregistered, closing, passivated),
 // mesh_handoffs_total and mesh_store_operations_total (by capability and
-// result), mesh_rebalances_total,
+// result), mesh_broadcasts_total (by capability and outcome) and
+// mesh_broadcast_deliveries_total, mesh_rebalances_total,
 // mesh_shards_moved_total, mesh_misaddressed_total (messages refused for
 // naming another incarnation of the node or another process: PIDs cached
 // before a restart), mesh_members by state, and Go and process metrics.

@@ -61,6 +61,10 @@ var (
 	// cluster (PartitionMajority): it neither makes calls nor serves them
 	// until it sees one again.
 	ErrNoQuorum = errors.New("mesh: no majority of the cluster in sight")
+	// ErrBroadcastIncomplete reports a Broadcast that some node offering
+	// the capability did not take; the error wraps each node's error too,
+	// and the BroadcastResult returned with it says who was reached.
+	ErrBroadcastIncomplete = errors.New("mesh: broadcast did not reach every node offering the capability")
 	// ErrUnknownMember reports a node name that is not a member of the
 	// cluster as this node sees it.
 	ErrUnknownMember = errors.New("mesh: no such member")

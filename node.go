@@ -714,11 +714,7 @@ type Member struct {
 func (n *Node) Members() []Member {
 	var out []Member
 	for _, m := range n.routes.Load().list {
-		out = append(out, Member{
-			Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
-			Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
-			Self: m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
-		})
+		out = append(out, n.memberOf(m))
 	}
 	n.assess(out)
 	return out

@@ -37,6 +37,13 @@ func (r *router) SendUserMessage(_ *pa.PID, message any) {
 		}
 		return
 	}
+	if b, ok := msg.(*wire.Broadcast); ok {
+		ack := n.receiveBroadcast(b)
+		if sender != nil {
+			n.system.Root.Send(sender, ack)
+		}
+		return
+	}
 	env, ok := msg.(*wire.Envelope)
 	if !ok {
 		n.logger.Warn("router: unexpected message", "type", fmt.Sprintf("%T", msg), "sender", sender)

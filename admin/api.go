@@ -188,6 +188,36 @@ type CallError struct {
 	TookMs  float64 `json:"took_ms"`
 }
 
+// Event is the data of one server-sent event of GET /v1/events: a
+// membership event of the node that answered. The stream's events are
+// named by their Kind ("event: joined"); the last one, "end", has an
+// Error as its data instead, saying why the node ended the stream.
+type Event struct {
+	At time.Time `json:"at"`
+	// Capabilities and Labels are the member's as of the event.
+	Capabilities []string `json:"capabilities,omitempty"`
+	Draining     bool     `json:"draining,omitempty"`
+	GossipAddr   string   `json:"gossip_addr,omitempty"`
+	Incarnation  string   `json:"incarnation,omitempty"`
+	// Kind is "present" (a member there when the stream began: one per
+	// member first, sorted by name), "joined", "left" (gracefully),
+	// "failed", "capabilities_changed", "labels_changed", "draining",
+	// "restarted" (a new incarnation), or "missed" (Missed events were
+	// dropped here because the client fell behind).
+	Kind   string            `json:"kind"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Member is the member concerned; empty for "missed".
+	Member     string `json:"member,omitempty"`
+	Missed     int    `json:"missed,omitempty"`
+	Node       string `json:"node"`
+	RemoteAddr string `json:"remote_addr,omitempty"`
+	// Self marks an event of the node that answered.
+	Self bool `json:"self,omitempty"`
+	// Seq numbers the events of one stream from 1; it is also the
+	// event's id.
+	Seq int64 `json:"seq"`
+}
+
 // Health is the answer of GET /healthz.
 type Health struct {
 	Node string `json:"node"`

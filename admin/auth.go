@@ -230,6 +230,12 @@ func bearer(h string) (string, bool) {
 // without valid credentials, 403 without the role, 503 when too many
 // requests are in progress. Refused credentials take no place among them.
 func (h *handler) guard(need Role, next http.Handler) http.Handler {
+	return h.guardIn(need, h.inFlight, errBusy, next)
+}
+
+// guardIn is guard counting the requests in progress in slots, and
+// answering busy when it is full.
+func (h *handler) guardIn(need Role, slots chan struct{}, busy error, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, challenge, err := h.auth.role(r)
 		if err != nil {
@@ -243,11 +249,11 @@ func (h *handler) guard(need Role, next http.Handler) http.Handler {
 			return
 		}
 		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
 		default:
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, errBusy)
+			writeError(w, http.StatusServiceUnavailable, busy)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -17,6 +17,7 @@
 //	GET  /v1/status         Status: running, or degraded with the reasons
 //	GET  /v1/ping           Pings through the mesh of every member, or ?node=N
 //	                        (?timeout=D, default 2s, at most 30s)
+//	GET  /v1/events         membership events as server-sent events (see Events)
 //	POST /v1/call           CallRequest in (Content-Type: application/json),
 //	                        CallReply or CallError out; only with Options.Calls
 //	GET  /metrics           the node's Prometheus metrics
@@ -47,6 +48,25 @@
 // itself. Requiring application/json keeps web pages from calling: a
 // browser sends a form or text/plain to another site without asking it
 // first, but not JSON.
+//
+// # Events
+//
+// GET /v1/events answers text/event-stream: one server-sent event per
+// membership event of the node, named by its kind, with an Event as its
+// JSON data and its Seq as its id. It begins with one "present" event per
+// member, sorted by name, then every change in the order the node heard of
+// it. The endpoint holds at most 64 events a client has not read; past
+// that, the client gets one "missed" event counting those dropped where
+// they stood, and may GET /v1/members to catch up. A comment line comes
+// every 15 s while nothing happens. The stream ends when the client goes,
+// when a write to it does not complete within 10 s, or when the node
+// closes, in which case a last "end" event carries an Error saying why. At
+// most 8 streams are open at once (one more answers 503); they do not
+// count among the 32 requests in progress. It needs RoleRead.
+//
+//	event: joined
+//	id: 3
+//	data: {"at":"2026-12-02T01:46:22.1Z","capabilities":["echo"],"kind":"joined","member":"node-2",...}
 //
 // # Authentication
 //

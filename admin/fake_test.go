@@ -39,6 +39,10 @@ type fakeNode struct {
 	statusGate chan struct{}
 	statusIn   chan struct{}
 
+	// stream, if set, is what Events returns; streamErr instead, if set.
+	stream    *fakeStream
+	streamErr error
+
 	mu         sync.Mutex
 	pingAlls   int
 	pingCtxTTL time.Duration // time left on the ctx of the last ping
@@ -113,6 +117,30 @@ func (f *fakeNode) Call(ctx context.Context, capability, id string, payload prot
 	f.mu.Unlock()
 	return f.reply, f.outcome, f.callErr
 }
+
+func (f *fakeNode) Events(ctx context.Context, buf int) (EventStream, error) {
+	if f.streamErr != nil {
+		return nil, f.streamErr
+	}
+	return f.stream, nil
+}
+
+// fakeStream is an EventStream whose events a test sends on c; closing c
+// ends it with err.
+type fakeStream struct {
+	c      chan EventInfo
+	err    error
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newFakeStream() *fakeStream {
+	return &fakeStream{c: make(chan EventInfo), closed: make(chan struct{})}
+}
+
+func (s *fakeStream) C() <-chan EventInfo { return s.c }
+func (s *fakeStream) Err() error          { return s.err }
+func (s *fakeStream) Close()              { s.once.Do(func() { close(s.closed) }) }
 
 // errNoSuchMember is the fake's error for a ping of a stranger.
 var errNoSuchMember = errors.New(`mesh: no such member: "nope"`)

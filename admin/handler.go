@@ -81,7 +81,7 @@ type Options struct {
 // endpoints lists the routes, for GET /.
 var endpoints = []string{
 	"GET /v1/members", "GET /v1/activations?capability=C&limit=N", "GET /v1/owner?capability=C&id=ID",
-	"GET /v1/status", "GET /v1/ping?node=NAME&timeout=D", "POST /v1/call", "GET /metrics", "GET /healthz", "GET /readyz",
+	"GET /v1/status", "GET /v1/ping?node=NAME&timeout=D", "GET /v1/events", "POST /v1/call", "GET /metrics", "GET /healthz", "GET /readyz",
 }
 
 // handler serves the routes over a Node.
@@ -91,8 +91,10 @@ type handler struct {
 	auth  *authenticator
 	// maxCallTimeout is Options.MaxCallTimeout, or its default.
 	maxCallTimeout time.Duration
-	// inFlight holds a token per guarded request in progress.
+	// inFlight holds a token per guarded request in progress, streams
+	// one per event stream open.
 	inFlight chan struct{}
+	streams  chan struct{}
 	// now is the clock of ages and durations in answers.
 	now func() time.Time
 }
@@ -129,7 +131,7 @@ func (o Options) Validate() error {
 func newHandler(n Node, opts Options) *handler {
 	h := &handler{
 		node: n, calls: opts.Calls, auth: newAuthenticator(opts.Tokens, opts.TLS), maxCallTimeout: opts.MaxCallTimeout,
-		inFlight: make(chan struct{}, maxInFlight), now: time.Now,
+		inFlight: make(chan struct{}, maxInFlight), streams: make(chan struct{}, maxStreams), now: time.Now,
 	}
 	if h.maxCallTimeout == 0 {
 		h.maxCallTimeout = defaultMaxCallTimeout
@@ -154,6 +156,7 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /v1/owner", read(h.owner))
 	mux.Handle("GET /v1/status", read(h.status))
 	mux.Handle("GET /v1/ping", read(h.ping))
+	mux.Handle("GET /v1/events", h.guardIn(RoleRead, h.streams, errStreamsBusy, http.HandlerFunc(h.events)))
 	mux.Handle("POST /v1/call", h.guard(RoleOperator, http.HandlerFunc(h.call)))
 	mux.Handle("GET /metrics", h.guard(RoleRead, promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", h.health)

@@ -61,6 +61,7 @@ func TestAnswers(t *testing.T) {
     "GET /v1/owner?capability=C\u0026id=ID",
     "GET /v1/status",
     "GET /v1/ping?node=NAME\u0026timeout=D",
+    "GET /v1/events",
     "POST /v1/call",
     "GET /metrics",
     "GET /healthz",

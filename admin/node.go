@@ -51,6 +51,45 @@ type Node interface {
 	Ready() error
 	// Metrics is what GET /metrics serves.
 	Metrics() prometheus.Gatherer
+	// Events subscribes to the node's membership events, holding at most
+	// buf events the endpoint has not taken (see EventStream). The stream
+	// ends when ctx ends, on its Close, or when the node closes. Its error
+	// is marked ErrUnavailable when the node is closing.
+	Events(ctx context.Context, buf int) (EventStream, error)
+}
+
+// EventStream is a subscription to a Node's membership events.
+type EventStream interface {
+	// C delivers the events in the order the node heard of them: first
+	// one "present" event per member, then every change. An event of Kind
+	// "missed" stands where events were dropped because the endpoint fell
+	// behind. C is closed when the stream ends.
+	C() <-chan EventInfo
+	// Err says why the stream ended: nil after Close or while it goes on.
+	Err() error
+	// Close ends the stream. It is idempotent.
+	Close()
+}
+
+// EventInfo is one membership event of a Node.
+type EventInfo struct {
+	// Kind is the event's name: "present", "joined", "left", "failed",
+	// "capabilities_changed", "labels_changed", "draining", "restarted"
+	// or "missed".
+	Kind string
+	// Member is the member as of the event; zero for "missed".
+	Member       string
+	Self         bool
+	GossipAddr   string
+	RemoteAddr   string
+	Capabilities []string
+	Labels       map[string]string
+	Draining     bool
+	Incarnation  uint64
+	// At is when the node heard of the change.
+	At time.Time
+	// Missed counts the events dropped, for "missed".
+	Missed int
 }
 
 // MemberInfo is a member of the cluster as a Node sees it.

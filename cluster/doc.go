@@ -21,6 +21,17 @@
 //	d := m.Discovered() // the last answer; d.Self once it listed this node
 //	defer m.Leave(time.Second)
 //
+// Subscribe delivers the membership's events (joined, left, failed,
+// capabilities or labels changed, draining, restarted) to one subscriber,
+// in order, after one EventPresent per member:
+//
+//	s, err := cluster.Subscribe(ctx, m, 256, func(e cluster.Event) cluster.Event { return e })
+//	for e := range s.C() { ... }          // closed on s.Close(), ctx's end or Leave
+//	err = s.Err()
+//
+// A subscriber that falls behind by more than its buffer loses events, and
+// receives one EventMissed with their count where they would have been.
+//
 // Metadata from the network is decoded defensively: bad input yields
 // ErrBadMeta, never a panic.
 //
@@ -49,6 +60,8 @@
 //
 // A Membership is safe for concurrent use; keyring changes are serialised
 // and apply from the next packet on. memberlist's event callbacks only
-// copy the node and signal a goroutine, which debounces bursts and calls
-// OnChange; OnChange is never called concurrently with itself.
+// copy the node, queue events for the subscribers without waiting for them,
+// and signal a goroutine, which debounces bursts and calls OnChange;
+// OnChange is never called concurrently with itself. Each subscription
+// has a goroutine of its own that delivers its events; Leave ends it.
 package cluster

@@ -114,8 +114,10 @@ type Membership struct {
 	// gossip is plaintext.
 	keyring *memberlist.Keyring
 
-	membersMu sync.Mutex // guards members, left
+	membersMu sync.Mutex // guards members, left, subs; closing stop
 	members   map[string]Member
+	// subs are the subscriptions to events (events.go).
+	subs map[subscriber]struct{}
 	// left are the members that went away while draining, by when: they
 	// left, rather than failed. A member that comes back, or left more
 	// than forgetLeft ago, is forgotten here.
@@ -356,7 +358,9 @@ func (m *Membership) Crash() error {
 func (m *Membership) shutdown(leave func()) error {
 	var err error
 	m.closeOnce.Do(func() {
+		m.membersMu.Lock()
 		close(m.stop)
+		m.membersMu.Unlock()
 		leave()
 		// A re-join in progress must not hold up the goroutines' end.
 		m.cancel()
@@ -487,9 +491,17 @@ func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).upsert(n) }
 
 func (e *events) NotifyLeave(n *memberlist.Node) {
 	m := (*Membership)(e)
+	now := time.Now()
 	m.membersMu.Lock()
-	if m.members[n.Name].Meta.Draining {
-		now := time.Now()
+	old, known := m.members[n.Name]
+	if known {
+		kind := EventFailed
+		if old.Meta.Draining {
+			kind = EventLeft
+		}
+		m.publishLocked(Event{Kind: kind, Member: old, At: now})
+	}
+	if old.Meta.Draining {
 		if m.left == nil {
 			m.left = map[string]time.Time{}
 		}
@@ -523,13 +535,26 @@ const forgetLeft = time.Hour
 func (m *Membership) upsert(n *memberlist.Node) {
 	meta, err := DecodeMeta(n.Meta)
 	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	now := time.Now()
 	m.membersMu.Lock()
 	delete(m.left, n.Name)
+	old, known := m.members[n.Name]
 	if err != nil {
 		// A member we cannot understand cannot be routed to: keep it out.
 		delete(m.members, n.Name)
+		if known {
+			m.publishLocked(Event{Kind: EventFailed, Member: old, At: now})
+		}
 	} else {
-		m.members[n.Name] = Member{Name: n.Name, GossipAddr: addr, Meta: meta, Updated: time.Now()}
+		mem := Member{Name: n.Name, GossipAddr: addr, Meta: meta, Updated: now}
+		m.members[n.Name] = mem
+		if !known {
+			m.publishLocked(Event{Kind: EventJoined, Member: mem, At: now})
+		} else {
+			for _, e := range changes(old, mem, now) {
+				m.publishLocked(e)
+			}
+		}
 	}
 	m.membersMu.Unlock()
 	if err != nil {

@@ -13,6 +13,7 @@
 //	mesh ping [NODE]                  round trip through the mesh to every node, or NODE
 //	mesh status                       running, or degraded with the reasons
 //	mesh call CAP ID --json '{...}'   call a process (the node needs Config.AdminCalls)
+//	mesh watch [--json] [--count N]   membership events as they happen, one line each
 //	mesh certs ca --dir DIR           make a development CA for the transport's mutual TLS
 //	mesh certs node NAME --dir DIR    make NAME's certificate, signed by it [--ip IP] [--dns NAME]
 //
@@ -151,7 +152,7 @@ refused included), 2 usage error, 3 degraded status or a partial answer
 		"bearer token sent to the admin endpoints (default $"+tokenEnv+", which keeps it out of the process list)")
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(peersCommand(o), actorsCommand(o), ownerCommand(o), pingCommand(o), statusCommand(o), callCommand(o),
+	root.AddCommand(peersCommand(o), actorsCommand(o), ownerCommand(o), pingCommand(o), statusCommand(o), callCommand(o), watchCommand(o),
 		certsCommand(o))
 	return root
 }

@@ -21,6 +21,11 @@ type Request struct {
 	// drops a request whose deadline has passed: its caller is gone.
 	Deadline time.Time
 	Cast     bool
+	// Broadcast marks a cast to every active process of a capability:
+	// one that reaches an activation which no longer serves its ID is
+	// dropped rather than routed again, which would activate the ID
+	// elsewhere.
+	Broadcast bool
 	// Ctx is the caller's context; the process reaches it through
 	// Context.Context. nil means none.
 	Ctx context.Context
@@ -149,6 +154,9 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 		// left since (its shard moved on), so the process here may not
 		// hold the state, or may be about to hand it off.
 		a.stray()
+		if r.Broadcast {
+			return
+		}
 		if r.Cast {
 			a.recast(a.ctx.capability, a.ctx.id, r.Payload)
 		} else {

@@ -281,6 +281,28 @@ func (t *Table) List() []Activation {
 	return out
 }
 
+// Ref is one activation as Active reports it.
+type Ref struct {
+	ID    string
+	Shard uint32
+	PID   *pa.PID
+}
+
+// Active returns the activations of capability, in no particular order:
+// those in the table when it looked, which a message sent to them may
+// find stopped.
+func (t *Table) Active(capability string) []Ref {
+	m := t.acts.of(capability, false)
+	if m == nil {
+		return nil
+	}
+	var out []Ref
+	m.each(func(id string, e *entry) {
+		out = append(out, Ref{ID: id, Shard: e.shard, PID: e.pid})
+	})
+	return out
+}
+
 // Stopping is a set of activations told to stop: Wait returns once every
 // one of them has run its process's Stop.
 type Stopping struct {

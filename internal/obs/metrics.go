@@ -32,6 +32,7 @@ const (
 	Overloaded    Outcome = "overloaded"     // the owner or the process took no more
 	Store         Outcome = "store"          // the store could not load the process's state
 	NoQuorum      Outcome = "no_quorum"      // a node without a majority in sight refused
+	Partial       Outcome = "partial"        // a broadcast that some node offering the capability did not take
 	Other         Outcome = "error"          // anything else
 )
 
@@ -73,6 +74,10 @@ type Metrics struct {
 	// stored counts store operations for processes, by capability and
 	// result.
 	stored *prometheus.CounterVec
+	// broadcasts counts broadcasts, by capability and outcome;
+	// broadcastDelivered the processes they were handed to.
+	broadcasts         *prometheus.CounterVec
+	broadcastDelivered *prometheus.CounterVec
 
 	// caps holds each capability's metric children, so that a call finds
 	// them with one map read and no label hashing. Copy on write.
@@ -85,6 +90,7 @@ type Metrics struct {
 
 // capMetrics are the children of one capability.
 type capMetrics struct {
+	label   string
 	calls   map[Outcome]prometheus.Counter
 	callsOK prometheus.Counter
 	casts   map[Outcome]prometheus.Counter
@@ -133,7 +139,15 @@ func NewMetrics(state State) *Metrics {
 		Name: "mesh_store_operations_total",
 		Help: "Loads and saves of processes' states in the node's store, by capability and result: loaded, saved, stale (a stale activation's save, refused), refused (the process could not restore the stored state: its messages fail with ErrStore and the state is kept), failed.",
 	}, []string{"capability", "result"})
-	m.reg.MustRegister(m.handoffs, m.stored, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
+	m.broadcasts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mesh_broadcasts_total",
+		Help: "Broadcasts made through this node, by capability and outcome (ok: every node offering the capability took it; partial: some did not).",
+	}, []string{"capability", "outcome"})
+	m.broadcastDelivered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mesh_broadcast_deliveries_total",
+		Help: "Processes that broadcasts made through this node were handed to, on every node, by capability.",
+	}, []string{"capability"})
+	m.reg.MustRegister(m.handoffs, m.stored, m.broadcasts, m.broadcastDelivered, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
 		&nodeCollector{state: state},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -182,6 +196,7 @@ func (m *Metrics) capability(c string) *capMetrics {
 // newCapMetrics returns the metric children of the capability label.
 func (m *Metrics) newCapMetrics(label string) *capMetrics {
 	cm := &capMetrics{
+		label:   label,
 		calls:   make(map[Outcome]prometheus.Counter, len(callOutcomes)),
 		casts:   make(map[Outcome]prometheus.Counter, len(castOutcomes)),
 		latency: m.latency.WithLabelValues(label),
@@ -208,6 +223,16 @@ func (m *Metrics) Called(capability string, d time.Duration, o Outcome) {
 func (m *Metrics) Cast(capability string, o Outcome) {
 	cm := m.capability(capability)
 	count(cm.castsOK, cm.casts, o)
+}
+
+// Broadcast records one broadcast that ended with o, handed to processes
+// processes.
+func (m *Metrics) Broadcast(capability string, o Outcome, processes int) {
+	label := m.capability(capability).label
+	m.broadcasts.WithLabelValues(label, string(o)).Inc()
+	if processes > 0 {
+		m.broadcastDelivered.WithLabelValues(label).Add(float64(processes))
+	}
 }
 
 // count adds one to the counter of outcome o: ok, the common case,

@@ -36,11 +36,24 @@ func size(m *Message) int {
 		n += fieldRoom + len(b.DeadLetter)
 	case *Message_Handoff:
 		n += fieldRoom + handoffSize(b.Handoff)
+	case *Message_Broadcast:
+		n += fieldRoom + broadcastSize(b.Broadcast)
+	case *Message_BroadcastAck:
+		f := b.BroadcastAck.GetFailure()
+		n += fieldRoom + scalarRoom + 3*fieldRoom + scalarRoom + len(f.GetMessage())
 	case *Message_HandoffAck:
 		n += fieldRoom + 2*scalarRoom
 		for _, id := range b.HandoffAck.GetRefusedIds() {
 			n += fieldRoom + len(id)
 		}
+	}
+	return n
+}
+
+func broadcastSize(b *wire.Broadcast) int {
+	n := 3*fieldRoom + len(b.GetCapability()) + len(b.GetPayload()) + len(b.GetPayloadType()) + scalarRoom
+	for k, v := range b.GetTrace() {
+		n += entryRoom + len(k) + len(v)
 	}
 	return n
 }

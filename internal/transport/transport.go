@@ -517,6 +517,10 @@ func messageOf(target *pa.PID, msg any, sender *pa.PID) (*Message, error) {
 		m.Body = &Message_Handoff{Handoff: b}
 	case *wire.HandoffAck:
 		m.Body = &Message_HandoffAck{HandoffAck: b}
+	case *wire.Broadcast:
+		m.Body = &Message_Broadcast{Broadcast: b}
+	case *wire.BroadcastAck:
+		m.Body = &Message_BroadcastAck{BroadcastAck: b}
 	case *pa.DeadLetterResponse:
 		m.Body = &Message_DeadLetter{DeadLetter: b.GetTarget().GetId()}
 	default:
@@ -580,6 +584,10 @@ func (t *Transport) deliver(m *Message) {
 		msg = b.Handoff
 	case *Message_HandoffAck:
 		msg = b.HandoffAck
+	case *Message_Broadcast:
+		msg = b.Broadcast
+	case *Message_BroadcastAck:
+		msg = b.BroadcastAck
 	case *Message_DeadLetter:
 		msg = &pa.DeadLetterResponse{}
 	}

@@ -94,6 +94,8 @@ type Message struct {
 	//	*Message_DeadLetter
 	//	*Message_Handoff
 	//	*Message_HandoffAck
+	//	*Message_Broadcast
+	//	*Message_BroadcastAck
 	Body          isMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -234,6 +236,24 @@ func (x *Message) GetHandoffAck() *wire.HandoffAck {
 	return nil
 }
 
+func (x *Message) GetBroadcast() *wire.Broadcast {
+	if x != nil {
+		if x, ok := x.Body.(*Message_Broadcast); ok {
+			return x.Broadcast
+		}
+	}
+	return nil
+}
+
+func (x *Message) GetBroadcastAck() *wire.BroadcastAck {
+	if x != nil {
+		if x, ok := x.Body.(*Message_BroadcastAck); ok {
+			return x.BroadcastAck
+		}
+	}
+	return nil
+}
+
 type isMessage_Body interface {
 	isMessage_Body()
 }
@@ -268,6 +288,14 @@ type Message_HandoffAck struct {
 	HandoffAck *wire.HandoffAck `protobuf:"bytes,16,opt,name=handoff_ack,json=handoffAck,proto3,oneof"`
 }
 
+type Message_Broadcast struct {
+	Broadcast *wire.Broadcast `protobuf:"bytes,17,opt,name=broadcast,proto3,oneof"`
+}
+
+type Message_BroadcastAck struct {
+	BroadcastAck *wire.BroadcastAck `protobuf:"bytes,18,opt,name=broadcast_ack,json=broadcastAck,proto3,oneof"`
+}
+
 func (*Message_Envelope) isMessage_Body() {}
 
 func (*Message_Reply) isMessage_Body() {}
@@ -281,6 +309,10 @@ func (*Message_DeadLetter) isMessage_Body() {}
 func (*Message_Handoff) isMessage_Body() {}
 
 func (*Message_HandoffAck) isMessage_Body() {}
+
+func (*Message_Broadcast) isMessage_Body() {}
+
+func (*Message_BroadcastAck) isMessage_Body() {}
 
 // Done ends a stream.
 type Done struct {
@@ -325,7 +357,7 @@ const file_internal_transport_transport_proto_rawDesc = "" +
 	"\n" +
 	"\"internal/transport/transport.proto\x12\x11mesh.transport.v1\x1a\x18internal/wire/wire.proto\"?\n" +
 	"\x05Frame\x126\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1a.mesh.transport.v1.MessageR\bmessages\"\x85\x04\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1a.mesh.transport.v1.MessageR\bmessages\"\x81\x05\n" +
 	"\aMessage\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12%\n" +
 	"\x0etarget_request\x18\x02 \x01(\rR\rtargetRequest\x12%\n" +
@@ -341,7 +373,9 @@ const file_internal_transport_transport_proto_rawDesc = "" +
 	"deadLetter\x121\n" +
 	"\ahandoff\x18\x0f \x01(\v2\x15.mesh.wire.v1.HandoffH\x00R\ahandoff\x12;\n" +
 	"\vhandoff_ack\x18\x10 \x01(\v2\x18.mesh.wire.v1.HandoffAckH\x00R\n" +
-	"handoffAckB\x06\n" +
+	"handoffAck\x127\n" +
+	"\tbroadcast\x18\x11 \x01(\v2\x17.mesh.wire.v1.BroadcastH\x00R\tbroadcast\x12A\n" +
+	"\rbroadcast_ack\x18\x12 \x01(\v2\x1a.mesh.wire.v1.BroadcastAckH\x00R\fbroadcastAckB\x06\n" +
 	"\x04body\"\x06\n" +
 	"\x04Done2J\n" +
 	"\tTransport\x12=\n" +
@@ -361,31 +395,35 @@ func file_internal_transport_transport_proto_rawDescGZIP() []byte {
 
 var file_internal_transport_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_internal_transport_transport_proto_goTypes = []any{
-	(*Frame)(nil),           // 0: mesh.transport.v1.Frame
-	(*Message)(nil),         // 1: mesh.transport.v1.Message
-	(*Done)(nil),            // 2: mesh.transport.v1.Done
-	(*wire.Envelope)(nil),   // 3: mesh.wire.v1.Envelope
-	(*wire.Reply)(nil),      // 4: mesh.wire.v1.Reply
-	(*wire.Ping)(nil),       // 5: mesh.wire.v1.Ping
-	(*wire.Pong)(nil),       // 6: mesh.wire.v1.Pong
-	(*wire.Handoff)(nil),    // 7: mesh.wire.v1.Handoff
-	(*wire.HandoffAck)(nil), // 8: mesh.wire.v1.HandoffAck
+	(*Frame)(nil),             // 0: mesh.transport.v1.Frame
+	(*Message)(nil),           // 1: mesh.transport.v1.Message
+	(*Done)(nil),              // 2: mesh.transport.v1.Done
+	(*wire.Envelope)(nil),     // 3: mesh.wire.v1.Envelope
+	(*wire.Reply)(nil),        // 4: mesh.wire.v1.Reply
+	(*wire.Ping)(nil),         // 5: mesh.wire.v1.Ping
+	(*wire.Pong)(nil),         // 6: mesh.wire.v1.Pong
+	(*wire.Handoff)(nil),      // 7: mesh.wire.v1.Handoff
+	(*wire.HandoffAck)(nil),   // 8: mesh.wire.v1.HandoffAck
+	(*wire.Broadcast)(nil),    // 9: mesh.wire.v1.Broadcast
+	(*wire.BroadcastAck)(nil), // 10: mesh.wire.v1.BroadcastAck
 }
 var file_internal_transport_transport_proto_depIdxs = []int32{
-	1, // 0: mesh.transport.v1.Frame.messages:type_name -> mesh.transport.v1.Message
-	3, // 1: mesh.transport.v1.Message.envelope:type_name -> mesh.wire.v1.Envelope
-	4, // 2: mesh.transport.v1.Message.reply:type_name -> mesh.wire.v1.Reply
-	5, // 3: mesh.transport.v1.Message.ping:type_name -> mesh.wire.v1.Ping
-	6, // 4: mesh.transport.v1.Message.pong:type_name -> mesh.wire.v1.Pong
-	7, // 5: mesh.transport.v1.Message.handoff:type_name -> mesh.wire.v1.Handoff
-	8, // 6: mesh.transport.v1.Message.handoff_ack:type_name -> mesh.wire.v1.HandoffAck
-	0, // 7: mesh.transport.v1.Transport.Stream:input_type -> mesh.transport.v1.Frame
-	2, // 8: mesh.transport.v1.Transport.Stream:output_type -> mesh.transport.v1.Done
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	1,  // 0: mesh.transport.v1.Frame.messages:type_name -> mesh.transport.v1.Message
+	3,  // 1: mesh.transport.v1.Message.envelope:type_name -> mesh.wire.v1.Envelope
+	4,  // 2: mesh.transport.v1.Message.reply:type_name -> mesh.wire.v1.Reply
+	5,  // 3: mesh.transport.v1.Message.ping:type_name -> mesh.wire.v1.Ping
+	6,  // 4: mesh.transport.v1.Message.pong:type_name -> mesh.wire.v1.Pong
+	7,  // 5: mesh.transport.v1.Message.handoff:type_name -> mesh.wire.v1.Handoff
+	8,  // 6: mesh.transport.v1.Message.handoff_ack:type_name -> mesh.wire.v1.HandoffAck
+	9,  // 7: mesh.transport.v1.Message.broadcast:type_name -> mesh.wire.v1.Broadcast
+	10, // 8: mesh.transport.v1.Message.broadcast_ack:type_name -> mesh.wire.v1.BroadcastAck
+	0,  // 9: mesh.transport.v1.Transport.Stream:input_type -> mesh.transport.v1.Frame
+	2,  // 10: mesh.transport.v1.Transport.Stream:output_type -> mesh.transport.v1.Done
+	10, // [10:11] is the sub-list for method output_type
+	9,  // [9:10] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_internal_transport_transport_proto_init() }
@@ -401,6 +439,8 @@ func file_internal_transport_transport_proto_init() {
 		(*Message_DeadLetter)(nil),
 		(*Message_Handoff)(nil),
 		(*Message_HandoffAck)(nil),
+		(*Message_Broadcast)(nil),
+		(*Message_BroadcastAck)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

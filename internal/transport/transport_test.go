@@ -430,6 +430,17 @@ func FuzzSizeBoundsTheEncoding(f *testing.F) {
 		if got, real := size(a), proto.Size(&Frame{Messages: []*Message{a}}); got < real {
 			t.Fatalf("handoff ack: size %d below the real %d", got, real)
 		}
+		b := &Message{Target: target, SenderAddress: senderAddr, SenderId: senderID, SenderRequest: req, TargetRequest: req,
+			Body: &Message_Broadcast{Broadcast: &wire.Broadcast{Capability: capability, Payload: payload, PayloadType: k,
+				Deadline: -1, Trace: map[string]string{k: v, v: failure}}}}
+		if got, real := size(b), proto.Size(&Frame{Messages: []*Message{b}}); got < real {
+			t.Fatalf("broadcast: size %d below the real %d", got, real)
+		}
+		ba := &Message{Target: target, Body: &Message_BroadcastAck{BroadcastAck: &wire.BroadcastAck{Delivered: ^uint32(0),
+			Failure: &wire.Failure{Code: wire.Code(req), Message: failure}}}}
+		if got, real := size(ba), proto.Size(&Frame{Messages: []*Message{ba}}); got < real {
+			t.Fatalf("broadcast ack: size %d below the real %d", got, real)
+		}
 	})
 }
 

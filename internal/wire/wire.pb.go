@@ -862,6 +862,146 @@ func (x *HandoffAck) GetRefusedIds() []string {
 	return nil
 }
 
+// Broadcast carries one cast to every process of a capability that is
+// active on the receiving node: its router hands a copy to each and
+// activates none. The sender sends one to each node that offers the
+// capability.
+type Broadcast struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Capability string                 `protobuf:"bytes,1,opt,name=capability,proto3" json:"capability,omitempty"`
+	// payload is the user message's bytes, payload_type its full protobuf
+	// name.
+	Payload     []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	PayloadType string `protobuf:"bytes,3,opt,name=payload_type,json=payloadType,proto3" json:"payload_type,omitempty"`
+	// deadline is the sender's deadline in Unix nanoseconds; 0 means none.
+	// A process that gets to the message after it drops it.
+	Deadline int64 `protobuf:"varint,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// trace carries trace context (W3C traceparent and friends).
+	Trace         map[string]string `protobuf:"bytes,5,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Broadcast) Reset() {
+	*x = Broadcast{}
+	mi := &file_internal_wire_wire_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Broadcast) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Broadcast) ProtoMessage() {}
+
+func (x *Broadcast) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_wire_wire_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Broadcast.ProtoReflect.Descriptor instead.
+func (*Broadcast) Descriptor() ([]byte, []int) {
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Broadcast) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *Broadcast) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *Broadcast) GetPayloadType() string {
+	if x != nil {
+		return x.PayloadType
+	}
+	return ""
+}
+
+func (x *Broadcast) GetDeadline() int64 {
+	if x != nil {
+		return x.Deadline
+	}
+	return 0
+}
+
+func (x *Broadcast) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
+// BroadcastAck answers a Broadcast.
+type BroadcastAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// delivered counts the processes the message was handed to.
+	Delivered uint32 `protobuf:"varint,1,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// failure, if set, says why the node handed it to none.
+	Failure       *Failure `protobuf:"bytes,2,opt,name=failure,proto3" json:"failure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastAck) Reset() {
+	*x = BroadcastAck{}
+	mi := &file_internal_wire_wire_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastAck) ProtoMessage() {}
+
+func (x *BroadcastAck) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_wire_wire_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastAck.ProtoReflect.Descriptor instead.
+func (*BroadcastAck) Descriptor() ([]byte, []int) {
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BroadcastAck) GetDelivered() uint32 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *BroadcastAck) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
 var File_internal_wire_wire_proto protoreflect.FileDescriptor
 
 const file_internal_wire_wire_proto_rawDesc = "" +
@@ -935,7 +1075,22 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"\brestored\x18\x01 \x01(\rR\brestored\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\rR\arefused\x12\x1f\n" +
 	"\vrefused_ids\x18\x03 \x03(\tR\n" +
-	"refusedIds*\x8c\x02\n" +
+	"refusedIds\"\xf8\x01\n" +
+	"\tBroadcast\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x01 \x01(\tR\n" +
+	"capability\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\x12!\n" +
+	"\fpayload_type\x18\x03 \x01(\tR\vpayloadType\x12\x1a\n" +
+	"\bdeadline\x18\x04 \x01(\x03R\bdeadline\x128\n" +
+	"\x05trace\x18\x05 \x03(\v2\".mesh.wire.v1.Broadcast.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"]\n" +
+	"\fBroadcastAck\x12\x1c\n" +
+	"\tdelivered\x18\x01 \x01(\rR\tdelivered\x12/\n" +
+	"\afailure\x18\x02 \x01(\v2\x15.mesh.wire.v1.FailureR\afailure*\x8c\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CODE_INVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -965,31 +1120,36 @@ func file_internal_wire_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_internal_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_internal_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_internal_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_internal_wire_wire_proto_goTypes = []any{
-	(Code)(0),          // 0: mesh.wire.v1.Code
-	(*Envelope)(nil),   // 1: mesh.wire.v1.Envelope
-	(*Failure)(nil),    // 2: mesh.wire.v1.Failure
-	(*Redirect)(nil),   // 3: mesh.wire.v1.Redirect
-	(*Reply)(nil),      // 4: mesh.wire.v1.Reply
-	(*Ping)(nil),       // 5: mesh.wire.v1.Ping
-	(*Pong)(nil),       // 6: mesh.wire.v1.Pong
-	(*State)(nil),      // 7: mesh.wire.v1.State
-	(*Handoff)(nil),    // 8: mesh.wire.v1.Handoff
-	(*HandoffAck)(nil), // 9: mesh.wire.v1.HandoffAck
-	nil,                // 10: mesh.wire.v1.Envelope.TraceEntry
+	(Code)(0),            // 0: mesh.wire.v1.Code
+	(*Envelope)(nil),     // 1: mesh.wire.v1.Envelope
+	(*Failure)(nil),      // 2: mesh.wire.v1.Failure
+	(*Redirect)(nil),     // 3: mesh.wire.v1.Redirect
+	(*Reply)(nil),        // 4: mesh.wire.v1.Reply
+	(*Ping)(nil),         // 5: mesh.wire.v1.Ping
+	(*Pong)(nil),         // 6: mesh.wire.v1.Pong
+	(*State)(nil),        // 7: mesh.wire.v1.State
+	(*Handoff)(nil),      // 8: mesh.wire.v1.Handoff
+	(*HandoffAck)(nil),   // 9: mesh.wire.v1.HandoffAck
+	(*Broadcast)(nil),    // 10: mesh.wire.v1.Broadcast
+	(*BroadcastAck)(nil), // 11: mesh.wire.v1.BroadcastAck
+	nil,                  // 12: mesh.wire.v1.Envelope.TraceEntry
+	nil,                  // 13: mesh.wire.v1.Broadcast.TraceEntry
 }
 var file_internal_wire_wire_proto_depIdxs = []int32{
-	10, // 0: mesh.wire.v1.Envelope.trace:type_name -> mesh.wire.v1.Envelope.TraceEntry
+	12, // 0: mesh.wire.v1.Envelope.trace:type_name -> mesh.wire.v1.Envelope.TraceEntry
 	0,  // 1: mesh.wire.v1.Failure.code:type_name -> mesh.wire.v1.Code
 	2,  // 2: mesh.wire.v1.Reply.failure:type_name -> mesh.wire.v1.Failure
 	3,  // 3: mesh.wire.v1.Reply.redirect:type_name -> mesh.wire.v1.Redirect
 	7,  // 4: mesh.wire.v1.Handoff.states:type_name -> mesh.wire.v1.State
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	13, // 5: mesh.wire.v1.Broadcast.trace:type_name -> mesh.wire.v1.Broadcast.TraceEntry
+	2,  // 6: mesh.wire.v1.BroadcastAck.failure:type_name -> mesh.wire.v1.Failure
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_internal_wire_wire_proto_init() }
@@ -1003,7 +1163,7 @@ func file_internal_wire_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_wire_wire_proto_rawDesc), len(file_internal_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
