@@ -41,6 +41,9 @@ type demoResult struct {
 	// histories is each room's history as each node read it, one
 	// "member: text" per message.
 	histories map[string]map[string][]string
+	// heard is what node-1's membership subscription received, one
+	// "kind member" per event.
+	heard []string
 }
 
 // runDemo starts three nodes in this process, lets each member post
@@ -64,6 +67,8 @@ func demo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResult,
 		}
 	}()
 	var seeds []string
+	var sub *mesh.Subscription
+	var err error
 	for i := range 3 {
 		cfg := mesh.DefaultLocalConfig()
 		cfg.NodeName = fmt.Sprintf("node-%d", i+1)
@@ -77,14 +82,24 @@ func demo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResult,
 		if err := n.RegisterCapabilities(roomCapability(n.Name())); err != nil {
 			return nil, err
 		}
+		if i == 0 {
+			// node-1 hears of every change of the membership from here.
+			if sub, err = n.Subscribe(ctx, 0); err != nil {
+				return nil, err
+			}
+			defer sub.Close()
+		}
 		seeds = append(seeds, n.GossipAddr())
 	}
 	if err := waitRouted(ctx, nodes, 20*time.Second); err != nil {
 		return nil, err
 	}
+	res := &demoResult{holder: map[string]string{}, histories: map[string]map[string][]string{}}
+	fmt.Fprintf(out, "node-1 subscribed to membership events before the others started, and heard:\n")
+	res.heard = append(res.heard, hear(out, sub, 2*time.Second, "joined node-3")...)
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "alice is connected to node-1, bob to node-2, carol to node-3. They post:\n\n")
 
-	res := &demoResult{holder: map[string]string{}, histories: map[string]map[string][]string{}}
 	t := newTable(out, "  MEMBER", "VIA", "ROOM", "MESSAGE", "SEQ", "ROOM LIVES ON")
 	for _, l := range conversation {
 		via := nodes[homes[l.member]]
@@ -128,8 +143,42 @@ func demo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResult,
 			fmt.Fprintf(out, "    %s\n", l)
 		}
 	}
+	fmt.Fprintf(out, "\nnode-3 closes: it drains, hands its rooms to the others and leaves. node-1 hears:\n")
+	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = nodes[2].Close(closeCtx)
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("close node-3: %w", err)
+	}
+	nodes = nodes[:2]
+	res.heard = append(res.heard, hear(out, sub, 5*time.Second, "left node-3")...)
 	fmt.Fprintf(out, "\nDone in %.1fs.\n", time.Since(began).Seconds())
 	return res, nil
+}
+
+// hear prints the events sub has received, one per line, until one reads
+// last (such as "left node-3") or wait passes, and returns them as "kind
+// member".
+func hear(out io.Writer, sub *mesh.Subscription, wait time.Duration, last string) []string {
+	var heard []string
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-sub.C():
+			if !ok {
+				return heard
+			}
+			e := ev.Kind.String() + " " + ev.Member.Name
+			heard = append(heard, e)
+			fmt.Fprintf(out, "  %s  %-21s %s\n", ev.At.Format("15:04:05.000"), ev.Kind, ev.Member.Name)
+			if e == last {
+				return heard
+			}
+		case <-timer.C:
+			return heard
+		}
+	}
 }
 
 // call sends msg to the room and waits up to 5 s for the reply.

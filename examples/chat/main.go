@@ -66,6 +66,7 @@ func (r *room) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error
 			r.members = map[string]bool{}
 		}
 		r.members[m.GetMember()] = true
+		ctx.Changed() // saved before the reply, for a room that saves on change
 		return &chatpb.Posted{Seq: r.seq, Node: r.node}, nil
 	case *chatpb.History:
 		var out []*chatpb.Message

@@ -55,6 +55,13 @@ func TestDemo(t *testing.T) {
 	if logs.Len() > 0 {
 		t.Errorf("the nodes logged warnings:\n%s", logs.String())
 	}
+	// node-1 heard the others join, and node-3 drain and leave, in order.
+	for _, want := range [][]string{{"joined node-2", "joined node-3"}, {"draining node-3", "left node-3"}} {
+		i, j := slices.Index(res.heard, want[0]), slices.Index(res.heard, want[1])
+		if i < 0 || j < i {
+			t.Errorf("node-1 heard %q; want %q then %q", res.heard, want[0], want[1])
+		}
+	}
 }
 
 // TestRoom: a room numbers its posts, keeps the last ones, and answers a
