@@ -6,7 +6,8 @@
 #   scripts/bench.sh full    # the eigr/mesh suite's sizes
 #
 # Further arguments go to the benchmark program, e.g. -only B1,C1 or
-# -rounds 5; -report rewrites RESULTS.md from bench/results.json alone.
+# -rounds 5; -report rewrites RESULTS.md from bench/results.json alone
+# (written by every run, not committed).
 # Every node is an OS process on 127.0.0.1; progress goes to stderr.
 set -euo pipefail
 
