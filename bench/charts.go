@@ -18,13 +18,19 @@ type chart struct{ file, alt string }
 
 var contenderColor = map[string]color.Color{
 	meshC:   color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	meshTLS: color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
 	ceiling: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	futures: color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	wireC:   color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 	peer:    color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 }
 
 var contenderLabel = map[string]string{
 	meshC:   "mesh",
-	ceiling: "ceiling (raw protoactor)",
+	meshTLS: "mesh+TLS",
+	ceiling: "fair ceiling (protoactor, mesh's machinery)",
+	futures: "protoactor (RequestFuture)",
+	wireC:   "wire limit (raw gRPC streams)",
 	peer:    "peer (protoactor cluster)",
 }
 
@@ -47,8 +53,9 @@ func writeCharts(dir string, s *suite) (map[string][]chart, error) {
 	}
 	lats := []struct{ w, file, title string }{
 		{"B6", "latency-B6.png", "B6: sequential call latency, one caller"},
-		{"B5", "latency-B5.png", "B5: warm call latency under load (300 callers)"},
-		{"C1", "latency-C1.png", "C1: cross-node call latency under load (256 callers)"},
+		{"B5", "latency-B5.png", "B5: warm call latency under load (300 callers, 16 B)"},
+		{"C1", "latency-C1.png", "C1: cross-node call latency under load (256 callers, 16 B)"},
+		{"C3", "latency-C3.png", "C3: sequential cross-node call latency, one caller"},
 	}
 	for _, l := range lats {
 		ok, err := latencyChart(filepath.Join(dir, l.file), l.title, s, l.w, phCall)

@@ -1,9 +1,13 @@
-// Command bench runs mesh's benchmark suite: the eigr/mesh workloads of
-// BENCH.md against mesh (through its public API), the raw protoactor-go
-// ceiling and protoactor-go's own cluster package (the peer), in one run,
-// side by side. Every node is its own OS process: this binary started
-// again in the node role. It writes RESULTS.md, results.json, charts and
-// CPU profiles of mesh into the output directory.
+// Command bench runs mesh's benchmark suite: the eigr/mesh workloads and
+// ours against mesh (through its public API, and with mutual TLS across
+// nodes), the fair ceiling (the same protoactor-go actors with mesh's
+// dispatcher and reply paths, no routing), raw protoactor-go with
+// RequestFuture, the wire limit (raw gRPC streams, across nodes) and
+// protoactor-go's own cluster package (the peer), in one run, side by
+// side. Every node is its own OS process: this binary started again in the
+// node role. It writes RESULTS.md, charts and CPU profiles of mesh into
+// the output directory, and the raw results as results.json (not
+// committed), from which -report rewrites RESULTS.md.
 //
 // Usage:
 //
@@ -29,7 +33,7 @@ func main() {
 	mode := flag.String("mode", "quick", "quick or full")
 	out := flag.String("out", "bench", "directory for RESULTS.md, charts and profiles")
 	only := flag.String("only", "", "comma-separated workload IDs to run (default all)")
-	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, ceiling, peer (default all)")
+	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, mesh+tls, ceiling, rf, wire, peer (default all)")
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
