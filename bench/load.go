@@ -158,6 +158,18 @@ func newSession(n node, self string, sp *spec) (*session, error) {
 // node serves.
 func (s *session) remoteIDs(first, n int) ([]int, error) {
 	var out []int
+	if s.sp.Place != nil {
+		// The contender places IDs itself (see spec.Place).
+		for i := first; i < first+n; i++ {
+			if s.sp.Place[i] != s.sp.Self {
+				out = append(out, i)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no ID of %d is placed on another node than %s", n, s.self)
+		}
+		return out, nil
+	}
 	for kind := range slices.Values(slices.Compact(slices.Sorted(slices.Values(s.kinds[first : first+n])))) {
 		var idx []int
 		var names []string

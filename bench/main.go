@@ -46,6 +46,7 @@ func main() {
 			err = json.Unmarshal(b, &s)
 		}
 		if err == nil {
+			upgrade(&s)
 			err = writeReport(*out, &s)
 		}
 		if err != nil {
@@ -100,8 +101,27 @@ func splitList(s string) []string {
 	return out
 }
 
+// suiteFormat is the version of results.json this program writes. In
+// format 0 (no field) "ceiling" named raw protoactor with RequestFuture,
+// which is now "rf".
+const suiteFormat = 1
+
+// upgrade reads an older results.json in the current format's terms.
+func upgrade(s *suite) {
+	if s.Format >= 1 {
+		return
+	}
+	for _, r := range s.Results {
+		if r.Contender == ceiling {
+			r.Contender = futures
+		}
+	}
+	s.Format = suiteFormat
+}
+
 // suite is everything one run measured.
 type suite struct {
+	Format   int       `json:"format,omitempty"`
 	Params   params    `json:"params"`
 	Machine  machine   `json:"machine"`
 	Started  time.Time `json:"started"`
@@ -130,7 +150,7 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 		return nil, err
 	}
 	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now()}
-	s := &suite{Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
+	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
 
 	var ws []workload
 	steps := 0

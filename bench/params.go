@@ -119,9 +119,9 @@ func quickParams() params {
 // seconds of samples.
 func profileParams(p params) params {
 	p.B1 = max(p.B1, 300_000)
-	p.B5Calls = max(p.B5Calls, 600_000)
-	p.C1Calls = max(p.C1Calls, 200_000)
-	p.Window = max(p.Window, 5)
+	p.B5Calls = max(p.B5Calls, 2_000_000)
+	p.C1Calls = max(p.C1Calls, 1_000_000)
+	p.Window = max(p.Window, 6)
 	p.Payloads = p.Payloads[:1]
 	return p
 }

@@ -165,14 +165,14 @@ func shareRows() []row {
 }
 
 // scaleRatio is a round's CPU per call (all processes) on the most nodes
-// over that on the fewest.
-func scaleRatio(nodes []int) func(*result) (float64, bool) {
+// over that on the fewest, in the phases phase names.
+func scaleRatio(nodes []int, phase func(int) string) func(*result) (float64, bool) {
 	return func(r *result) (float64, bool) {
 		if len(nodes) < 2 {
 			return 0, false
 		}
-		lo, okl := cpuPer(scalePhase(nodes[0]))(r)
-		hi, okh := cpuPer(scalePhase(nodes[len(nodes)-1]))(r)
+		lo, okl := cpuPer(phase(nodes[0]))(r)
+		hi, okh := cpuPer(phase(nodes[len(nodes)-1]))(r)
 		if !okl || !okh || lo == 0 {
 			return 0, false
 		}
@@ -233,12 +233,16 @@ func tableOf(id string, p params) []row {
 		for _, n := range p.ScaleNodes {
 			rows = append(rows,
 				row{label: fmt.Sprintf("%d nodes: IDs on the calling node", n), format: fmtPct, get: value("local_share_" + scalePhase(n)), noRatio: true},
-				row{label: fmt.Sprintf("%d nodes: calls per second", n), higher: true, format: fmtRate, get: rate(scalePhase(n))},
-				row{label: fmt.Sprintf("%d nodes: CPU per call, all processes", n), format: fmtUS, get: cpuPer(scalePhase(n))})
+				row{label: fmt.Sprintf("%d nodes, C1's mix: calls per second", n), higher: true, format: fmtRate, get: rate(scalePhase(n))},
+				row{label: fmt.Sprintf("%d nodes, C1's mix: CPU per call, all processes", n), format: fmtUS, get: cpuPer(scalePhase(n))},
+				row{label: fmt.Sprintf("%d nodes, remote calls only: calls per second", n), higher: true, format: fmtRate, get: rate(remotePhase(n))},
+				row{label: fmt.Sprintf("%d nodes, remote calls only: CPU per call, all processes", n), format: fmtUS, get: cpuPer(remotePhase(n))})
 		}
 		if len(p.ScaleNodes) >= 2 {
 			lo, hi := p.ScaleNodes[0], p.ScaleNodes[len(p.ScaleNodes)-1]
-			rows = append(rows, row{label: fmt.Sprintf("CPU per call, %d nodes over %d nodes", hi, lo), format: fmtRatio, get: scaleRatio(p.ScaleNodes)})
+			rows = append(rows,
+				row{label: fmt.Sprintf("C1's mix: CPU per call, %d nodes over %d nodes", hi, lo), format: fmtRatio, get: scaleRatio(p.ScaleNodes, scalePhase)},
+				row{label: fmt.Sprintf("remote calls only: CPU per call, %d nodes over %d nodes", hi, lo), format: fmtRatio, get: scaleRatio(p.ScaleNodes, remotePhase)})
 		}
 		return rows
 	case "R1":
@@ -778,7 +782,6 @@ func memoryTarget(at int) func(*suite) (string, bool, bool) {
 
 func targets() []target {
 	kib := payloadPhase(1024)
-	heavy := func(s *suite) []int { return s.Params.ScaleNodes }
 	return []target{
 		{"B5 warm calls (16 B) vs fair ceiling", "≥ 0.80×", ratioTarget("B5", ceiling, rate(phCall), 0.8)},
 		{"B5 warm calls (16 B) vs peer", "≥ 3×", ratioTarget("B5", peer, rate(phCall), 3)},
@@ -790,13 +793,19 @@ func targets() []target {
 		{"C1 cross-node calls (1 KiB) vs wire limit", "≥ 0.50×", ratioTarget("C1", wireC, rate(kib), 0.5)},
 		{"C1 cross-node calls (1 KiB) vs peer", "≥ 2×", ratioTarget("C1", peer, rate(kib), 2)},
 		{"M live heap per idle activation at 1,000,000 activations", "≤ 1,024 B", memoryTarget(1_000_000)},
-		{"C4 CPU per call, 8 nodes over 2 nodes (all processes)", "≤ 1.20×", func(s *suite) (string, bool, bool) {
-			nodes := heavy(s)
-			if len(nodes) < 2 || nodes[0] != 2 || nodes[len(nodes)-1] != 8 {
-				return "not measured at 2 and 8 nodes", false, false
-			}
-			return absTarget("C4", scaleRatio(nodes), fmtRatio, func(v float64) bool { return v <= 1.2 })(s)
-		}},
+		{"C4 CPU per call, 8 nodes over 2 nodes, remote calls only (all processes)", "≤ 1.20×", scaleTarget(remotePhase)},
+		{"C4 CPU per call, 8 nodes over 2 nodes, C1's mix (all processes; the local share falls from ~1/2 to ~1/8)", "≤ 1.20×", scaleTarget(scalePhase)},
+	}
+}
+
+// scaleTarget judges mesh's CPU per call on 8 nodes over 2 in phase.
+func scaleTarget(phase func(int) string) func(*suite) (string, bool, bool) {
+	return func(s *suite) (string, bool, bool) {
+		nodes := s.Params.ScaleNodes
+		if len(nodes) < 2 || nodes[0] != 2 || nodes[len(nodes)-1] != 8 {
+			return "not measured at 2 and 8 nodes", false, false
+		}
+		return absTarget("C4", scaleRatio(nodes, phase), fmtRatio, func(v float64) bool { return v <= 1.2 })(s)
 	}
 }
 

@@ -106,7 +106,7 @@ func checkResult(t *testing.T, r *result) {
 		}
 		nodes := nodesOf[r.Workload]
 		if r.Workload == "C4" {
-			nodes, _ = strconv.Atoi(strings.TrimPrefix(name, "n"))
+			nodes, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "n"), "_remote"))
 		}
 		checkCPU(t, who+" phase "+name, ph, nodes)
 	}

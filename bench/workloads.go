@@ -270,18 +270,26 @@ func runC3(r *runner, contender, prof string) (*result, error) {
 	}})
 }
 
-// scalePhase names C4's timed phase over n node processes.
-func scalePhase(n int) string { return "n" + strconv.Itoa(n) }
+// scalePhase names C4's timed phase over n node processes with C1's mix
+// of calls; remotePhase the one with remote calls only.
+func scalePhase(n int) string  { return "n" + strconv.Itoa(n) }
+func remotePhase(n int) string { return scalePhase(n) + "_remote" }
 
 // runC4 runs C1's 16-byte calls on clusters of each of the run's node
-// counts, one after the other, and reports each as a phase of one result.
+// counts, one after the other, and reports each as a phase of one result:
+// once over all of C1's IDs, whose share on the calling node falls as nodes
+// are added, and once over the IDs other nodes serve, where every call does
+// the same work whatever the node count.
 func runC4(r *runner, contender, _ string) (*result, error) {
 	p := r.p
 	res := &result{Phases: map[string]phaseResult{}, Values: map[string]float64{}}
 	for _, n := range p.ScaleNodes {
+		remote := r.timed(remotePhase(n), "call", p.C1IDs, p.C1Calls, c1Callers)
+		remote.Remote = true
 		one, err := r.clusterRun(contender, "", echoNodes(n), nil, &spec{Kinds: []string{"echo"}, IDs: p.C1IDs, Phases: []phase{
 			{Name: "create", Op: "activate", IDs: p.C1IDs, N: p.C1IDs, Callers: c1Callers, Limit: p.Limit},
 			r.timed(scalePhase(n), "call", p.C1IDs, p.C1Calls, c1Callers),
+			remote,
 		}})
 		if one != nil {
 			maps.Copy(res.Phases, one.Phases)
