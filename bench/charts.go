@@ -151,7 +151,8 @@ func mergedHist(s *suite, w, c, phase string) *hdrhistogram.Histogram {
 }
 
 // latencyChart draws latency against percentile on the usual HDR axis,
-// where 90%, 99%, 99.9% are evenly spaced.
+// where 90%, 99%, 99.9% are evenly spaced, up to the last percentile with
+// 100 samples beyond it.
 func latencyChart(file, title string, s *suite, w, phase string) (bool, error) {
 	p := newPlot(title, "percentile", "latency (µs, log scale)")
 	p.X.Scale = plot.LogScale{}
@@ -170,8 +171,14 @@ func latencyChart(file, title string, s *suite, w, phase string) (bool, error) {
 		}
 		var xys plotter.XYs
 		for _, q := range quantiles() {
+			if !enoughBeyond(h.TotalCount(), q) {
+				break // the report's rule for quoting a percentile
+			}
 			v := float64(h.ValueAtQuantile(q)) / 1e3
 			xys = append(xys, plotter.XY{X: 1 / (1 - q/100), Y: math.Max(v, 0.1)})
+		}
+		if len(xys) == 0 {
+			continue
 		}
 		label := fmt.Sprintf("%s, %s calls", contenderLabel[c], commas(float64(h.TotalCount())))
 		if err := addSeries(p, c, label, xys); err != nil {
