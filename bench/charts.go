@@ -112,8 +112,8 @@ func curveChart(file, title string, s *suite, w string) (bool, error) {
 				xys = append(xys, plotter.XY{X: float64(n), Y: sp.Median})
 			}
 		}
-		if len(xys) == 0 {
-			continue
+		if len(xys) < 2 {
+			continue // a log axis needs a range
 		}
 		any = true
 		if err := addSeries(p, c, contenderLabel[c], xys); err != nil {
@@ -177,8 +177,8 @@ func latencyChart(file, title string, s *suite, w, phase string) (bool, error) {
 			v := float64(h.ValueAtQuantile(q)) / 1e3
 			xys = append(xys, plotter.XY{X: 1 / (1 - q/100), Y: math.Max(v, 0.1)})
 		}
-		if len(xys) == 0 {
-			continue
+		if len(xys) < 2 {
+			continue // a log axis needs a range
 		}
 		label := fmt.Sprintf("%s, %s calls", contenderLabel[c], commas(float64(h.TotalCount())))
 		if err := addSeries(p, c, label, xys); err != nil {
