@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,6 +246,12 @@ func headline(w string, res *result) string {
 		}
 	}
 	switch w {
+	case "C4":
+		for _, name := range slices.Sorted(maps.Keys(res.Phases)) {
+			if ph := res.Phases[name]; ph.CPU > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s/s, CPU %s/op", name, commas(ph.Rate), fmtUS(ph.CPU)))
+			}
+		}
 	case "R1":
 		parts = append(parts, fmt.Sprintf("join: %.1f%% IDs moved, %g failed calls; leave: %g failed",
 			100*res.Values["join_ids_moved"], res.Values["join_failed"], res.Values["leave_failed"]))
