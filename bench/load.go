@@ -119,6 +119,9 @@ type phaseResult struct {
 	// the other node processes before the phase to the last one after
 	// it: it holds Wall and the bracketing slack.
 	CPUWindow float64 `json:"cpu_window_s,omitempty"`
+	// CallsPerFrame is, for a contender that counts its frames (the wire
+	// limit), the calls its caller's streams carried per frame.
+	CallsPerFrame float64 `json:"calls_per_frame,omitempty"`
 	// Memory, when measured: live heap, RSS and goroutines added per
 	// successful operation.
 	HeapPer      float64 `json:"heap_per,omitempty"`
@@ -270,6 +273,11 @@ func rss() uint64 {
 	return 0
 }
 
+// frameCounter is a node that counts the frames its calls went out in.
+type frameCounter interface {
+	sent() (frames, calls int64)
+}
+
 // runPhase runs one phase and measures it: operation j goes to ID
 // pick[j % len(pick)], or without pick to ph.First + j % ph.IDs.
 func runPhase(n node, ph phase, ids, kinds []string, pick []int) phaseResult {
@@ -280,6 +288,11 @@ func runPhase(n node, ph phase, ids, kinds []string, pick []int) phaseResult {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	fc, counts := n.(frameCounter)
+	var frames0, calls0 int64
+	if counts {
+		frames0, calls0 = fc.sent()
+	}
 	cpu0 := cpuTime()
 
 	lat := make([]int64, ph.N)
@@ -330,6 +343,11 @@ func runPhase(n node, ph phase, ids, kinds []string, pick []int) phaseResult {
 	}
 	cpu1 := cpuTime()
 	runtime.ReadMemStats(&ms1)
+	var framesN, callsN int64
+	if counts {
+		frames1, calls1 := fc.sent()
+		framesN, callsN = frames1-frames0, calls1-calls0
+	}
 
 	h := hdrhistogram.New(1, int64(time.Minute), 3)
 	ok := 0
@@ -350,6 +368,9 @@ func runPhase(n node, ph phase, ids, kinds []string, pick []int) phaseResult {
 	r.Rate = float64(ok) / wall.Seconds()
 	if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
 		r.Hist = string(enc)
+	}
+	if framesN > 0 {
+		r.CallsPerFrame = float64(callsN) / float64(framesN)
 	}
 	ops := float64(max(ok+r.Errors, 1))
 	r.Allocs = float64(ms1.Mallocs-ms0.Mallocs) / ops

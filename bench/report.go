@@ -140,6 +140,7 @@ func payloadRows(p params, eigr string) []row {
 			e = eigr
 		}
 		rows = append(rows, throughputRows(payloadPhase(size), "calls", e, ", "+payloadLabel(size))...)
+		rows = append(rows, row{label: "calls per frame, " + payloadLabel(size), format: fmtF1, get: callsPerFrame(payloadPhase(size)), noRatio: true, only: []string{wireC}})
 	}
 	return rows
 }
@@ -154,6 +155,12 @@ func curveRows() []row {
 		rows = append(rows, row{label: label, higher: true, format: fmtRate, get: rate(curvePhase(c))})
 	}
 	return rows
+}
+
+// callsPerFrame is the calls a frame carried, where the contender counts
+// them (the wire limit).
+func callsPerFrame(name string) func(*result) (float64, bool) {
+	return phaseGet(name, func(ph phaseResult) (float64, bool) { return ph.CallsPerFrame, ph.CallsPerFrame > 0 })
 }
 
 // shareRows state the share of IDs on the calling node.
@@ -236,7 +243,8 @@ func tableOf(id string, p params) []row {
 				row{label: fmt.Sprintf("%d nodes, C1's mix: calls per second", n), higher: true, format: fmtRate, get: rate(scalePhase(n))},
 				row{label: fmt.Sprintf("%d nodes, C1's mix: CPU per call, all processes", n), format: fmtUS, get: cpuPer(scalePhase(n))},
 				row{label: fmt.Sprintf("%d nodes, remote calls only: calls per second", n), higher: true, format: fmtRate, get: rate(remotePhase(n))},
-				row{label: fmt.Sprintf("%d nodes, remote calls only: CPU per call, all processes", n), format: fmtUS, get: cpuPer(remotePhase(n))})
+				row{label: fmt.Sprintf("%d nodes, remote calls only: CPU per call, all processes", n), format: fmtUS, get: cpuPer(remotePhase(n))},
+				row{label: fmt.Sprintf("%d nodes, remote calls only: calls per frame", n), format: fmtF1, get: callsPerFrame(remotePhase(n)), noRatio: true, only: []string{wireC}})
 		}
 		if len(p.ScaleNodes) >= 2 {
 			lo, hi := p.ScaleNodes[0], p.ScaleNodes[len(p.ScaleNodes)-1]
@@ -509,6 +517,9 @@ func writeReport(dir string, s *suite) error {
 		}
 		b.WriteString("\n")
 		for _, rw := range rows {
+			if rw.only != nil && !slices.ContainsFunc(cs, func(c string) bool { return slices.Contains(rw.only, c) }) {
+				continue // a row of contenders that did not run here
+			}
 			dir := " ↓"
 			if rw.higher {
 				dir = " ↑"

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -37,7 +38,13 @@ type wireNode struct {
 	mu    sync.Mutex // guards conns, links
 	conns []*grpc.ClientConn
 	links []*wireLink // by node index; nil for this node
+
+	// frames and calls count what the caller's streams have sent.
+	frames, calls atomic.Int64
 }
+
+// sent implements frameCounter.
+func (w *wireNode) sent() (frames, calls int64) { return w.frames.Load(), w.calls.Load() }
 
 // wireMaxFrame is the most payload bytes one frame gathers, mesh's
 // transport's default frame size; a frame always takes at least one call.
@@ -170,7 +177,7 @@ func (w *wireNode) prepare(sp *spec) error {
 		if err != nil {
 			return err
 		}
-		l := &wireLink{st: st, wake: make(chan struct{}, 1), replies: w.replies}
+		l := &wireLink{st: st, wake: make(chan struct{}, 1), replies: w.replies, node: w}
 		go l.write()
 		go l.read()
 		w.links[i] = l
@@ -228,6 +235,7 @@ func (w *wireNode) close(bool) {
 
 // wireLink is the caller's stream to one other node.
 type wireLink struct {
+	node    *wireNode
 	st      grpc.ClientStream
 	replies *replyProcess
 	wake    chan struct{}
@@ -292,6 +300,8 @@ func (l *wireLink) write() {
 		if err := l.st.SendMsg(&f); err != nil {
 			return
 		}
+		l.node.frames.Add(1)
+		l.node.calls.Add(int64(len(calls)))
 		busy = true
 	}
 }

@@ -49,7 +49,7 @@ func workloads() []workload {
 		{ID: "C1", Title: "cross-node: 3 node processes, calls over IDs from one node, per payload size, and the cross-node throughput curve", Rounds: clusterRounds, Contenders: cross, Run: runC1},
 		{ID: "C2", Title: "balanced: 4 node processes, one capability each; activations then calls from one node", Rounds: clusterRounds, Contenders: all, Run: runC2},
 		{ID: "C3", Title: "cross-node latency: sequential calls from one caller to IDs another node process serves", Rounds: clusterRounds, Contenders: []string{meshC, meshTLS, peer}, Run: runC3},
-		{ID: "C4", Title: "CPU per call against node count: C1's calls with 2, 4 and 8 node processes", Rounds: clusterRounds, Contenders: []string{meshC, ceiling}, Run: runC4},
+		{ID: "C4", Title: "CPU per call against node count: C1's calls with 2, 4 and 8 node processes", Rounds: clusterRounds, Contenders: []string{meshC, ceiling, wireC}, Run: runC4},
 		{ID: "R1", Title: "rebalance: a 4th node joins a 3-node cluster, then leaves, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR1},
 		{ID: "R2", Title: "failover: kill -9 of a node, and a graceful leave, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR2},
 	}
