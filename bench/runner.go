@@ -135,7 +135,7 @@ func (r *runner) spawn(name string) (*child, error) {
 // gossip, the peer's health polls) and the tail of work the phase left
 // behind (garbage collection, flushes), which belongs to the phase. On
 // two cores C1 showed 1-7 ms of slack per phase against walls of
-// 0.14-1 s, and an idle node process uses 0.2 (ceiling) to 5 (peer) ms
+// 0.14-1 s, and an idle node process uses 0.2 (raw protoactor) to 5 (peer) ms
 // of CPU per second, so the slack adds well under 0.1% to the sum. The
 // measured span is kept as CPUWindow beside Wall.
 func runSpec(nodes []*child, caller int, sp *spec) ([]phaseResult, error) {
@@ -385,7 +385,8 @@ func (cl *group) locate(n int) ([]int, error) {
 	return out, nil
 }
 
-// remotes returns the remote address of every node, for the ceiling.
+// remotes returns the remote address of every node, for the contenders
+// that place IDs themselves.
 func (cl *group) remotes() []string {
 	var out []string
 	for _, info := range cl.infos {

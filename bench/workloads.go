@@ -16,7 +16,7 @@ type workload struct {
 	Title string
 	// Rounds picks the workload's round count from the parameters.
 	Rounds func(p params) int
-	// Contenders that can run it (R1, R2 have no ceiling: raw protoactor
+	// Contenders that can run it (R1, R2 have no ceilings: raw protoactor
 	// does not place or move anything).
 	Contenders []string
 	// Run runs one round for one contender; prof, if set, is where mesh's
