@@ -122,7 +122,7 @@ func profileParams(p params) params {
 	p.B5Calls = max(p.B5Calls, 2_000_000)
 	p.C1Calls = max(p.C1Calls, 1_000_000)
 	p.Window = max(p.Window, 6)
-	p.Payloads = p.Payloads[:1]
+	p.Payloads = p.payloads()[:1]
 	return p
 }
 

@@ -287,3 +287,29 @@ func TestPercentileSamples(t *testing.T) {
 		t.Errorf("p50 of 5,000 samples = %g, want a figure", v)
 	}
 }
+
+// TestReportOlderResults checks that -report reads a results.json of the
+// earlier format: no payload sizes, "ceiling" meaning raw protoactor with
+// RequestFuture, and profiles named that are not on disk.
+func TestReportOlderResults(t *testing.T) {
+	s := synthetic("B5", phCall, map[string][]float64{meshC: {100, 110}, ceiling: {90, 95}})
+	s.Format, s.Params.Payloads, s.Params.ScaleNodes = 0, nil, nil
+	s.Profiles = map[string][]string{"B5": {filepath.Join("profiles", "B5.pprof")}}
+	upgrade(s)
+	for _, r := range s.Results {
+		if r.Contender == ceiling {
+			t.Fatalf("round %d: an older file's ceiling still reads as the fair ceiling", r.Round)
+		}
+	}
+	dir := t.TempDir()
+	if err := writeReport(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "protoactor (RequestFuture)") || strings.Contains(string(b), "| fair ceiling |") {
+		t.Error("the report does not show an older file's ceiling as protoactor (RequestFuture)")
+	}
+}
