@@ -18,13 +18,19 @@ type chart struct{ file, alt string }
 
 var contenderColor = map[string]color.Color{
 	meshC:   color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	meshTLS: color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
 	ceiling: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	futures: color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	wireC:   color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 	peer:    color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 }
 
 var contenderLabel = map[string]string{
 	meshC:   "mesh",
-	ceiling: "ceiling (raw protoactor)",
+	meshTLS: "mesh+TLS",
+	ceiling: "fair ceiling (protoactor, mesh's machinery)",
+	futures: "protoactor (RequestFuture)",
+	wireC:   "wire limit (raw gRPC streams)",
 	peer:    "peer (protoactor cluster)",
 }
 
@@ -47,8 +53,9 @@ func writeCharts(dir string, s *suite) (map[string][]chart, error) {
 	}
 	lats := []struct{ w, file, title string }{
 		{"B6", "latency-B6.png", "B6: sequential call latency, one caller"},
-		{"B5", "latency-B5.png", "B5: warm call latency under load (300 callers)"},
-		{"C1", "latency-C1.png", "C1: cross-node call latency under load (256 callers)"},
+		{"B5", "latency-B5.png", "B5: warm call latency under load (300 callers, 16 B)"},
+		{"C1", "latency-C1.png", "C1: cross-node call latency under load (256 callers, 16 B)"},
+		{"C3", "latency-C3.png", "C3: sequential cross-node call latency, one caller"},
 	}
 	for _, l := range lats {
 		ok, err := latencyChart(filepath.Join(dir, l.file), l.title, s, l.w, phCall)
@@ -105,8 +112,8 @@ func curveChart(file, title string, s *suite, w string) (bool, error) {
 				xys = append(xys, plotter.XY{X: float64(n), Y: sp.Median})
 			}
 		}
-		if len(xys) == 0 {
-			continue
+		if len(xys) < 2 {
+			continue // a log axis needs a range
 		}
 		any = true
 		if err := addSeries(p, c, contenderLabel[c], xys); err != nil {
@@ -144,7 +151,8 @@ func mergedHist(s *suite, w, c, phase string) *hdrhistogram.Histogram {
 }
 
 // latencyChart draws latency against percentile on the usual HDR axis,
-// where 90%, 99%, 99.9% are evenly spaced.
+// where 90%, 99%, 99.9% are evenly spaced, up to the last percentile with
+// 100 samples beyond it.
 func latencyChart(file, title string, s *suite, w, phase string) (bool, error) {
 	p := newPlot(title, "percentile", "latency (µs, log scale)")
 	p.X.Scale = plot.LogScale{}
@@ -163,8 +171,14 @@ func latencyChart(file, title string, s *suite, w, phase string) (bool, error) {
 		}
 		var xys plotter.XYs
 		for _, q := range quantiles() {
+			if !enoughBeyond(h.TotalCount(), q) {
+				break // the report's rule for quoting a percentile
+			}
 			v := float64(h.ValueAtQuantile(q)) / 1e3
 			xys = append(xys, plotter.XY{X: 1 / (1 - q/100), Y: math.Max(v, 0.1)})
+		}
+		if len(xys) < 2 {
+			continue // a log axis needs a range
 		}
 		label := fmt.Sprintf("%s, %s calls", contenderLabel[c], commas(float64(h.TotalCount())))
 		if err := addSeries(p, c, label, xys); err != nil {

@@ -141,7 +141,11 @@ func (s *server) handle(cmd command) (rep reply) {
 		if s.sess != nil {
 			s.sess.close()
 		}
-		s.sess = newSession(n, cmd.Run)
+		sess, err := newSession(n, s.name, cmd.Run)
+		if err != nil {
+			return fail(err)
+		}
+		s.sess = sess
 	case "phase":
 		s.mu.Lock()
 		sess := s.sess
@@ -165,6 +169,16 @@ func (s *server) handle(cmd command) (rep reply) {
 		rep.CPU = int64(cpuTime())
 	case "where":
 		rep.Owners = where(n, cmd.Kind, cmd.IDs)
+	case "locate":
+		m, ok := n.(*meshNode)
+		if !ok {
+			return fail(errNoPlacement)
+		}
+		owners, err := m.locate(cmd.Kind, cmd.IDs)
+		if err != nil {
+			return fail(err)
+		}
+		rep.Owners = owners
 	case "shards":
 		owners, err := n.shards(cmd.Kind)
 		if err != nil {

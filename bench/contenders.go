@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
 	"github.com/meshrun/mesh"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -47,11 +49,11 @@ type node interface {
 	// await returns once the node sees the cluster a describes.
 	await(ctx context.Context, a awaitArgs) error
 	// prepare readies the node for a run over IDs [0, sp.IDs).
-	prepare(sp *spec)
-	// activate makes the process exist and calls it once.
-	activate(kind, id string, idx int) error
-	// call calls a process that exists.
-	call(kind, id string, idx int) error
+	prepare(sp *spec) error
+	// activate makes the process exist and calls it once with payload.
+	activate(kind, id string, idx int, payload proto.Message) error
+	// call calls a process that exists with payload.
+	call(kind, id string, idx int, payload proto.Message) error
 	// where returns the name of the node that serves the process.
 	where(ctx context.Context, kind, id string) (string, error)
 	// shards returns the owner of every shard of kind.
@@ -63,10 +65,14 @@ type node interface {
 
 func newNode(contender string) (node, error) {
 	switch contender {
-	case meshC:
+	case meshC, meshTLS:
 		return &meshNode{}, nil
 	case ceiling:
+		return &ceilingNode{fair: true}, nil
+	case futures:
 		return &ceilingNode{}, nil
+	case wireC:
+		return &wireNode{}, nil
 	case peer:
 		return &peerNode{}, nil
 	}
@@ -92,9 +98,11 @@ func protoactorLogger(*actor.ActorSystem) *slog.Logger {
 }
 
 // remoteOptions are the endpoint queue sizes mesh configures, so that the
-// three contenders pay the same per-peer memory.
+// contenders on protoactor's remote pay the same per-peer memory, and a
+// receive limit that lets a batch of 64 KiB payloads through.
 func remoteOptions(kinds ...*remote.Kind) []remote.ConfigOption {
 	return []remote.ConfigOption{
+		remote.WithServerOptions(grpc.MaxRecvMsgSize(wireMaxMsg)),
 		remote.WithEndpointWriterQueueSize(64 * 1024),
 		remote.WithEndpointManagerQueueSize(64 * 1024),
 		remote.WithKinds(kinds...),
@@ -106,18 +114,24 @@ func remoteOptions(kinds ...*remote.Kind) []remote.ConfigOption {
 type meshNode struct {
 	name  string
 	n     *mesh.Node
-	ping  proto.Message
 	probe []string // one ID per shard, for shards
 }
 
 func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	m.name = a.Name
-	m.ping = wrapperspb.String("ping")
 	cfg := mesh.DefaultLocalConfig()
 	cfg.NodeName = a.Name
 	cfg.Seeds = a.Seeds
 	cfg.Shards = shards
 	cfg.CallTimeout = callTimeout
+	if a.TLSDir != "" {
+		dir := a.TLSDir
+		t, err := mesh.LoadTLS(filepath.Join(dir, "ca.crt"), filepath.Join(dir, a.Name+".crt"), filepath.Join(dir, a.Name+".key"))
+		if err != nil {
+			return nodeInfo{}, err
+		}
+		cfg.TransportTLS = t
+	}
 	if os.Getenv("MESHBENCH_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -187,13 +201,28 @@ func (m *meshNode) converged(a awaitArgs) bool {
 	return true
 }
 
-func (m *meshNode) prepare(*spec) {}
+func (m *meshNode) prepare(*spec) error { return nil }
 
-func (m *meshNode) activate(kind, id string, idx int) error { return m.call(kind, id, idx) }
+func (m *meshNode) activate(kind, id string, idx int, payload proto.Message) error {
+	return m.call(kind, id, idx, payload)
+}
 
-func (m *meshNode) call(kind, id string, _ int) error {
-	_, err := mesh.Call(context.Background(), mesh.Request{Capability: kind, ID: id, Payload: m.ping})
+func (m *meshNode) call(kind, id string, _ int, payload proto.Message) error {
+	_, err := mesh.Call(context.Background(), mesh.Request{Capability: kind, ID: id, Payload: payload})
 	return err
+}
+
+// locate returns the node mesh's ring places each ID of kind on.
+func (m *meshNode) locate(kind string, ids []string) ([]string, error) {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		p, err := m.n.Locate(kind, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p.Owner
+	}
+	return out, nil
 }
 
 func (m *meshNode) where(ctx context.Context, kind, id string) (string, error) {
@@ -246,125 +275,6 @@ func (m *meshNode) close(graceful bool) {
 	_ = m.n.Close(ctx)
 }
 
-// The ceiling: raw protoactor-go, Spawn and RequestFuture to known PIDs,
-// no routing. Across nodes, ID idx lives on node idx % len(peers) and is
-// spawned there with a remote spawn.
-
-type ceilingNode struct {
-	name   string
-	system *actor.ActorSystem
-	remote *remote.Remote
-	props  map[string]*actor.Props
-	ping   proto.Message
-	peers  []string
-	self   int
-	pids   []*actor.PID // by ID index; each index written by one caller
-}
-
-func echoActor(node string, live *atomic.Int64) actor.ReceiveFunc {
-	return func(c actor.Context) {
-		switch m := c.Message().(type) {
-		case *wrapperspb.StringValue:
-			c.Respond(echoReply(node, m))
-		case *actor.Started:
-			if live != nil {
-				live.Add(1)
-			}
-		case *actor.Stopped:
-			if live != nil {
-				live.Add(-1)
-			}
-		}
-	}
-}
-
-func (c *ceilingNode) start(a startArgs) (nodeInfo, error) {
-	c.name = a.Name
-	c.ping = wrapperspb.String("ping")
-	c.system = actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger))
-	c.props = map[string]*actor.Props{}
-	var kinds []*remote.Kind
-	for _, k := range a.Kinds {
-		p := actor.PropsFromFunc(echoActor(a.Name, nil))
-		c.props[k] = p
-		kinds = append(kinds, remote.NewKind(k, p))
-	}
-	c.remote = remote.NewRemote(c.system, remote.Configure("127.0.0.1", 0, remoteOptions(kinds...)...))
-	c.remote.Start()
-	return nodeInfo{Remote: c.system.Address()}, nil
-}
-
-func (c *ceilingNode) await(context.Context, awaitArgs) error { return nil }
-
-func (c *ceilingNode) prepare(sp *spec) {
-	c.peers, c.self = sp.Peers, sp.Self
-	if len(c.pids) < sp.IDs {
-		c.pids = append(c.pids, make([]*actor.PID, sp.IDs-len(c.pids))...)
-	}
-}
-
-func (c *ceilingNode) activate(kind, id string, idx int) error {
-	target := c.self
-	if len(c.peers) > 0 {
-		target = idx % len(c.peers)
-	}
-	var pid *actor.PID
-	if target == c.self {
-		props := c.props[kind]
-		if props == nil {
-			return fmt.Errorf("ceiling: kind %q not hosted here", kind)
-		}
-		p, err := c.system.Root.SpawnNamed(props, id)
-		if err != nil && !errors.Is(err, actor.ErrNameExists) {
-			return err
-		}
-		pid = p
-	} else {
-		resp, err := c.remote.SpawnNamed(c.peers[target], id, kind, callTimeout)
-		if err != nil {
-			return err
-		}
-		if resp.Pid == nil {
-			return fmt.Errorf("ceiling: remote spawn of %s on %s: status %d", id, c.peers[target], resp.StatusCode)
-		}
-		pid = resp.Pid
-	}
-	c.pids[idx] = pid
-	return c.request(pid)
-}
-
-func (c *ceilingNode) call(_, id string, idx int) error {
-	pid := c.pids[idx]
-	if pid == nil {
-		return fmt.Errorf("ceiling: %s was not activated", id)
-	}
-	return c.request(pid)
-}
-
-func (c *ceilingNode) request(pid *actor.PID) error {
-	r, err := c.system.Root.RequestFuture(pid, c.ping, callTimeout).Result()
-	if err != nil {
-		return err
-	}
-	if r == nil {
-		return errors.New("ceiling: empty reply")
-	}
-	return nil
-}
-
-func (c *ceilingNode) where(context.Context, string, string) (string, error) {
-	return "", errNoPlacement
-}
-
-func (c *ceilingNode) shards(string) ([]string, error) { return nil, errNoPlacement }
-
-func (c *ceilingNode) activations() int { return 0 }
-
-func (c *ceilingNode) close(graceful bool) {
-	c.remote.Shutdown(graceful)
-	c.system.Shutdown()
-}
-
 // The peer: protoactor-go's own cluster, disthash identity lookup; the
 // in-memory test provider on one node, automanaged across processes.
 
@@ -373,7 +283,6 @@ type peerNode struct {
 	system *actor.ActorSystem
 	c      *cluster.Cluster
 	live   atomic.Int64
-	ping   proto.Message
 }
 
 // autoProvider is automanaged's provider serving its health endpoint on
@@ -396,7 +305,6 @@ func (p *autoProvider) StartMember(c *cluster.Cluster) error {
 
 func (p *peerNode) start(a startArgs) (nodeInfo, error) {
 	p.name = a.Name
-	p.ping = wrapperspb.String("ping")
 	p.system = actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger))
 	props := actor.PropsFromFunc(echoActor(a.Name, &p.live))
 	var kinds []*cluster.Kind
@@ -470,12 +378,14 @@ func (p *peerNode) await(ctx context.Context, a awaitArgs) error {
 	}
 }
 
-func (p *peerNode) prepare(*spec) {}
+func (p *peerNode) prepare(*spec) error { return nil }
 
-func (p *peerNode) activate(kind, id string, idx int) error { return p.call(kind, id, idx) }
+func (p *peerNode) activate(kind, id string, idx int, payload proto.Message) error {
+	return p.call(kind, id, idx, payload)
+}
 
-func (p *peerNode) call(kind, id string, _ int) error {
-	r, err := p.c.Request(id, kind, p.ping)
+func (p *peerNode) call(kind, id string, _ int, payload proto.Message) error {
+	r, err := p.c.Request(id, kind, payload)
 	if err != nil {
 		return err
 	}

@@ -30,14 +30,17 @@ import (
 // process driven over the control protocol instead of the driver.
 const roleEnv = "MESHBENCH_ROLE"
 
-// The three contenders.
+// The contenders, in the order of the report's columns.
 const (
-	meshC   = "mesh" // the mesh package holds the name
-	ceiling = "ceiling"
-	peer    = "peer"
+	meshC   = "mesh"     // the mesh package holds the name
+	meshTLS = "mesh+tls" // mesh with mutual TLS between nodes
+	ceiling = "ceiling"  // the fair ceiling: mesh's machinery without mesh
+	futures = "rf"       // raw protoactor with RequestFuture
+	wireC   = "wire"     // the wire limit: raw gRPC streams, no actors
+	peer    = "peer"     // protoactor-go's cluster package
 )
 
-var contenders = []string{meshC, ceiling, peer}
+var contenders = []string{meshC, meshTLS, ceiling, futures, wireC, peer}
 
 // command is one request from the driver to a node process.
 type command struct {
@@ -90,6 +93,9 @@ type startArgs struct {
 	// which uses protoactor's in-memory test provider.
 	AutoPort  int      `json:"auto_port,omitempty"`
 	AutoHosts []string `json:"auto_hosts,omitempty"`
+	// TLSDir holds ca.crt and NAME.crt, NAME.key for every node name:
+	// mesh+TLS's throwaway certificates.
+	TLSDir string `json:"tls_dir,omitempty"`
 }
 
 // nodeInfo describes a started node.

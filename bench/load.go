@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // spec is the work a node process runs for one workload: phases in order,
@@ -22,12 +26,15 @@ import (
 type spec struct {
 	Kinds []string `json:"kinds"`
 	IDs   int      `json:"ids"`
-	// Peers are the remote addresses of every node, in placement order,
-	// and Self this node's index: the ceiling places ID i on node
-	// i % len(Peers). Empty on one node.
-	Peers  []string `json:"peers,omitempty"`
-	Self   int      `json:"self,omitempty"`
-	Phases []phase  `json:"phases"`
+	// Peers are the remote addresses of every node, in the order the
+	// nodes started, and Self this node's index. Empty on one node.
+	Peers []string `json:"peers,omitempty"`
+	Self  int      `json:"self,omitempty"`
+	// Place is, across nodes, the index in Peers of the node that serves
+	// each ID for the contenders that place IDs themselves (the ceilings
+	// and the wire limit): the node mesh's ring gives it.
+	Place  []int   `json:"place,omitempty"`
+	Phases []phase `json:"phases"`
 	// CPUProfile, if set, is where the CPU profile of the timed phases goes.
 	CPUProfile string `json:"cpu_profile,omitempty"`
 }
@@ -46,6 +53,31 @@ type phase struct {
 	Timed bool `json:"timed,omitempty"`
 	// Memory measures heap and RSS before and after the phase.
 	Memory bool `json:"memory,omitempty"`
+	// Payload is the size in bytes of the call's payload, a BytesValue;
+	// 0 means defaultPayload.
+	Payload int `json:"payload,omitempty"`
+	// Window, if positive, ends the phase after that many seconds even if
+	// fewer than N operations ran: a timed window lasts Window seconds or
+	// N operations, whichever ends first.
+	Window float64 `json:"window_s,omitempty"`
+	// Remote restricts the phase to the IDs of its range that another
+	// node serves (asked with "where" calls before the phase).
+	Remote bool `json:"remote,omitempty"`
+}
+
+// defaultPayload is the payload size of every call that names none.
+const defaultPayload = 16
+
+// payloadOf returns a payload of n bytes.
+func payloadOf(n int) proto.Message {
+	if n <= 0 {
+		n = defaultPayload
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return wrapperspb.Bytes(b)
 }
 
 // phaseResult is what one phase measured: in the calling process, except
@@ -58,6 +90,9 @@ type phaseResult struct {
 	Errors   int     `json:"errors"`
 	FirstErr string  `json:"first_err,omitempty"`
 	Wall     float64 `json:"wall_s"`
+	// Windowed reports a phase that its time window ended before N
+	// operations ran: OK+Errors operations ran, and that is no failure.
+	Windowed bool `json:"windowed,omitempty"`
 	// Rate is successful operations per second of wall time.
 	Rate float64 `json:"rate"`
 	// Hist is the HDR histogram of successful operations' latency in
@@ -84,6 +119,9 @@ type phaseResult struct {
 	// the other node processes before the phase to the last one after
 	// it: it holds Wall and the bracketing slack.
 	CPUWindow float64 `json:"cpu_window_s,omitempty"`
+	// CallsPerFrame is, for a contender that counts its frames (the wire
+	// limit), the calls its caller's streams carried per frame.
+	CallsPerFrame float64 `json:"calls_per_frame,omitempty"`
 	// Memory, when measured: live heap, RSS and goroutines added per
 	// successful operation.
 	HeapPer      float64 `json:"heap_per,omitempty"`
@@ -98,19 +136,66 @@ func idName(i int) string { return "actor_" + strconv.Itoa(i) }
 // and just after each timed phase.
 type session struct {
 	n          node
+	self       string // the node's name
 	sp         *spec
 	ids, kinds []string
 	prof       *os.File // the CPU profile, from the first timed phase on
 }
 
-func newSession(n node, sp *spec) *session {
-	n.prepare(sp)
-	s := &session{n: n, sp: sp, ids: make([]string, sp.IDs), kinds: make([]string, sp.IDs)}
+func newSession(n node, self string, sp *spec) (*session, error) {
+	if len(sp.Kinds) == 0 {
+		return nil, errors.New("a spec without kinds")
+	}
+	if err := n.prepare(sp); err != nil {
+		return nil, err
+	}
+	s := &session{n: n, self: self, sp: sp, ids: make([]string, sp.IDs), kinds: make([]string, sp.IDs)}
 	for i := range s.ids {
 		s.ids[i] = idName(i)
 		s.kinds[i] = sp.Kinds[i%len(sp.Kinds)]
 	}
-	return s
+	return s, nil
+}
+
+// remoteIDs returns the indexes in [first, first+n) of the IDs another
+// node serves.
+func (s *session) remoteIDs(first, n int) ([]int, error) {
+	var out []int
+	if s.sp.Place != nil {
+		// The contender places IDs itself (see spec.Place).
+		for i := first; i < first+n; i++ {
+			if s.sp.Place[i] != s.sp.Self {
+				out = append(out, i)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no ID of %d is placed on another node than %s", n, s.self)
+		}
+		return out, nil
+	}
+	for kind := range slices.Values(slices.Compact(slices.Sorted(slices.Values(s.kinds[first : first+n])))) {
+		var idx []int
+		var names []string
+		for i := first; i < first+n; i++ {
+			if s.kinds[i] == kind {
+				idx = append(idx, i)
+				names = append(names, s.ids[i])
+			}
+		}
+		for k, who := range where(s.n, kind, names) {
+			if who == "" {
+				return nil, fmt.Errorf("%s did not say where it runs", names[k])
+			}
+			if who != s.self {
+				out = append(out, idx[k])
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no ID of %d runs on another node than %s", n, s.self)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // phase runs phase i. An untimed phase with failures is an error.
@@ -133,7 +218,14 @@ func (s *session) phase(i int) (phaseResult, error) {
 		}
 		s.prof = f
 	}
-	r := runPhase(s.n, ph, s.ids, s.kinds)
+	var pick []int
+	if ph.Remote {
+		var err error
+		if pick, err = s.remoteIDs(ph.First, ph.IDs); err != nil {
+			return phaseResult{}, fmt.Errorf("phase %s: %w", ph.Name, err)
+		}
+	}
+	r := runPhase(s.n, ph, s.ids, s.kinds, pick)
 	if !ph.Timed && r.Errors > 0 {
 		return r, fmt.Errorf("phase %s: %d of %d failed, first: %s", ph.Name, r.Errors, ph.N, r.FirstErr)
 	}
@@ -181,21 +273,37 @@ func rss() uint64 {
 	return 0
 }
 
-// runPhase runs one phase and measures it.
-func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
+// frameCounter is a node that counts the frames its calls went out in.
+type frameCounter interface {
+	sent() (frames, calls int64)
+}
+
+// runPhase runs one phase and measures it: operation j goes to ID
+// pick[j % len(pick)], or without pick to ph.First + j % ph.IDs.
+func runPhase(n node, ph phase, ids, kinds []string, pick []int) phaseResult {
+	payload := payloadOf(ph.Payload)
 	var before memSample
 	if ph.Memory {
 		before = sampleMemory()
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	fc, counts := n.(frameCounter)
+	var frames0, calls0 int64
+	if counts {
+		frames0, calls0 = fc.sent()
+	}
 	cpu0 := cpuTime()
 
 	lat := make([]int64, ph.N)
 	var next, errs atomic.Int64
 	var firstErr atomic.Value
-	var stop atomic.Bool
+	var stop, windowed atomic.Bool
 	limit := time.AfterFunc(seconds(ph.Limit), func() { stop.Store(true) })
+	var window *time.Timer
+	if ph.Window > 0 {
+		window = time.AfterFunc(seconds(ph.Window), func() { windowed.Store(true); stop.Store(true) })
+	}
 	op := n.call
 	if ph.Op == "activate" {
 		op = n.activate
@@ -212,8 +320,11 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 					return
 				}
 				idx := ph.First + j%ph.IDs
+				if pick != nil {
+					idx = pick[j%len(pick)]
+				}
 				t0 := time.Now()
-				err := op(kinds[idx], ids[idx], idx)
+				err := op(kinds[idx], ids[idx], idx, payload)
 				d := time.Since(t0)
 				if err != nil {
 					errs.Add(1)
@@ -227,8 +338,16 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 	wg.Wait()
 	wall := time.Since(start)
 	limit.Stop()
+	if window != nil {
+		window.Stop()
+	}
 	cpu1 := cpuTime()
 	runtime.ReadMemStats(&ms1)
+	var framesN, callsN int64
+	if counts {
+		frames1, calls1 := fc.sent()
+		framesN, callsN = frames1-frames0, calls1-calls0
+	}
 
 	h := hdrhistogram.New(1, int64(time.Minute), 3)
 	ok := 0
@@ -239,7 +358,8 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 		}
 	}
 	r := phaseResult{Name: ph.Name, N: ph.N, OK: ok, Errors: int(errs.Load()), Wall: wall.Seconds()}
-	if ok < ph.N && r.Errors == 0 {
+	r.Windowed = windowed.Load() && ok+r.Errors < ph.N
+	if ok+r.Errors < ph.N && !r.Windowed {
 		r.FirstErr = fmt.Sprintf("stopped by the %gs limit after %d operations", ph.Limit, ok)
 	}
 	if s, _ := firstErr.Load().(string); s != "" {
@@ -248,6 +368,9 @@ func runPhase(n node, ph phase, ids, kinds []string) phaseResult {
 	r.Rate = float64(ok) / wall.Seconds()
 	if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
 		r.Hist = string(enc)
+	}
+	if framesN > 0 {
+		r.CallsPerFrame = float64(callsN) / float64(framesN)
 	}
 	ops := float64(max(ok+r.Errors, 1))
 	r.Allocs = float64(ms1.Mallocs-ms0.Mallocs) / ops

@@ -1,9 +1,13 @@
-// Command bench runs mesh's benchmark suite: the eigr/mesh workloads of
-// BENCH.md against mesh (through its public API), the raw protoactor-go
-// ceiling and protoactor-go's own cluster package (the peer), in one run,
-// side by side. Every node is its own OS process: this binary started
-// again in the node role. It writes RESULTS.md, results.json, charts and
-// CPU profiles of mesh into the output directory.
+// Command bench runs mesh's benchmark suite: the eigr/mesh workloads and
+// ours against mesh (through its public API, and with mutual TLS across
+// nodes), the fair ceiling (the same protoactor-go actors with mesh's
+// dispatcher and reply paths, no routing), raw protoactor-go with
+// RequestFuture, the wire limit (raw gRPC streams, across nodes) and
+// protoactor-go's own cluster package (the peer), in one run, side by
+// side. Every node is its own OS process: this binary started again in the
+// node role. It writes RESULTS.md, charts and CPU profiles of mesh into
+// the output directory, and the raw results as results.json (not
+// committed), from which -report rewrites RESULTS.md.
 //
 // Usage:
 //
@@ -15,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +34,7 @@ func main() {
 	mode := flag.String("mode", "quick", "quick or full")
 	out := flag.String("out", "bench", "directory for RESULTS.md, charts and profiles")
 	only := flag.String("only", "", "comma-separated workload IDs to run (default all)")
-	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, ceiling, peer (default all)")
+	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, mesh+tls, ceiling, rf, wire, peer (default all)")
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
@@ -42,6 +47,7 @@ func main() {
 			err = json.Unmarshal(b, &s)
 		}
 		if err == nil {
+			upgrade(&s)
 			err = writeReport(*out, &s)
 		}
 		if err != nil {
@@ -96,8 +102,27 @@ func splitList(s string) []string {
 	return out
 }
 
+// suiteFormat is the version of results.json this program writes. In
+// format 0 (no field) "ceiling" named raw protoactor with RequestFuture,
+// which is now "rf".
+const suiteFormat = 1
+
+// upgrade reads an older results.json in the current format's terms.
+func upgrade(s *suite) {
+	if s.Format >= 1 {
+		return
+	}
+	for _, r := range s.Results {
+		if r.Contender == ceiling {
+			r.Contender = futures
+		}
+	}
+	s.Format = suiteFormat
+}
+
 // suite is everything one run measured.
 type suite struct {
+	Format   int       `json:"format,omitempty"`
 	Params   params    `json:"params"`
 	Machine  machine   `json:"machine"`
 	Started  time.Time `json:"started"`
@@ -126,7 +151,7 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 		return nil, err
 	}
 	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now()}
-	s := &suite{Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
+	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
 
 	var ws []workload
 	steps := 0
@@ -221,6 +246,12 @@ func headline(w string, res *result) string {
 		}
 	}
 	switch w {
+	case "C4":
+		for _, name := range slices.Sorted(maps.Keys(res.Phases)) {
+			if ph := res.Phases[name]; ph.CPU > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s/s, CPU %s/op", name, commas(ph.Rate), fmtUS(ph.CPU)))
+			}
+		}
 	case "R1":
 		parts = append(parts, fmt.Sprintf("join: %.1f%% IDs moved, %g failed calls; leave: %g failed",
 			100*res.Values["join_ids_moved"], res.Values["join_failed"], res.Values["leave_failed"]))

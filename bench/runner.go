@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,53 @@ type runner struct {
 
 	start time.Time
 	seq   int
+
+	// places caches mesh's placement of the IDs over clusters of each
+	// node count (see placement).
+	places map[int][]int
+	// certDir holds mesh+TLS's throwaway CA and node certificates, once
+	// made.
+	certDir string
+}
+
+// placement returns, for IDs 0 to ids-1, the index of the node that mesh's
+// ring places each on in a cluster of n echo nodes (the node names are
+// the same in every cluster of n, and the ring places by name): the
+// contenders that place IDs themselves place them the same way, so that
+// every contender serves the same IDs on the calling node. It starts a
+// mesh cluster once per node count to learn it.
+func (r *runner) placement(n, ids int) ([]int, error) {
+	if p, ok := r.places[n]; ok && len(p) >= ids {
+		return p, nil
+	}
+	cl, err := r.startCluster(meshC, echoNodes(n), 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.close()
+	p, err := cl.locate(ids)
+	if err != nil {
+		return nil, err
+	}
+	if r.places == nil {
+		r.places = map[int][]int{}
+	}
+	r.places[n] = p
+	return p, nil
+}
+
+// certs returns the directory of mesh+TLS's certificates: a CA made for
+// this run and a certificate for every node name a workload uses.
+func (r *runner) certs() (string, error) {
+	if r.certDir != "" {
+		return r.certDir, nil
+	}
+	dir := filepath.Join(r.tmp, "certs")
+	if err := writeDevCerts(dir, maxNodes); err != nil {
+		return "", err
+	}
+	r.certDir = dir
+	return dir, nil
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -87,7 +135,7 @@ func (r *runner) spawn(name string) (*child, error) {
 // gossip, the peer's health polls) and the tail of work the phase left
 // behind (garbage collection, flushes), which belongs to the phase. On
 // two cores C1 showed 1-7 ms of slack per phase against walls of
-// 0.14-1 s, and an idle node process uses 0.2 (ceiling) to 5 (peer) ms
+// 0.14-1 s, and an idle node process uses 0.2 (raw protoactor) to 5 (peer) ms
 // of CPU per second, so the slack adds well under 0.1% to the sum. The
 // measured span is kept as CPUWindow beside Wall.
 func runSpec(nodes []*child, caller int, sp *spec) ([]phaseResult, error) {
@@ -259,6 +307,14 @@ func (cl *group) add(kinds []string) error {
 		return err
 	}
 	a := &startArgs{Contender: cl.contender, Name: name, Kinds: kinds}
+	if cl.contender == meshTLS {
+		dir, err := cl.r.certs()
+		if err != nil {
+			c.kill()
+			return err
+		}
+		a.TLSDir = dir
+	}
 	for j, info := range cl.infos {
 		if cl.nodes[j] != nil && info.Gossip != "" {
 			a.Seeds = append(a.Seeds, info.Gossip)
@@ -311,7 +367,26 @@ func (cl *group) await(idx []int, timeout time.Duration) error {
 	return nil
 }
 
-// remotes returns the remote address of every node, for the ceiling.
+// locate asks node 0 which node mesh's ring places each of IDs 0 to n-1
+// of the echo capability on, and returns their indexes.
+func (cl *group) locate(n int) ([]int, error) {
+	rep, err := cl.nodes[0].do(command{Op: "locate", Kind: "echo", IDs: ids(n)}, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(rep.Owners))
+	for i, o := range rep.Owners {
+		j := slices.Index(cl.names, o)
+		if j < 0 {
+			return nil, fmt.Errorf("%s placed on %q, not a node of the cluster", idName(i), o)
+		}
+		out[i] = j
+	}
+	return out, nil
+}
+
+// remotes returns the remote address of every node, for the contenders
+// that place IDs themselves.
 func (cl *group) remotes() []string {
 	var out []string
 	for _, info := range cl.infos {

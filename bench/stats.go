@@ -52,6 +52,9 @@ func readMachine() machine {
 type spread struct {
 	Min, Median, Max float64
 	N                int
+	// NA marks a figure no round could give (a percentile with too few
+	// samples beyond it).
+	NA bool
 }
 
 func spreadOf(vs []float64) (spread, bool) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,7 +16,7 @@ type workload struct {
 	Title string
 	// Rounds picks the workload's round count from the parameters.
 	Rounds func(p params) int
-	// Contenders that can run it (R1, R2 have no ceiling: raw protoactor
+	// Contenders that can run it (R1, R2 have no ceilings: raw protoactor
 	// does not place or move anything).
 	Contenders []string
 	// Run runs one round for one contender; prof, if set, is where mesh's
@@ -36,16 +37,19 @@ const (
 func curvePhase(callers int) string { return "c" + strconv.Itoa(callers) }
 
 func workloads() []workload {
-	all := []string{meshC, ceiling, peer}
+	all := []string{meshC, ceiling, futures, peer}
+	cross := []string{meshC, meshTLS, ceiling, futures, wireC, peer}
 	return []workload{
 		{ID: "B1", Title: "activation: new IDs, one echo call each (create + call)", Rounds: singleRounds, Contenders: all, Run: runB1},
 		{ID: "B2", Title: "hot actor: calls to one pre-created ID", Rounds: singleRounds, Contenders: all, Run: runB2},
 		{ID: "B4", Title: "activations spread over 3 capabilities", Rounds: singleRounds, Contenders: all, Run: runB4},
-		{ID: "B5", Title: "warm calls round robin over created IDs, and the single-node throughput curve", Rounds: singleRounds, Contenders: all, Run: runB5},
+		{ID: "B5", Title: "warm calls round robin over created IDs, per payload size, and the single-node throughput curve", Rounds: singleRounds, Contenders: all, Run: runB5},
 		{ID: "B6", Title: "latency: sequential calls from one caller to existing actors", Rounds: singleRounds, Contenders: all, Run: runB6},
 		{ID: "M", Title: "memory per idle activation", Rounds: singleRounds, Contenders: all, Run: runM},
-		{ID: "C1", Title: "cross-node: 3 node processes, calls over IDs from one node, and the cross-node throughput curve", Rounds: clusterRounds, Contenders: all, Run: runC1},
+		{ID: "C1", Title: "cross-node: 3 node processes, calls over IDs from one node, per payload size, and the cross-node throughput curve", Rounds: clusterRounds, Contenders: cross, Run: runC1},
 		{ID: "C2", Title: "balanced: 4 node processes, one capability each; activations then calls from one node", Rounds: clusterRounds, Contenders: all, Run: runC2},
+		{ID: "C3", Title: "cross-node latency: sequential calls from one caller to IDs another node process serves", Rounds: clusterRounds, Contenders: []string{meshC, meshTLS, peer}, Run: runC3},
+		{ID: "C4", Title: "CPU per call against node count: C1's calls with 2, 4 and 8 node processes", Rounds: clusterRounds, Contenders: []string{meshC, ceiling, wireC}, Run: runC4},
 		{ID: "R1", Title: "rebalance: a 4th node joins a 3-node cluster, then leaves, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR1},
 		{ID: "R2", Title: "failover: kill -9 of a node, and a graceful leave, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR2},
 	}
@@ -67,10 +71,40 @@ func (r *runner) singleRun(contender, prof string, kinds []string, sp *spec) (*r
 	return &result{Phases: phasesResult(phases)}, err
 }
 
+// timed is a timed phase of n operations, ended by the run's window.
+func (r *runner) timed(name, op string, ids, n, callers int) phase {
+	return phase{Name: name, Op: op, IDs: ids, N: n, Callers: callers, Limit: r.p.Limit, Timed: true, Window: r.p.Window}
+}
+
+// payloads are the run's payload sizes (older results name none).
+func (p params) payloads() []int {
+	if len(p.Payloads) == 0 {
+		return payloadSizes[:1]
+	}
+	return p.Payloads
+}
+
+// callPhases are a timed call phase per payload size, then, unless
+// profiling, the throughput curve at the headline size.
+func (r *runner) callPhases(ids, n, callers int, prof string) []phase {
+	var out []phase
+	for _, size := range r.p.payloads() {
+		ph := r.timed(payloadPhase(size), "call", ids, n, callers)
+		ph.Payload = size
+		out = append(out, ph)
+	}
+	if prof == "" {
+		for _, c := range curveCallers {
+			out = append(out, r.timed(curvePhase(c), "call", ids, r.p.CurveN, c))
+		}
+	}
+	return out
+}
+
 func runB1(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B1, Phases: []phase{
-		{Name: phActivate, Op: "activate", IDs: p.B1, N: p.B1, Callers: b1Callers, Limit: p.Limit, Timed: true},
+		r.timed(phActivate, "activate", p.B1, p.B1, b1Callers),
 	}})
 }
 
@@ -78,7 +112,7 @@ func runB2(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: 1, Phases: []phase{
 		{Name: "create", Op: "activate", IDs: 1, N: 1, Callers: 1, Limit: p.Limit},
-		{Name: phCall, Op: "call", IDs: 1, N: p.B2, Callers: b2Callers, Limit: p.Limit, Timed: true},
+		r.timed(phCall, "call", 1, p.B2, b2Callers),
 	}})
 }
 
@@ -87,21 +121,14 @@ var b4Kinds = []string{"echo_a", "echo_b", "echo_c"}
 func runB4(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	return r.singleRun(contender, prof, b4Kinds, &spec{Kinds: b4Kinds, IDs: p.B4, Phases: []phase{
-		{Name: phActivate, Op: "activate", IDs: p.B4, N: p.B4, Callers: b4Callers, Limit: p.Limit, Timed: true},
+		r.timed(phActivate, "activate", p.B4, p.B4, b4Callers),
 	}})
 }
 
 func runB5(r *runner, contender, prof string) (*result, error) {
 	p := r.p
-	phases := []phase{
-		{Name: "create", Op: "activate", IDs: p.B5IDs, N: p.B5IDs, Callers: b5Callers, Limit: p.Limit},
-		{Name: phCall, Op: "call", IDs: p.B5IDs, N: p.B5Calls, Callers: b5Callers, Limit: p.Limit, Timed: true},
-	}
-	if prof == "" {
-		for _, c := range curveCallers {
-			phases = append(phases, phase{Name: curvePhase(c), Op: "call", IDs: p.B5IDs, N: p.CurveN, Callers: c, Limit: p.Limit, Timed: true})
-		}
-	}
+	phases := []phase{{Name: "create", Op: "activate", IDs: p.B5IDs, N: p.B5IDs, Callers: b5Callers, Limit: p.Limit}}
+	phases = append(phases, r.callPhases(p.B5IDs, p.B5Calls, b5Callers, prof)...)
 	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B5IDs, Phases: phases})
 }
 
@@ -109,11 +136,13 @@ func runB6(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B6IDs, Phases: []phase{
 		{Name: "create", Op: "activate", IDs: p.B6IDs, N: p.B6IDs, Callers: 64, Limit: p.Limit},
-		{Name: "warm", Op: "call", IDs: p.B6IDs, N: min(p.B6Calls, 500), Callers: 1, Limit: p.Limit},
-		{Name: phCall, Op: "call", IDs: p.B6IDs, N: p.B6Calls, Callers: 1, Limit: p.Limit, Timed: true},
+		{Name: "warm", Op: "call", IDs: p.B6IDs, N: min(p.B6Calls, 2000), Callers: 1, Limit: p.Limit},
+		r.timed(phCall, "call", p.B6IDs, p.B6Calls, 1),
 	}})
 }
 
+// runM activates all of its IDs, whatever the window: it measures memory
+// per activation.
 func runM(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.M, Phases: []phase{
@@ -121,17 +150,53 @@ func runM(r *runner, contender, prof string) (*result, error) {
 	}})
 }
 
+// placesIDs reports whether contender places IDs itself, by the placement
+// the driver gives it, instead of routing.
+func placesIDs(contender string) bool {
+	return contender == ceiling || contender == futures || contender == wireC
+}
+
 // clusterRun starts a cluster whose nodes host kinds, runs sp on its
-// first node and stops it. With prof set and mesh, the first node's and
-// the second node's CPU profiles are written to prof and prof's "-server"
-// sibling.
-func (r *runner) clusterRun(contender, prof string, kinds [][]string, sp *spec) (*result, error) {
+// first node and stops it. Contenders that place IDs themselves get place
+// (nil: mesh's placement over these nodes, see runner.placement). The
+// result's "local_share" is the share of sp's IDs the calling node serves:
+// asked of mesh's ring for mesh, by "where" calls after the phases for the
+// peer, from the placement for the others; for mesh "placement_same" is
+// the share of IDs its ring places where the placement given to the others
+// does. With prof set and mesh, the first node's and the second node's CPU
+// profiles are written to prof and prof's "-server" sibling.
+func (r *runner) clusterRun(contender, prof string, kinds [][]string, place []int, sp *spec) (*result, error) {
+	if place == nil {
+		var err error
+		if place, err = r.placement(len(kinds), sp.IDs); err != nil {
+			return nil, fmt.Errorf("placement: %w", err)
+		}
+	}
 	cl, err := r.startCluster(contender, kinds, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.close()
 	sp.Peers, sp.Self = cl.remotes(), 0
+	v := map[string]float64{}
+	switch {
+	case placesIDs(contender):
+		sp.Place = place
+		v["local_share"] = localShare(place[:sp.IDs])
+	case (contender == meshC || contender == meshTLS) && slices.Equal(sp.Kinds, []string{"echo"}):
+		got, err := cl.locate(sp.IDs)
+		if err != nil {
+			return nil, err
+		}
+		v["local_share"] = localShare(got)
+		same := 0
+		for i, o := range got {
+			if o == place[i] {
+				same++
+			}
+		}
+		v["placement_same"] = float64(same) / float64(len(got))
+	}
 	var server string
 	if contender == meshC && prof != "" {
 		sp.CPUProfile = prof
@@ -147,22 +212,94 @@ func (r *runner) clusterRun(contender, prof string, kinds [][]string, sp *spec) 
 	if server != "" {
 		_, _ = cl.nodes[1].do(command{Op: "profile"}, 10*time.Second)
 	}
-	return &result{Phases: phasesResult(phases)}, err
+	res := &result{Phases: phasesResult(phases), Values: v}
+	if err == nil && contender == peer && len(sp.Kinds) == 1 {
+		owners, serr := cl.survey(ids(sp.IDs))
+		if serr != nil {
+			return res, fmt.Errorf("where: %w", serr)
+		}
+		local := 0
+		for _, o := range owners {
+			if o == cl.names[0] {
+				local++
+			}
+		}
+		v["local_share"] = float64(local) / float64(len(owners))
+	}
+	return res, err
+}
+
+// localShare is the share of a placement on node 0, the calling node.
+func localShare(place []int) float64 {
+	if len(place) == 0 {
+		return 0
+	}
+	n := 0
+	for _, o := range place {
+		if o == 0 {
+			n++
+		}
+	}
+	return float64(n) / float64(len(place))
+}
+
+func echoNodes(n int) [][]string {
+	out := make([][]string, n)
+	for i := range out {
+		out[i] = []string{"echo"}
+	}
+	return out
 }
 
 func runC1(r *runner, contender, prof string) (*result, error) {
 	p := r.p
-	phases := []phase{
-		{Name: "create", Op: "activate", IDs: p.C1IDs, N: p.C1IDs, Callers: c1Callers, Limit: p.Limit},
-		{Name: phCall, Op: "call", IDs: p.C1IDs, N: p.C1Calls, Callers: c1Callers, Limit: p.Limit, Timed: true},
-	}
-	if prof == "" {
-		for _, c := range curveCallers {
-			phases = append(phases, phase{Name: curvePhase(c), Op: "call", IDs: p.C1IDs, N: p.CurveN, Callers: c, Limit: p.Limit, Timed: true})
+	phases := []phase{{Name: "create", Op: "activate", IDs: p.C1IDs, N: p.C1IDs, Callers: c1Callers, Limit: p.Limit}}
+	phases = append(phases, r.callPhases(p.C1IDs, p.C1Calls, c1Callers, prof)...)
+	return r.clusterRun(contender, prof, echoNodes(3), nil, &spec{Kinds: []string{"echo"}, IDs: p.C1IDs, Phases: phases})
+}
+
+// runC3 measures the latency of one caller's sequential calls, each to an
+// ID another node process serves.
+func runC3(r *runner, contender, prof string) (*result, error) {
+	p := r.p
+	warm := phase{Name: "warm", Op: "call", IDs: p.C3IDs, N: min(p.C3Calls, 2000), Callers: 1, Limit: p.Limit, Remote: true}
+	timed := r.timed(phCall, "call", p.C3IDs, p.C3Calls, 1)
+	timed.Remote = true
+	return r.clusterRun(contender, prof, echoNodes(3), nil, &spec{Kinds: []string{"echo"}, IDs: p.C3IDs, Phases: []phase{
+		{Name: "create", Op: "activate", IDs: p.C3IDs, N: p.C3IDs, Callers: 64, Limit: p.Limit}, warm, timed,
+	}})
+}
+
+// scalePhase names C4's timed phase over n node processes with C1's mix
+// of calls; remotePhase the one with remote calls only.
+func scalePhase(n int) string  { return "n" + strconv.Itoa(n) }
+func remotePhase(n int) string { return scalePhase(n) + "_remote" }
+
+// runC4 runs C1's 16-byte calls on clusters of each of the run's node
+// counts, one after the other, and reports each as a phase of one result:
+// once over all of C1's IDs, whose share on the calling node falls as nodes
+// are added, and once over the IDs other nodes serve, where every call does
+// the same work whatever the node count.
+func runC4(r *runner, contender, _ string) (*result, error) {
+	p := r.p
+	res := &result{Phases: map[string]phaseResult{}, Values: map[string]float64{}}
+	for _, n := range p.ScaleNodes {
+		remote := r.timed(remotePhase(n), "call", p.C1IDs, p.C1Calls, c1Callers)
+		remote.Remote = true
+		one, err := r.clusterRun(contender, "", echoNodes(n), nil, &spec{Kinds: []string{"echo"}, IDs: p.C1IDs, Phases: []phase{
+			{Name: "create", Op: "activate", IDs: p.C1IDs, N: p.C1IDs, Callers: c1Callers, Limit: p.Limit},
+			r.timed(scalePhase(n), "call", p.C1IDs, p.C1Calls, c1Callers),
+			remote,
+		}})
+		if one != nil {
+			maps.Copy(res.Phases, one.Phases)
+			res.Values["local_share_"+scalePhase(n)] = one.Values["local_share"]
+		}
+		if err != nil {
+			return res, fmt.Errorf("%d nodes: %w", n, err)
 		}
 	}
-	kinds := [][]string{{"echo"}, {"echo"}, {"echo"}}
-	return r.clusterRun(contender, prof, kinds, &spec{Kinds: []string{"echo"}, IDs: p.C1IDs, Phases: phases})
+	return res, nil
 }
 
 var c2Kinds = []string{"cap_1", "cap_2", "cap_3", "cap_4"}
@@ -173,10 +310,18 @@ func runC2(r *runner, contender, prof string) (*result, error) {
 	for _, k := range c2Kinds {
 		kinds = append(kinds, []string{k})
 	}
-	return r.clusterRun(contender, prof, kinds, &spec{Kinds: c2Kinds, IDs: p.C2Acts, Phases: []phase{
+	// ID i has capability i % 4, which only node i % 4 offers: there is
+	// one placement.
+	place := make([]int, p.C2Acts)
+	for i := range place {
+		place[i] = i % len(c2Kinds)
+	}
+	// The activations have no window: the calls need every ID to exist.
+	sp := &spec{Kinds: c2Kinds, IDs: p.C2Acts, Phases: []phase{
 		{Name: phActivate, Op: "activate", IDs: p.C2Acts, N: p.C2Acts, Callers: c2Callers, Limit: p.Limit, Timed: true},
-		{Name: phCall, Op: "call", IDs: p.C2Acts, N: p.C2Calls, Callers: c2Callers, Limit: p.Limit, Timed: true},
-	}})
+		r.timed(phCall, "call", p.C2Acts, p.C2Calls, c2Callers),
+	}}
+	return r.clusterRun(contender, prof, kinds, place, sp)
 }
 
 // Background load of R1 and R2: a few callers, each pausing between
