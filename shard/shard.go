@@ -27,17 +27,27 @@ func Of(id string, n int) uint32 {
 	return uint32(xxhash.Sum64String(id) % uint64(n))
 }
 
-// Member is a node as placement sees it: its name and the capabilities it
-// offers.
+// Member is a node as placement sees it: its name, the capabilities it
+// offers, its labels and what it declares of the labels each capability's
+// ring requires.
 type Member struct {
 	Name         string
 	Capabilities []string
+	// Labels are the member's labels.
+	Labels map[string]string
+	// Requires maps a capability of Capabilities to the labels the member
+	// declares that a node must carry to be on the capability's ring (see
+	// Requirement); a capability with no requirement has no entry.
+	Requires map[string]map[string]string
+	// Draining members are on no ring.
+	Draining bool
 }
 
 // Ring is the placement of one capability's shards over the nodes offering
 // it.
 type Ring struct {
 	capability string
+	requires   map[string]string
 	version    uint64
 	nodes      []string // sorted
 	owners     []uint16 // per shard, an index into nodes
@@ -45,6 +55,10 @@ type Ring struct {
 
 // Capability returns the name of the capability the ring places.
 func (r *Ring) Capability() string { return r.capability }
+
+// Requires returns the labels every node on the ring carries (see
+// Requirement); nil for none. The map must not be modified.
+func (r *Ring) Requires() map[string]string { return r.requires }
 
 // Version identifies the ring's member set: equal versions mean equal
 // placement, on any node.
