@@ -92,11 +92,14 @@ type Node struct {
 // routes is an immutable routing snapshot: the placement of every
 // capability and how to reach every member.
 type routes struct {
-	table   *shard.Table
-	list    []cluster.Member // sorted by name
-	placed  []shard.Member   // list as placement sees it
-	members map[string]cluster.Member
-	routers map[string]*pa.PID
+	table  *shard.Table
+	list   []cluster.Member // sorted by name
+	placed []shard.Member   // list as placement sees it
+	// unplaced are the errors of the capabilities members offer that
+	// have no ring (see unplaced).
+	unplaced map[string]error
+	members  map[string]cluster.Member
+	routers  map[string]*pa.PID
 }
 
 // Start starts a node, joins the cluster through cfg.Seeds and returns
@@ -411,6 +414,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 		}
 	}
 	next.table = shard.Build(n.cfg.Shards, next.placed, prev.table)
+	next.unplaced = unplaced(next.placed, next.table)
 	changed := next.table.Version() != prev.table.Version()
 	if changed {
 		// Before the snapshot makes this node route the shards it takes

@@ -58,12 +58,42 @@ func (r *routes) explain(capability string) (map[string]string, []RingMember) {
 const maxReasons = 8
 
 // noRing is the error of a request for a capability that has no ring in
-// r: ErrNoNode when no member offers it, ErrNoOwner (which wraps
-// ErrNoNode) when members offer it but none may own its shards, naming
-// the requirement and why each member is off the ring. It is built on
-// the error path only: it costs time in the number of members.
+// r: ErrNoOwner (which wraps ErrNoNode) when members offer it but none
+// may own its shards, else ErrNoNode.
 func (r *routes) noRing(name string) error {
-	requires, verdicts := shard.Explain(r.placed, name)
+	if err, ok := r.unplaced[name]; ok {
+		return err
+	}
+	if base, value, ok := capability.Unscope(name); ok {
+		return fmt.Errorf("%w: %q (no node offers %q in scope %q)", ErrNoNode, name, base, value)
+	}
+	return fmt.Errorf("%w: %q", ErrNoNode, name)
+}
+
+// unplaced returns the error of every capability that members offer and
+// that has no ring in t: ErrNoOwner, naming the requirement and why each
+// member that offers it is off the ring (at most maxReasons of them). It
+// runs when the placement changes, so that a call to such a capability
+// costs no more than a map lookup.
+func unplaced(members []shard.Member, t *shard.Table) map[string]error {
+	var out map[string]error
+	for _, m := range members {
+		for _, c := range m.Capabilities {
+			if t.Ring(c) != nil || out[c] != nil {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]error)
+			}
+			out[c] = noOwner(members, c)
+		}
+	}
+	return out
+}
+
+// noOwner is the ErrNoOwner error of capability c over members.
+func noOwner(members []shard.Member, c string) error {
+	requires, verdicts := shard.Explain(members, c)
 	var why []string
 	for _, v := range verdicts {
 		if v.Exclusion == shard.NoCapability {
@@ -75,13 +105,7 @@ func (r *routes) noRing(name string) error {
 		}
 		why = append(why, v.Member+" "+v.Reason())
 	}
-	if len(why) == 0 {
-		if base, value, ok := capability.Unscope(name); ok {
-			return fmt.Errorf("%w: %q (no node offers %q in scope %q)", ErrNoNode, name, base, value)
-		}
-		return fmt.Errorf("%w: %q", ErrNoNode, name)
-	}
-	return fmt.Errorf("%w: %q requires %s: %s", ErrNoOwner, name, orNone(shard.FormatLabels(requires)), strings.Join(why, "; "))
+	return fmt.Errorf("%w: %q requires %s: %s", ErrNoOwner, c, orNone(shard.FormatLabels(requires)), strings.Join(why, "; "))
 }
 
 // prepare checks c and returns the name it is registered under and its
