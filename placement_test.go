@@ -182,6 +182,20 @@ func TestLabelPlacement(t *testing.T) {
 	if _, err := nodes["us-2"].Locate("orders", "x"); !errors.Is(err, mesh.ErrNoOwner) {
 		t.Fatalf("Locate with no eu node: %v, want ErrNoOwner", err)
 	}
+	// Status says so, rather than that no member offers it.
+	st := nodes["us-1"].Status(ctx)
+	var kinds []string
+	for _, r := range st.Reasons {
+		if r.Subject == "orders" {
+			kinds = append(kinds, r.Kind)
+			if !strings.Contains(r.Detail, "us-1 lacks label region=eu") {
+				t.Errorf("status reason %+v does not say why", r)
+			}
+		}
+	}
+	if st.Status != mesh.StatusDegraded || !slices.Equal(kinds, []string{mesh.ReasonCapabilityUnplaced}) {
+		t.Fatalf("status %s, reasons about orders %v (%+v)", st.Status, kinds, st.Reasons)
+	}
 	// A capability nobody offers is still plain ErrNoNode.
 	if _, err := nodes["us-2"].Locate("nobody", "x"); !errors.Is(err, mesh.ErrNoNode) || errors.Is(err, mesh.ErrNoOwner) {
 		t.Fatalf("Locate nobody: %v, want ErrNoNode only", err)
