@@ -59,7 +59,7 @@ func (v adminView) Locate(capability, id string) (admin.Placement, error) {
 		if m.OnRing {
 			nodes = append(nodes, m.Name)
 		}
-		members = append(members, admin.RingMember{Name: m.Name, OnRing: m.OnRing, Reason: m.Reason})
+		members = append(members, admin.RingMember{Name: m.Name, OnRing: m.OnRing, Weight: m.Weight, Reason: m.Reason})
 	}
 	return admin.Placement{
 		Capability: p.Capability, ID: p.ID, Shard: p.Shard, Owner: p.Owner, RingNodes: nodes,

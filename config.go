@@ -122,7 +122,8 @@ type Config struct {
 	// (Capability.Requires, Capability.SplitBy). Keys and values follow
 	// capability.ValidateLabel: 1 to 63 bytes of letters, digits, '.',
 	// '-', '_' (and '/' in keys). They are fixed for the life of the node:
-	// Start copies them, and a node takes other labels by a restart.
+	// Start copies them, and a node takes other labels by a restart. The
+	// label CapacityLabel, if set, weighs the node on every ring.
 	Labels map[string]string
 
 	// DrainTimeout is how long Close waits at least, after telling the
@@ -337,6 +338,9 @@ func (c Config) validate() error {
 	}
 	if err := capability.ValidateLabels(c.Labels); err != nil {
 		return fmt.Errorf("%w: Labels: %w", ErrInvalidConfig, err)
+	}
+	if v, ok := c.Labels[CapacityLabel]; ok && capacity(c.Labels) == 0 {
+		return bad("label %s=%s: want an integer from 1 to %d", CapacityLabel, v, shard.MaxWeight)
 	}
 	if err := cluster.ValidateLabel(c.ClusterLabel); err != nil {
 		return fmt.Errorf("%w: ClusterLabel: %w", ErrInvalidConfig, err)

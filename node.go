@@ -704,6 +704,9 @@ type Member struct {
 	// declares its ring requires (Capability.Requires); none for none.
 	Requires map[string]map[string]string
 	Labels   map[string]string
+	// Weight is the member's weight on every ring it is on, from its
+	// label CapacityLabel: 1 unless the label says more.
+	Weight int
 	// Draining is set while the member is leaving: it owns no shards.
 	Draining bool
 	// Self marks the node that answered.
@@ -739,7 +742,8 @@ func (n *Node) Members() []Member {
 		out = append(out, Member{
 			Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
 			Capabilities: m.Meta.Capabilities, Requires: m.Meta.Requires, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
-			Self: m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
+			Weight: max(1, capacity(m.Meta.Labels)),
+			Self:   m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
 		})
 	}
 	n.assess(out)

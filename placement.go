@@ -3,6 +3,7 @@ package mesh
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/meshrun/mesh/capability"
@@ -17,12 +18,35 @@ import (
 // it with Request.Capability set to that name.
 func Scope(name, value string) string { return capability.Scope(name, value) }
 
+// CapacityLabel is the label that gives a node its weight on every ring
+// it is on: a node labelled mesh.capacity=2 owns about twice the shards of
+// a node of capacity 1, the default. Its value is an integer from 1 to 16.
+// Every node reads it from the gossiped labels, so all agree on the
+// weights; like every label it changes only with a restart.
+const CapacityLabel = "mesh.capacity"
+
+// capacity returns the weight labels give a node: 0 (which placement
+// counts as 1) when the label is absent or not a valid capacity.
+func capacity(labels map[string]string) int {
+	v, ok := labels[CapacityLabel]
+	if !ok {
+		return 0
+	}
+	w, err := strconv.Atoi(v)
+	if err != nil || w < 1 || w > shard.MaxWeight {
+		return 0
+	}
+	return w
+}
+
 // RingMember is one member of the cluster as the placement of a
 // capability judged it.
 type RingMember struct {
 	Name string
-	// OnRing is set when the member is on the capability's ring.
+	// OnRing is set when the member is on the capability's ring, and
+	// Weight is then its weight on it (see CapacityLabel).
 	OnRing bool
+	Weight int
 	// Reason says why a member is not on the ring: "lacks the
 	// capability", "draining", "lacks label region=eu", or "declares
 	// requirement region=us" when it registered the capability with
@@ -37,7 +61,7 @@ func placed(members []cluster.Member) []shard.Member {
 	for _, m := range members {
 		out = append(out, shard.Member{
 			Name: m.Name, Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels,
-			Requires: m.Meta.Requires, Draining: m.Meta.Draining,
+			Requires: m.Meta.Requires, Draining: m.Meta.Draining, Weight: capacity(m.Meta.Labels),
 		})
 	}
 	return out
@@ -47,9 +71,14 @@ func placed(members []cluster.Member) []shard.Member {
 // member was judged for it.
 func (r *routes) explain(capability string) (map[string]string, []RingMember) {
 	requires, verdicts := shard.Explain(r.placed, capability)
+	ring := r.table.Ring(capability)
 	out := make([]RingMember, 0, len(verdicts))
 	for _, v := range verdicts {
-		out = append(out, RingMember{Name: v.Member, OnRing: v.Exclusion == shard.Included, Reason: v.Reason()})
+		m := RingMember{Name: v.Member, OnRing: v.Exclusion == shard.Included, Reason: v.Reason()}
+		if m.OnRing && ring != nil {
+			m.Weight = ring.Weight(m.Name)
+		}
+		out = append(out, m)
 	}
 	return requires, out
 }

@@ -114,6 +114,9 @@ type Owner struct {
 type RingMember struct {
 	Name   string `json:"name"`
 	OnRing bool   `json:"on_ring"`
+	// Weight is the member's weight on the ring when it is on it (its
+	// label mesh.capacity, else 1).
+	Weight int `json:"weight,omitempty"`
 	// Reason says why a member is off the ring: "lacks the capability",
 	// "draining", "lacks label region=eu", "declares requirement
 	// region=us". Absent when OnRing.

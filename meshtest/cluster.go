@@ -246,7 +246,7 @@ func (c *Cluster) converged() bool {
 				return false // a node killed or restarted since
 			}
 			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities,
-				Labels: m.Labels, Requires: m.Requires, Draining: m.Draining})
+				Labels: m.Labels, Requires: m.Requires, Draining: m.Draining, Weight: m.Weight})
 		}
 		v := shard.Build(c.shards, placed, nil).Version()
 		if i == 0 {

@@ -30,6 +30,12 @@ func Build(shards int, members []Member, prev *Table) *Table {
 			offered[c] = true
 		}
 	}
+	weights := make(map[string]int)
+	for _, m := range members {
+		if w := weight(m.Weight); w != 1 {
+			weights[m.Name] = w
+		}
+	}
 	t := &Table{shards: shards, rings: make(map[string]*Ring, len(offered))}
 	for c := range offered {
 		requires, nodes := Eligible(members, c)
@@ -37,12 +43,13 @@ func Build(shards int, members []Member, prev *Table) *Table {
 			continue // no member meets the requirement
 		}
 		if prev != nil && prev.shards == shards {
-			if old := prev.rings[c]; old != nil && slices.Equal(old.nodes, nodes) && sameLabels(old.requires, requires) {
+			if old := prev.rings[c]; old != nil && slices.Equal(old.nodes, nodes) && sameLabels(old.requires, requires) &&
+				sameWeights(old, weights) {
 				t.rings[c] = old
 				continue
 			}
 		}
-		r := NewRing(c, shards, nodes)
+		r := NewWeightedRing(c, shards, nodes, weights)
 		r.requires = requires
 		t.rings[c] = r
 	}
@@ -74,4 +81,15 @@ func (t *Table) Ring(capability string) *Ring { return t.rings[capability] }
 // Capabilities returns the capabilities that have a ring, sorted.
 func (t *Table) Capabilities() []string {
 	return slices.Sorted(maps.Keys(t.rings))
+}
+
+// sameWeights reports whether every node of r has the weight weights gives
+// it (1 if none).
+func sameWeights(r *Ring, weights map[string]int) bool {
+	for i, n := range r.nodes {
+		if r.weights[i] != weight(weights[n]) {
+			return false
+		}
+	}
+	return true
 }

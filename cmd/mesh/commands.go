@@ -169,7 +169,10 @@ declares another requirement). CAPABILITY may be scoped, as game@eu.`,
 			t := newTable(o.stdout, "  MEMBER", "RING", "WHY NOT")
 			for _, m := range ans.Members {
 				ring := "off"
-				if m.OnRing {
+				switch {
+				case m.OnRing && m.Weight > 1:
+					ring = fmt.Sprintf("on, weight %d", m.Weight)
+				case m.OnRing:
 					ring = "on"
 				}
 				t.row("  "+m.Name, ring, orDash(m.Reason))

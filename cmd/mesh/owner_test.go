@@ -27,6 +27,9 @@ func TestOwnerExplainsLabels(t *testing.T) {
 		cfg.Seeds = seeds
 		cfg.AdminAddr = "127.0.0.1:0"
 		cfg.Labels = map[string]string{"region": name[:2]}
+		if name == "eu-1" {
+			cfg.Labels[mesh.CapacityLabel] = "2"
+		}
 		n, err := mesh.Start(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -61,7 +64,8 @@ func TestOwnerExplainsLabels(t *testing.T) {
 	if ans.Requires["region"] != "eu" || !strings.HasPrefix(ans.Owner, "eu-") {
 		t.Fatalf("owner answer %+v", ans)
 	}
-	want := []admin.RingMember{{Name: "eu-1", OnRing: true}, {Name: "eu-2", OnRing: true}, {Name: "us-1", Reason: "lacks label region=eu"}}
+	want := []admin.RingMember{{Name: "eu-1", OnRing: true, Weight: 2}, {Name: "eu-2", OnRing: true, Weight: 1},
+		{Name: "us-1", Reason: "lacks label region=eu"}}
 	if fmt.Sprint(ans.Members) != fmt.Sprint(want) {
 		t.Fatalf("members %+v, want %+v", ans.Members, want)
 	}
@@ -73,7 +77,8 @@ func TestOwnerExplainsLabels(t *testing.T) {
 		"orders/o-1 is owned by " + ans.Owner,
 		"over eu-1, eu-2",
 		"requires region=eu",
-		"eu-1 on -",
+		"eu-1 on, weight 2 -",
+		"eu-2 on -",
 		"us-1 off lacks label region=eu",
 	} {
 		if !strings.Contains(squeeze(out), line) {
