@@ -331,14 +331,16 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 }
 
 // UnregisterCapabilities withdraws capabilities the node offers and stops
-// their activations on this node; names it does not offer are ignored. It
-// returns once their processes' Stop has run, or after 5 s.
+// their activations on this node; names it does not offer are ignored. A
+// capability split by a label is withdrawn by its name or its scoped name
+// ("game" or "game@eu"). It returns once their processes' Stop has run, or
+// after 5 s.
 func (n *Node) UnregisterCapabilities(names ...string) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
 	n.capMu.Lock()
-	if len(n.factories.Remove(names...)) == 0 {
+	if len(n.factories.Remove(n.withScoped(names)...)) == 0 {
 		n.capMu.Unlock()
 		return nil
 	}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -210,4 +211,16 @@ func orNone(s string) string {
 		return "no labels"
 	}
 	return s
+}
+
+// withScoped returns names and, for each that names a capability this
+// node offers split by a label, its scoped name.
+func (n *Node) withScoped(names []string) []string {
+	out := slices.Clone(names)
+	for _, offered := range n.factories.Names() {
+		if base, _, ok := capability.Unscope(offered); ok && slices.Contains(names, base) {
+			out = append(out, offered)
+		}
+	}
+	return out
 }

@@ -257,6 +257,14 @@ func TestSplitBy(t *testing.T) {
 			}
 		}
 	}
+	// Withdrawn by its own name, a split capability leaves its region.
+	if err := nodes["us-2"].UnregisterCapabilities("game"); err != nil || len(nodes["us-2"].Capabilities()) != 0 {
+		t.Fatalf("unregister game on us-2: %v; offers %v", err, nodes["us-2"].Capabilities())
+	}
+	waitConverged(t, nodes["eu-1"], nodes["eu-2"], nodes["us-1"], nodes["us-2"])
+	if served, _ := whereCall(t, nodes["eu-1"], "game@us", "match-1"); served != "us-1" {
+		t.Fatalf("game@us served by %s once us-2 withdrew it", served)
+	}
 	// The same ID in two regions is two processes.
 	_, eu := whereCall(t, nodes["us-1"], "game@eu", "match-0")
 	_, us := whereCall(t, nodes["eu-1"], "game@us", "match-0")
