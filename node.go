@@ -98,8 +98,10 @@ type routes struct {
 	// unplaced are the errors of the capabilities members offer that
 	// have no ring (see unplaced).
 	unplaced map[string]error
-	members  map[string]cluster.Member
-	routers  map[string]*pa.PID
+	// scopes are the scopes with a ring of each split capability.
+	scopes  map[string][]string
+	members map[string]cluster.Member
+	routers map[string]*pa.PID
 }
 
 // Start starts a node, joins the cluster through cfg.Seeds and returns
@@ -416,7 +418,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 		}
 	}
 	next.table = shard.Build(n.cfg.Shards, next.placed, prev.table)
-	next.unplaced = unplaced(next.placed, next.table)
+	next.unplaced, next.scopes = unplaced(next.placed, next.table), scopes(next.table)
 	changed := next.table.Version() != prev.table.Version()
 	if changed {
 		// Before the snapshot makes this node route the shards it takes

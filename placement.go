@@ -94,10 +94,27 @@ func (r *routes) noRing(name string) error {
 	if err, ok := r.unplaced[name]; ok {
 		return err
 	}
-	if base, value, ok := capability.Unscope(name); ok {
-		return fmt.Errorf("%w: %q (no node offers %q in scope %q)", ErrNoNode, name, base, value)
+	if base, _, ok := capability.Unscope(name); ok {
+		if in := r.scopes[base]; len(in) > 0 {
+			return fmt.Errorf("%w: %q (%s is served in scopes %s)", ErrNoNode, name, base, strings.Join(in, ", "))
+		}
 	}
 	return fmt.Errorf("%w: %q", ErrNoNode, name)
+}
+
+// scopes returns, for each capability split by a label, the values of
+// the label that have a ring in t, sorted.
+func scopes(t *shard.Table) map[string][]string {
+	var out map[string][]string
+	for _, c := range t.Capabilities() { // sorted
+		if base, value, ok := capability.Unscope(c); ok {
+			if out == nil {
+				out = make(map[string][]string)
+			}
+			out[base] = append(out[base], value)
+		}
+	}
+	return out
 }
 
 // unplaced returns the error of every capability that members offer and

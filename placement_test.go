@@ -285,7 +285,7 @@ func TestSplitBy(t *testing.T) {
 		}
 	}
 	_, err := nodes["us-1"].Call(context.Background(), mesh.Request{Capability: "game@ap", ID: "m", Payload: wrapperspb.String("x")})
-	if !errors.Is(err, mesh.ErrNoNode) || !strings.Contains(err.Error(), `no node offers "game" in scope "ap"`) {
+	if !errors.Is(err, mesh.ErrNoNode) || !strings.Contains(err.Error(), `"game@ap" (game is served in scopes eu, us)`) {
 		t.Fatalf("call to game@ap: %v", err)
 	}
 	for _, bad := range []string{"game@", "game@eu@x", "@eu", "game@e u"} {
