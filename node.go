@@ -319,15 +319,15 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 	if err := n.factories.Add(add); err != nil {
 		return err
 	}
+	if err := n.announce(); err != nil {
+		n.factories.Remove(slices.Collect(maps.Keys(add))...)
+		return err
+	}
 	for _, name := range slices.Sorted(maps.Keys(add)) {
 		if unmet := capability.Unmet(n.cfg.Labels, add[name].Requires); len(unmet) > 0 {
 			n.logger.Warn("this node lacks labels the capability requires: it will own none of its shards",
 				"capability", name, "lacks", strings.Join(unmet, ","))
 		}
-	}
-	if err := n.announce(); err != nil {
-		n.factories.Remove(slices.Collect(maps.Keys(add))...)
-		return err
 	}
 	return nil
 }
