@@ -54,12 +54,16 @@ func (v adminView) Locate(capability, id string) (admin.Placement, error) {
 		return admin.Placement{}, admin.Mark(err, admin.ErrNotFound)
 	}
 	var nodes []string
-	if ring := v.n.routes.Load().table.Ring(p.Capability); ring != nil {
-		nodes = ring.Nodes()
+	members := make([]admin.RingMember, 0, len(p.Members))
+	for _, m := range p.Members {
+		if m.OnRing {
+			nodes = append(nodes, m.Name)
+		}
+		members = append(members, admin.RingMember{Name: m.Name, OnRing: m.OnRing, Weight: m.Weight, Reason: m.Reason})
 	}
 	return admin.Placement{
 		Capability: p.Capability, ID: p.ID, Shard: p.Shard, Owner: p.Owner, RingNodes: nodes,
-		RingVersion: p.RingVersion, RoutingVersion: p.RoutingVersion,
+		RingVersion: p.RingVersion, RoutingVersion: p.RoutingVersion, Requires: p.Requires, Members: members,
 	}, nil
 }
 

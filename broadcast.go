@@ -74,7 +74,7 @@ func (n *Node) Broadcast(ctx context.Context, capabilityName string, payload pro
 }
 
 func (n *Node) broadcast(ctx context.Context, name string, payload proto.Message) (BroadcastResult, error) {
-	if err := capability.Validate(name); err != nil {
+	if err := capability.ValidateTarget(name); err != nil {
 		return BroadcastResult{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	if payload == nil {
@@ -202,7 +202,7 @@ func (n *Node) receiveBroadcast(b *wire.Broadcast) *wire.BroadcastAck {
 	fail := func(code wire.Code, msg string) *wire.BroadcastAck {
 		return &wire.BroadcastAck{Failure: &wire.Failure{Code: code, Message: strings.ToValidUTF8(msg, "\uFFFD")}}
 	}
-	if err := capability.Validate(b.GetCapability()); err != nil {
+	if err := capability.ValidateTarget(b.GetCapability()); err != nil {
 		return fail(wire.Code_CODE_INVALID_REQUEST, err.Error())
 	}
 	if len(b.GetPayload()) > n.cfg.MaxPayload {

@@ -32,7 +32,7 @@ type Request struct {
 }
 
 func (r *Request) validateTarget() error {
-	if err := capability.Validate(r.Capability); err != nil {
+	if err := capability.ValidateTarget(r.Capability); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	if r.ID == "" {
@@ -216,7 +216,7 @@ func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
 	r := c.n.routes.Load()
 	ring := r.table.Ring(c.req.Capability)
 	if ring == nil {
-		return nil, done, fmt.Errorf("%w: %q", ErrNoNode, c.req.Capability)
+		return nil, done, r.noRing(c.req.Capability)
 	}
 	owner := ring.Owner(c.shard)
 	if c.via != "" {
@@ -414,7 +414,7 @@ func (n *Node) cast(ctx context.Context, req *Request, hops uint32) error {
 	r := n.routes.Load()
 	ring := r.table.Ring(req.Capability)
 	if ring == nil {
-		return fmt.Errorf("%w: %q", ErrNoNode, req.Capability)
+		return r.noRing(req.Capability)
 	}
 	owner := ring.Owner(s)
 	if owner == n.name {

@@ -56,6 +56,30 @@ type Capability struct {
 	// recently used of a sample of 8 others (close to the least recently
 	// used of all). Zero bounds nothing.
 	MaxActivations int
+
+	// Requires, if not empty, are labels (Config.Labels) a node must carry
+	// to own shards of the capability: its ring covers only the nodes that
+	// offer it and carry every one of them. The requirement is gossiped
+	// with the capability, so every node, whether it offers the
+	// capability or not, routes a call to the same owner. Every node that
+	// registers the capability must give the same requirement:
+	// RegisterCapabilities refuses one that differs from a requirement in
+	// sight with ErrConflictingRequirement, and should two nodes register
+	// different ones at once, the one most nodes declared holds and the
+	// others' nodes own nothing of it (Locate, and mesh owner, say so). A
+	// node that lacks a required label may register the capability (the
+	// same program can run everywhere) but owns none of its shards. When
+	// no node may own them, calls fail at once with ErrNoOwner naming the
+	// unmet labels. Keys and values follow capability.ValidateLabel.
+	Requires map[string]string
+	// SplitBy, if set, names a label that splits the capability into one
+	// ring per value of the label: a node labelled region=eu registering
+	// "game" split by "region" offers Scope("game", "eu") ("game@eu"),
+	// which requires region=eu, and callers address a process of region
+	// eu as Request{Capability: Scope("game", "eu"), ID: ...}. The value
+	// is part of the process's name, so a process lives in one scope
+	// only, whoever calls it. The node must carry the label.
+	SplitBy string
 	// Save says when a process that implements actor.Snapshotter saves its
 	// state to Config.Store: SaveOnStop (the zero value) or SaveOnChange.
 	Save SaveMode

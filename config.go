@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meshrun/mesh/admin"
+	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/cluster"
 	"github.com/meshrun/mesh/internal/transport"
 	"github.com/meshrun/mesh/shard"
@@ -136,7 +138,13 @@ type Config struct {
 	// (gRPC's default message limit); at most 64 MiB.
 	MaxPayload int
 
-	// Labels are free-form key/values gossiped with the node (region, zone).
+	// Labels are key/values gossiped with the node (region=eu, zone=b),
+	// which capabilities may require of the nodes on their rings
+	// (Capability.Requires, Capability.SplitBy). Keys and values follow
+	// capability.ValidateLabel: 1 to 63 bytes of letters, digits, '.',
+	// '-', '_' (and '/' in keys). They are fixed for the life of the node:
+	// Start copies them, and a node takes other labels by a restart. The
+	// label CapacityLabel, if set, weighs the node on every ring.
 	Labels map[string]string
 
 	// DrainTimeout is how long Close waits at least, after telling the
@@ -287,6 +295,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The node's own: a caller changing its map must not race gossip.
+	c.Labels = maps.Clone(c.Labels)
 	return c
 }
 
@@ -351,6 +361,12 @@ func (c Config) validate() error {
 	}
 	if err := cluster.ValidateKeys(c.GossipKeys); err != nil {
 		return fmt.Errorf("%w: GossipKeys: %w", ErrInvalidConfig, err)
+	}
+	if err := capability.ValidateLabels(c.Labels); err != nil {
+		return fmt.Errorf("%w: Labels: %w", ErrInvalidConfig, err)
+	}
+	if v, ok := c.Labels[CapacityLabel]; ok && capacity(c.Labels) == 0 {
+		return bad("label %s=%s: want an integer from 1 to %d", CapacityLabel, v, shard.MaxWeight)
 	}
 	if err := cluster.ValidateLabel(c.ClusterLabel); err != nil {
 		return fmt.Errorf("%w: ClusterLabel: %w", ErrInvalidConfig, err)

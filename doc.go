@@ -44,6 +44,14 @@
 // implements actor.Snapshotter to the new owner, which holds the process's
 // first messages until it has it.
 //
+// A capability may require node labels (Capability.Requires, over
+// Config.Labels): its ring then covers only the nodes that offer it and
+// carry them, and the requirement is gossiped with the capability so every
+// node computes the same ring. Capability.SplitBy gives one capability a
+// ring per value of a label, addressed by the scoped name Scope(name,
+// value). Node.Locate says which members formed a ring and why the others
+// are off it.
+//
 // # State
 //
 // A process that implements actor.Snapshotter moves with its state

@@ -24,6 +24,16 @@ var (
 	// ErrNoNode reports that no node of the cluster, as this node sees it,
 	// offers the requested capability.
 	ErrNoNode = errors.New("mesh: no node offers the capability")
+	// ErrNoOwner reports that nodes offer the requested capability but
+	// none may own its shards: none that offers it carries the labels it
+	// requires (Capability.Requires), or all of those are draining. The
+	// error names the requirement and why each member is off the ring. It
+	// wraps ErrNoNode.
+	ErrNoOwner error = &childError{msg: "mesh: no node may own the capability's shards", parent: ErrNoNode}
+	// ErrConflictingRequirement reports a capability registered with a
+	// label requirement other than the one a member of the cluster
+	// declared for it.
+	ErrConflictingRequirement = errors.New("mesh: capability registered elsewhere with another label requirement")
 	// ErrDeadlineExceeded reports a call that did not end by its deadline,
 	// or a Call or Cast whose deadline had passed before it began (nothing
 	// is sent then). It wraps context.DeadlineExceeded.
@@ -97,6 +107,15 @@ var (
 	// the 512 bytes of gossip metadata a node has.
 	ErrMetaTooLarge = cluster.ErrMetaTooLarge
 )
+
+// childError is a sentinel that also matches its parent with errors.Is.
+type childError struct {
+	msg    string
+	parent error
+}
+
+func (e *childError) Error() string { return e.msg }
+func (e *childError) Unwrap() error { return e.parent }
 
 // ProcessError is an error a Process returned from Handle. On the caller's
 // node it unwraps to the process's own error; from another node only its

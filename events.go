@@ -129,7 +129,8 @@ func closedError(err error) error {
 func (n *Node) memberOf(m cluster.Member) Member {
 	return Member{
 		Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
-		Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
-		Self: m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
+		Capabilities: m.Meta.Capabilities, Requires: m.Meta.Requires, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
+		Weight: max(1, capacity(m.Meta.Labels)),
+		Self:   m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
 	}
 }

@@ -215,7 +215,7 @@ func (n *Node) receiveHandoff(h *wire.Handoff) *wire.HandoffAck {
 	// A node without a majority takes no state: its sender keeps it in
 	// the store, if any, rather than hand it to a side that serves
 	// nothing.
-	if n.serving() != nil || capability.Validate(h.Capability) != nil || !n.hosts(h.Capability) {
+	if n.serving() != nil || capability.ValidateTarget(h.Capability) != nil || !n.hosts(h.Capability) {
 		for _, st := range h.States {
 			refuse(st)
 		}

@@ -90,9 +90,8 @@ func waitConverged(t testing.TB, nodes ...*mesh.Node) {
 			}
 			var placed []shard.Member
 			for _, m := range members {
-				if !m.Draining {
-					placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities})
-				}
+				placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities,
+					Labels: m.Labels, Requires: m.Requires, Draining: m.Draining, Weight: m.Weight})
 			}
 			v := shard.Build(shard.DefaultShards, placed, nil).Version()
 			if i == 0 {

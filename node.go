@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,8 +94,14 @@ type Node struct {
 // routes is an immutable routing snapshot: the placement of every
 // capability and how to reach every member.
 type routes struct {
-	table   *shard.Table
-	list    []cluster.Member // sorted by name
+	table  *shard.Table
+	list   []cluster.Member // sorted by name
+	placed []shard.Member   // list as placement sees it
+	// unplaced are the errors of the capabilities members offer that
+	// have no ring (see unplaced).
+	unplaced map[string]error
+	// scopes are the scopes with a ring of each split capability.
+	scopes  map[string][]string
 	members map[string]cluster.Member
 	routers map[string]*pa.PID
 	// since is when the placement (table) became what it is.
@@ -254,6 +261,7 @@ func (n *Node) meta() cluster.Meta {
 	return cluster.Meta{
 		RemoteAddr:   n.remoteAddr,
 		Capabilities: n.factories.Names(),
+		Requires:     n.requirements(),
 		Labels:       n.cfg.Labels,
 		Draining:     n.draining,
 		Incarnation:  n.incarnation,
@@ -284,26 +292,26 @@ func (n *Node) GossipAddr() string { return n.members.LocalAddr() }
 
 // RegisterCapabilities makes the node offer caps, in addition to what it
 // offers already. It is all or nothing: an invalid or duplicate capability,
-// or metadata past 512 bytes, adds none of them. The node routes by the
-// change when RegisterCapabilities returns; other nodes learn of it by
-// gossip, typically within a few hundred milliseconds.
+// one whose requirement conflicts with another member's
+// (ErrConflictingRequirement), or metadata past 512 bytes, adds none of
+// them. A capability split by a label is registered under its scoped name
+// (see Scope), which Capabilities lists. A node whose labels lack what a
+// capability requires offers it but owns none of its shards (Locate says
+// so). The node routes by the change when RegisterCapabilities returns;
+// other nodes learn of it by gossip, typically within a few hundred
+// milliseconds.
 func (n *Node) RegisterCapabilities(caps ...Capability) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
 	add := make(map[string]Capability, len(caps))
 	for _, c := range caps {
-		if err := capability.Validate(c.Name); err != nil {
+		name, requires, err := prepare(c, n.cfg.Labels)
+		if err != nil {
 			return err
 		}
-		if c.New == nil {
-			return fmt.Errorf("%w: %q has no New function", ErrInvalidCapability, c.Name)
-		}
-		if _, dup := add[c.Name]; dup {
-			return fmt.Errorf("%w: %q given twice", ErrDuplicateCapability, c.Name)
-		}
-		if c.MaxActivations < 0 {
-			return fmt.Errorf("%w: %q has MaxActivations %d", ErrInvalidCapability, c.Name, c.MaxActivations)
+		if _, dup := add[name]; dup {
+			return fmt.Errorf("%w: %q given twice", ErrDuplicateCapability, name)
 		}
 		switch {
 		case c.Save != SaveOnStop && c.Save != SaveOnChange:
@@ -311,10 +319,17 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 		case c.Save == SaveOnChange && n.cfg.Store == nil:
 			return fmt.Errorf("%w: %q saves on change, but Config.Store is not set", ErrInvalidCapability, c.Name)
 		}
-		add[c.Name] = c
+		c.Name, c.Requires = name, requires
+		add[name] = c
 	}
 	n.capMu.Lock()
 	defer n.capMu.Unlock()
+	r := n.routes.Load()
+	for _, name := range slices.Sorted(maps.Keys(add)) {
+		if err := r.conflict(n.name, name, add[name].Requires); err != nil {
+			return err
+		}
+	}
 	if err := n.factories.Add(add); err != nil {
 		return err
 	}
@@ -322,18 +337,26 @@ func (n *Node) RegisterCapabilities(caps ...Capability) error {
 		n.factories.Remove(slices.Collect(maps.Keys(add))...)
 		return err
 	}
+	for _, name := range slices.Sorted(maps.Keys(add)) {
+		if unmet := capability.Unmet(n.cfg.Labels, add[name].Requires); len(unmet) > 0 {
+			n.logger.Warn("this node lacks labels the capability requires: it will own none of its shards",
+				"capability", name, "lacks", strings.Join(unmet, ","))
+		}
+	}
 	return nil
 }
 
 // UnregisterCapabilities withdraws capabilities the node offers and stops
-// their activations on this node; names it does not offer are ignored. It
-// returns once their processes' Stop has run, or after 5 s.
+// their activations on this node; names it does not offer are ignored. A
+// capability split by a label is withdrawn by its name or its scoped name
+// ("game" or "game@eu"). It returns once their processes' Stop has run, or
+// after 5 s.
 func (n *Node) UnregisterCapabilities(names ...string) error {
 	if n.closing.Load() {
 		return ErrClosed
 	}
 	n.capMu.Lock()
-	if len(n.factories.Remove(names...)) == 0 {
+	if len(n.factories.Remove(n.withScoped(names)...)) == 0 {
 		n.capMu.Unlock()
 		return nil
 	}
@@ -367,8 +390,26 @@ func (n *Node) announceWithin(timeout time.Duration) error {
 	return nil
 }
 
-// Capabilities returns the capabilities this node offers, sorted.
+// Capabilities returns the capabilities this node offers, sorted; a
+// capability split by a label under its scoped name.
 func (n *Node) Capabilities() []string { return n.factories.Names() }
+
+// requirements returns the requirement of every capability this node
+// offers that has one.
+func (n *Node) requirements() map[string]map[string]string {
+	var out map[string]map[string]string
+	for _, name := range n.factories.Names() {
+		c, _ := n.factories.Get(name)
+		if len(c.Requires) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]map[string]string)
+		}
+		out[name] = c.Requires
+	}
+	return out
+}
 
 // onMembers publishes the routing snapshot for members and stops the
 // activations whose shards this node no longer owns.
@@ -378,10 +419,10 @@ func (n *Node) onMembers(members []cluster.Member) {
 	prev := n.routes.Load()
 	next := &routes{
 		list:    members,
+		placed:  placed(members),
 		members: make(map[string]cluster.Member, len(members)),
 		routers: make(map[string]*pa.PID, len(members)),
 	}
-	var placed []shard.Member
 	peers := make([]transport.Member, 0, len(members))
 	for _, m := range members {
 		next.members[m.Name] = m
@@ -389,11 +430,9 @@ func (n *Node) onMembers(members []cluster.Member) {
 		if m.Name != n.name {
 			peers = append(peers, transport.Member{Name: m.Name, Addr: m.Meta.RemoteAddr})
 		}
-		if !m.Meta.Draining {
-			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Meta.Capabilities})
-		}
 	}
-	next.table = shard.Build(n.cfg.Shards, placed, prev.table)
+	next.table = shard.Build(n.cfg.Shards, next.placed, prev.table)
+	next.unplaced, next.scopes = unplaced(next.placed, next.table), scopes(next.table)
 	changed := next.table.Version() != prev.table.Version()
 	next.since = prev.since
 	if changed {
@@ -401,7 +440,7 @@ func (n *Node) onMembers(members []cluster.Member) {
 		// Before the snapshot makes this node route the shards it takes
 		// over to itself: a process made for one of them must wait for
 		// the state its previous owner hands off, not start empty.
-		n.expect(n.takenOver(prev, next, placed, members))
+		n.expect(n.takenOver(prev, next, next.placed, members))
 	}
 	// The transport may dial members only, and with TLS takes messages
 	// from members only; before the snapshot names them, so that a call
@@ -681,7 +720,13 @@ type Member struct {
 	GossipAddr   string
 	RemoteAddr   string
 	Capabilities []string
-	Labels       map[string]string
+	// Requires maps a capability of Capabilities to the labels the member
+	// declares its ring requires (Capability.Requires); none for none.
+	Requires map[string]map[string]string
+	Labels   map[string]string
+	// Weight is the member's weight on every ring it is on, from its
+	// label CapacityLabel: 1 unless the label says more.
+	Weight int
 	// Draining is set while the member is leaving: it owns no shards.
 	Draining bool
 	// Self marks the node that answered.
@@ -732,19 +777,30 @@ type Placement struct {
 	RingVersion uint64
 	// RoutingVersion identifies this node's whole placement.
 	RoutingVersion uint64
+	// Requires are the labels every node on the ring carries; nil for
+	// none.
+	Requires map[string]string
+	// Members are the members this node considered for the ring, sorted
+	// by name: those on it and why the others are not.
+	Members []RingMember
 }
 
-// Locate returns where (capability, id) lives as this node sees it now.
+// Locate returns where (capability, id) lives as this node sees it now,
+// and how the capability's ring was formed. It fails with ErrNoNode when
+// no member offers the capability and with ErrNoOwner when none of those
+// that do may own it; the Placement then still says why.
 func (n *Node) Locate(capability, id string) (Placement, error) {
 	req := Request{Capability: capability, ID: id}
 	if err := req.validateTarget(); err != nil {
 		return Placement{}, err
 	}
-	t := n.routes.Load().table
+	r := n.routes.Load()
+	t := r.table
 	p := Placement{Capability: capability, ID: id, Shard: shard.Of(id, n.cfg.Shards), RoutingVersion: t.Version()}
+	p.Requires, p.Members = r.explain(capability)
 	ring := t.Ring(capability)
 	if ring == nil {
-		return p, fmt.Errorf("%w: %q", ErrNoNode, capability)
+		return p, r.noRing(capability)
 	}
 	p.Owner, p.RingVersion = ring.Owner(p.Shard), ring.Version()
 	return p, nil

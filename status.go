@@ -38,6 +38,11 @@ const (
 	// ReasonCapabilityUnavailable: a capability that some member offered
 	// while this node watched is offered by no member now.
 	ReasonCapabilityUnavailable = "capability_unavailable"
+	// ReasonCapabilityUnplaced: members offer a capability but none may
+	// own its shards: none that offers it carries the labels it requires
+	// (Capability.Requires), or all of those drain. Calls to it fail with
+	// ErrNoOwner; the detail says why each member is off its ring.
+	ReasonCapabilityUnplaced = "capability_unplaced"
 	// ReasonMemberFailed: a member left without draining (it crashed or
 	// was cut off) and has not come back.
 	ReasonMemberFailed = "member_failed"
@@ -252,7 +257,14 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 				Detail: fmt.Sprintf("%s is leaving", m.Name)})
 		}
 	}
-	st.Reasons = append(st.Reasons, n.health.reasons(now)...)
+	// A capability still offered is unplaced rather than unavailable.
+	unplaced := n.routes.Load().unplaced
+	st.Reasons = append(st.Reasons, slices.DeleteFunc(n.health.reasons(now), func(r StatusReason) bool {
+		return r.Kind == ReasonCapabilityUnavailable && unplaced[r.Subject] != nil
+	})...)
+	for _, c := range slices.Sorted(maps.Keys(unplaced)) {
+		st.Reasons = append(st.Reasons, StatusReason{Kind: ReasonCapabilityUnplaced, Subject: c, Detail: unplaced[c].Error()})
+	}
 
 	pctx, cancel := context.WithTimeout(ctx, statusPingTimeout)
 	defer cancel()

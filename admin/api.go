@@ -94,14 +94,33 @@ type Activation struct {
 type Owner struct {
 	Capability string `json:"capability"`
 	ID         string `json:"id"`
-	Node       string `json:"node"`
+	// Members are every member Node considered for the ring, sorted by
+	// name, with why those off it are.
+	Members []RingMember `json:"members"`
+	Node    string       `json:"node"`
 	// Owner is the node that owns Shard on the capability's ring.
 	Owner string `json:"owner"`
+	// Requires are the labels every node on the ring carries; absent for
+	// none.
+	Requires map[string]string `json:"requires,omitempty"`
 	// RingNodes are the nodes on the ring, RingVersion the ring's version.
 	RingNodes      []string `json:"ring_nodes"`
 	RingVersion    string   `json:"ring_version"`
 	RoutingVersion string   `json:"routing_version"`
 	Shard          uint32   `json:"shard"`
+}
+
+// RingMember is a member as the placement of a capability judged it.
+type RingMember struct {
+	Name   string `json:"name"`
+	OnRing bool   `json:"on_ring"`
+	// Weight is the member's weight on the ring when it is on it (its
+	// label mesh.capacity, else 1).
+	Weight int `json:"weight,omitempty"`
+	// Reason says why a member is off the ring: "lacks the capability",
+	// "draining", "lacks label region=eu", "declares requirement
+	// region=us". Absent when OnRing.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Status is the answer of GET /v1/status: the health of the cluster as

@@ -257,10 +257,12 @@ func (h *handler) owner(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err, http.StatusNotFound), err)
 		return
 	}
+	members := make([]RingMember, 0, len(p.Members))
+	members = append(members, p.Members...)
 	writeJSON(w, http.StatusOK, Owner{
 		Node: h.node.Name(), Capability: p.Capability, ID: p.ID, Shard: p.Shard, Owner: p.Owner,
 		RingVersion: formatVersion(p.RingVersion), RoutingVersion: formatVersion(p.RoutingVersion),
-		RingNodes: p.RingNodes,
+		RingNodes: p.RingNodes, Requires: p.Requires, Members: members,
 	})
 }
 

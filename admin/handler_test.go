@@ -35,7 +35,9 @@ func sampleNode() *fakeNode {
 			{Capability: "room", ID: "design", Shard: 757, PID: "$7", Since: t0.Add(-2461 * time.Millisecond), LastUsed: t0.Add(-2461 * time.Millisecond)},
 		},
 		placement: Placement{Shard: 123, Owner: "node-2", RingNodes: []string{"node-1", "node-2"},
-			RingVersion: 0x2127aab6b7f9f535, RoutingVersion: 0xba82229a7d1c23f8},
+			RingVersion: 0x2127aab6b7f9f535, RoutingVersion: 0xba82229a7d1c23f8, Requires: map[string]string{"zone": "b"},
+			Members: []RingMember{{Name: "node-1", OnRing: true}, {Name: "node-2", OnRing: true},
+				{Name: "node-3", Reason: "lacks label zone=b"}}},
 		status: ClusterStatus{
 			Node: "node-1", RoutingVersion: 0xbc091cef2a59fac7, Status: "degraded",
 			Reasons:         []Reason{{Kind: "member_failed", Subject: "node-3", Detail: "node-3 left without draining 5s ago and has not come back"}},
@@ -156,8 +158,26 @@ func TestAnswers(t *testing.T) {
 		{"/v1/owner?capability=room&id=general", http.StatusOK, `{
   "capability": "room",
   "id": "general",
+  "members": [
+    {
+      "name": "node-1",
+      "on_ring": true
+    },
+    {
+      "name": "node-2",
+      "on_ring": true
+    },
+    {
+      "name": "node-3",
+      "on_ring": false,
+      "reason": "lacks label zone=b"
+    }
+  ],
   "node": "node-1",
   "owner": "node-2",
+  "requires": {
+    "zone": "b"
+  },
   "ring_nodes": [
     "node-1",
     "node-2"

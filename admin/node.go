@@ -134,6 +134,10 @@ type Placement struct {
 	RingNodes      []string
 	RingVersion    uint64
 	RoutingVersion uint64
+	// Requires are the labels every node on the ring carries; Members
+	// are the members the node considered for the ring, sorted by name.
+	Requires map[string]string
+	Members  []RingMember
 }
 
 // ClusterStatus is the health of the cluster as a Node sees it.

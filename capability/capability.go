@@ -43,14 +43,15 @@ type Registry[T any] struct {
 	entries atomic.Pointer[map[string]T]
 }
 
-// Add registers every name in entries. It is all or nothing: if any name is
-// invalid or already registered, nothing is added.
+// Add registers every name in entries, plain or scoped (see
+// ValidateTarget). It is all or nothing: if any name is invalid or already
+// registered, nothing is added.
 func (r *Registry[T]) Add(entries map[string]T) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.load()
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
-		if err := Validate(name); err != nil {
+		if err := ValidateTarget(name); err != nil {
 			return err
 		}
 		if _, ok := cur[name]; ok {

@@ -5,6 +5,12 @@
 // '-' and '_'; names are case-sensitive. The Registry maps names to whatever
 // the caller stores for them (mesh stores process factories).
 //
+// Labels are key/value pairs a node carries (region=eu); a capability may
+// require labels of the nodes on its ring. ValidateLabel says which keys and
+// values are valid, Unmet which required labels a node lacks. A capability
+// split by a label has one ring per value of the label, and its processes
+// are addressed by the scoped name Scope(name, value), "game@eu".
+//
 // # Usage
 //
 //	var r capability.Registry[Factory]

@@ -13,10 +13,11 @@ import (
 const MaxMetaSize = 512
 
 // metaVersion is the first byte of every encoded Meta. Version 2 added the
-// incarnation. A node refuses metadata of another version, so nodes of
-// versions 1 and 2 do not see each other: a cluster moves to version 2 by
-// a full restart, not a rolling one.
-const metaVersion = 2
+// incarnation, version 3 the label requirement of each capability. A node
+// refuses metadata of another version, so nodes of different versions do
+// not see each other: a cluster moves to a new version by a full restart,
+// not a rolling one.
+const metaVersion = 3
 
 const flagDraining = 1 << 0
 
@@ -27,6 +28,10 @@ type Meta struct {
 	RemoteAddr string
 	// Capabilities are the capabilities the node hosts, sorted.
 	Capabilities []string
+	// Requires maps a capability of Capabilities to the labels a node must
+	// carry to be on its ring, as this node declares them; a capability
+	// with no requirement has no entry.
+	Requires map[string]map[string]string
 	// Labels are free-form key/value pairs (region, zone ...).
 	Labels map[string]string
 	// Draining is set while the node leaves: it stays a member but owns no
@@ -39,7 +44,10 @@ type Meta struct {
 }
 
 // Encode returns the wire form of m: a version byte, a flags byte, the
-// incarnation in 8 bytes (big-endian), then length-prefixed strings. It fails with ErrMetaTooLarge past MaxMetaSize.
+// incarnation in 8 bytes (big-endian), then length-prefixed strings: the
+// remote address; the capabilities, each followed by the count and the
+// key/value pairs of its requirement; the labels. It fails with
+// ErrMetaTooLarge past MaxMetaSize.
 func (m Meta) Encode() ([]byte, error) {
 	b := make([]byte, 0, 64)
 	flags := byte(0)
@@ -52,12 +60,9 @@ func (m Meta) Encode() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(m.Capabilities)))
 	for _, c := range m.Capabilities {
 		b = appendString(b, c)
+		b = appendLabels(b, m.Requires[c])
 	}
-	b = binary.AppendUvarint(b, uint64(len(m.Labels)))
-	for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
-		b = appendString(b, k)
-		b = appendString(b, m.Labels[k])
-	}
+	b = appendLabels(b, m.Labels)
 	if len(b) > MaxMetaSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d (%d capabilities, %d labels)",
 			ErrMetaTooLarge, len(b), MaxMetaSize, len(m.Capabilities), len(m.Labels))
@@ -80,16 +85,21 @@ func DecodeMeta(b []byte) (Meta, error) {
 	if n := d.count(); n > 0 {
 		m.Capabilities = make([]string, 0, n)
 		for range n {
-			m.Capabilities = append(m.Capabilities, d.string())
+			c := d.string()
+			if d.err == nil && slices.Contains(m.Capabilities, c) {
+				// Two requirements for one capability: which holds?
+				d.err = fmt.Errorf("capability %q twice", c)
+			}
+			m.Capabilities = append(m.Capabilities, c)
+			if req := d.labels(); req != nil {
+				if m.Requires == nil {
+					m.Requires = make(map[string]map[string]string)
+				}
+				m.Requires[c] = req
+			}
 		}
 	}
-	if n := d.count(); n > 0 {
-		m.Labels = make(map[string]string, n)
-		for range n {
-			k := d.string()
-			m.Labels[k] = d.string()
-		}
-	}
+	m.Labels = d.labels()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
 	}
@@ -97,6 +107,16 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return Meta{}, fmt.Errorf("%w: %v", ErrBadMeta, d.err)
 	}
 	return m, nil
+}
+
+// appendLabels appends the count of labels and their pairs, in key order.
+func appendLabels(b []byte, labels map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(labels)))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		b = appendString(b, k)
+		b = appendString(b, labels[k])
+	}
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -160,6 +180,20 @@ func (d *decoder) count() int {
 		return 0
 	}
 	return int(n)
+}
+
+// labels reads what appendLabels wrote; nil for none.
+func (d *decoder) labels() map[string]string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	labels := make(map[string]string, n)
+	for range n {
+		k := d.string()
+		labels[k] = d.string()
+	}
+	return labels
 }
 
 func (d *decoder) string() string {

@@ -32,6 +32,15 @@ var sampleMetas = map[string]Meta{
 		Incarnation:  1,
 	},
 	"empty strings": {Capabilities: []string{""}, Labels: map[string]string{"": ""}},
+	"requirements": {
+		RemoteAddr:   "10.0.0.7:7000",
+		Capabilities: []string{"game@eu", "orders", "plain"},
+		Requires: map[string]map[string]string{
+			"game@eu": {"region": "eu"},
+			"orders":  {"region": "eu", "tier": "gold"},
+		},
+		Labels: map[string]string{"region": "eu", "tier": "gold"},
+	},
 }
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -129,12 +138,24 @@ func TestMetaEncodeSizeLimit(t *testing.T) {
 		}
 		return out
 	}
+	// Each requirement of two labels costs 1+7+1+9 + 1+5+1+5 + 1 = 31
+	// bytes besides its capability's 1 + 20 + 1.
+	requiring := func(caps []string) map[string]map[string]string {
+		out := make(map[string]map[string]string, len(caps))
+		for _, c := range caps {
+			out[c] = map[string]string{"region": "eu-west-1", "tier": "gold"}
+		}
+		return out
+	}
 	tests := []struct {
 		name    string
 		meta    Meta
 		tooBig  bool
 		wantLen int // when it fits; 0: not checked
 	}{
+		{"16 capabilities fit", Meta{Capabilities: many(16, 20)}, false, 0},
+		{"their requirements do not", Meta{Capabilities: many(16, 20), Requires: requiring(many(16, 20))}, true, 0},
+		{"9 with requirements fit", Meta{Capabilities: many(9, 20), Requires: requiring(many(9, 20))}, false, 0},
 		{"exactly the limit", Meta{RemoteAddr: strings.Repeat("a", MaxMetaSize-overhead)}, false, MaxMetaSize},
 		{"one byte over", Meta{RemoteAddr: strings.Repeat("a", MaxMetaSize-overhead+1)}, true, 0},
 		{"draining at the limit", Meta{RemoteAddr: strings.Repeat("a", MaxMetaSize-overhead), Draining: true}, false, MaxMetaSize},
@@ -197,7 +218,8 @@ func TestDecodeMetaRejects(t *testing.T) {
 		{"empty", []byte{}},
 		{"version 0", append([]byte{0}, valid[1:]...)},
 		{"version 1", append([]byte{1}, valid[1:]...)},
-		{"version 3", append([]byte{3}, valid[1:]...)},
+		{"version 2", append([]byte{2}, valid[1:]...)},
+		{"version 4", append([]byte{4}, valid[1:]...)},
 		{"version 255", append([]byte{255}, valid[1:]...)},
 		{"version only", []byte{metaVersion}},
 		{"incarnation truncated", []byte{metaVersion, 0, 1, 2, 3}},
@@ -211,6 +233,11 @@ func TestDecodeMetaRejects(t *testing.T) {
 		{"capability count 2^31", cat(head, uv(0), uv(1<<31), uv(1), []byte("a"), uv(0))},
 		{"capability count above bytes left", cat(head, uv(0), uv(5), uv(1), []byte("a"), uv(0))},
 		{"capability length huge", cat(head, uv(0), uv(1), uv(1<<40), []byte("a"), uv(0))},
+		{"capability without requirement count", cat(head, uv(0), uv(1), uv(1), []byte("a"))},
+		{"requirement count above bytes left", cat(head, uv(0), uv(1), uv(1), []byte("a"), uv(9), uv(0))},
+		{"requirement without value", cat(head, uv(0), uv(1), uv(1), []byte("a"), uv(1), uv(1), []byte("k"))},
+		{"capability twice", cat(head, uv(0), uv(2), uv(1), []byte("a"), uv(0), uv(1), []byte("a"), uv(1),
+			uv(1), []byte("k"), uv(1), []byte("v"), uv(0))},
 		{"label count 2^64-1", cat(head, uv(0), uv(0), uv(1<<64-1))},
 		{"label count above bytes left", cat(head, uv(0), uv(0), uv(3), uv(1), []byte("k"))},
 		{"label without value", cat(head, uv(0), uv(0), uv(1), uv(1), []byte("k"))},
@@ -249,18 +276,18 @@ func TestDecodeMetaRejects(t *testing.T) {
 
 func TestDecodeMetaAcceptsHandBuilt(t *testing.T) {
 	// Pins the wire format other nodes rely on: version, flags,
-	// incarnation, addr, capabilities, labels, each string length-prefixed
-	// by a uvarint.
+	// incarnation, addr, capabilities each with its requirement, labels,
+	// each string length-prefixed by a uvarint.
 	in := cat([]byte{metaVersion, flagDraining}, []byte{1, 2, 3, 4, 5, 6, 7, 8},
 		uv(6), []byte("h:7000"),
-		uv(2), uv(1), []byte("a"), uv(2), []byte("bc"),
+		uv(2), uv(1), []byte("a"), uv(0), uv(2), []byte("bc"), uv(1), uv(1), []byte("k"), uv(1), []byte("v"),
 		uv(1), uv(1), []byte("k"), uv(1), []byte("v"))
 	got, err := DecodeMeta(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Meta{RemoteAddr: "h:7000", Capabilities: []string{"a", "bc"}, Labels: map[string]string{"k": "v"}, Draining: true,
-		Incarnation: 0x0102030405060708}
+		Requires: map[string]map[string]string{"bc": {"k": "v"}}, Incarnation: 0x0102030405060708}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %#v, want %#v", got, want)
 	}

@@ -245,9 +245,8 @@ func (c *Cluster) converged() bool {
 			if r := c.Node(m.Name); r == nil || r.Incarnation() != m.Incarnation {
 				return false // a node killed or restarted since
 			}
-			if !m.Draining {
-				placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities})
-			}
+			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities,
+				Labels: m.Labels, Requires: m.Requires, Draining: m.Draining, Weight: m.Weight})
 		}
 		v := shard.Build(c.shards, placed, nil).Version()
 		if i == 0 {

@@ -1,6 +1,8 @@
 // Package shard places IDs on nodes: an ID hashes to one of a fixed number of
 // shards, and one bounded-load consistent-hash ring per capability assigns
-// every shard to one of the nodes that offer the capability.
+// every shard to one of the nodes that offer the capability and carry the
+// labels it requires (Eligible; Explain says why a member is not on a
+// ring).
 //
 // The package is pure: no I/O, no goroutines, no clock. A Table is an
 // immutable value built from a member list; two nodes that see the same

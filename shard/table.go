@@ -8,34 +8,50 @@ import (
 )
 
 // Table is the placement of every capability: one Ring per capability that
-// at least one member offers. It is immutable.
+// at least one member may be placed for (see Eligible). It is immutable.
 type Table struct {
 	shards  int
 	version uint64
 	rings   map[string]*Ring
 }
 
-// Build returns the table for members with the given shard count. Rings of
-// prev whose member set is unchanged are reused rather than rebuilt, since
-// building one costs about a millisecond at 4096 shards. prev may be nil.
+// Build returns the table for members with the given shard count: the
+// ring of each capability is over the members Eligible names for it. Rings
+// of prev whose member set and requirement are unchanged are reused rather
+// than rebuilt, since building one costs about a millisecond at 4096
+// shards. prev may be nil.
 func Build(shards int, members []Member, prev *Table) *Table {
-	offering := make(map[string][]string)
+	offered := make(map[string]bool)
 	for _, m := range members {
+		if m.Draining {
+			continue
+		}
 		for _, c := range m.Capabilities {
-			offering[c] = append(offering[c], m.Name)
+			offered[c] = true
 		}
 	}
-	t := &Table{shards: shards, rings: make(map[string]*Ring, len(offering))}
-	for c, nodes := range offering {
-		slices.Sort(nodes)
-		nodes = slices.Compact(nodes)
+	weights := make(map[string]int)
+	for _, m := range members {
+		if w := weight(m.Weight); w != 1 {
+			weights[m.Name] = w
+		}
+	}
+	t := &Table{shards: shards, rings: make(map[string]*Ring, len(offered))}
+	for c := range offered {
+		requires, nodes := Eligible(members, c)
+		if len(nodes) == 0 {
+			continue // no member meets the requirement
+		}
 		if prev != nil && prev.shards == shards {
-			if old := prev.rings[c]; old != nil && slices.Equal(old.nodes, nodes) {
+			if old := prev.rings[c]; old != nil && slices.Equal(old.nodes, nodes) && sameLabels(old.requires, requires) &&
+				sameWeights(old, weights) {
 				t.rings[c] = old
 				continue
 			}
 		}
-		t.rings[c] = NewRing(c, shards, nodes)
+		r := NewWeightedRing(c, shards, nodes, weights)
+		r.requires = requires
+		t.rings[c] = r
 	}
 	d := xxhash.New()
 	for _, c := range slices.Sorted(maps.Keys(t.rings)) {
@@ -57,11 +73,23 @@ func (t *Table) Shards() int { return t.shards }
 // place every capability identically.
 func (t *Table) Version() uint64 { return t.version }
 
-// Ring returns the ring of capability, or nil when no member offers it.
+// Ring returns the ring of capability, or nil when no member may be placed
+// for it: none offers it, or none that offers it meets its requirement or
+// is not draining (Explain says which).
 func (t *Table) Ring(capability string) *Ring { return t.rings[capability] }
 
-// Capabilities returns the capabilities that at least one member offers,
-// sorted.
+// Capabilities returns the capabilities that have a ring, sorted.
 func (t *Table) Capabilities() []string {
 	return slices.Sorted(maps.Keys(t.rings))
+}
+
+// sameWeights reports whether every node of r has the weight weights gives
+// it (1 if none).
+func sameWeights(r *Ring, weights map[string]int) bool {
+	for i, n := range r.nodes {
+		if r.weights[i] != weight(weights[n]) {
+			return false
+		}
+	}
+	return true
 }

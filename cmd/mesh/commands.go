@@ -146,7 +146,10 @@ func ownerCommand(o *options) *cobra.Command {
 		Short: "Name the node that owns a process, its shard and routing versions",
 		Long: `Name the node that owns (CAPABILITY, ID) as the first node that answers sees it:
 the ID's shard, the owner of that shard on the capability's ring, the ring's
-version and the node's routing version, and the nodes on the ring.`,
+version and the node's routing version, and the nodes on the ring. Then how the
+ring was formed: the labels the capability requires, and every member, on the
+ring or off it and why (lacks the capability, draining, lacks label k=v,
+declares another requirement). CAPABILITY may be scoped, as game@eu.`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var ans admin.Owner
@@ -162,7 +165,19 @@ version and the node's routing version, and the nodes on the ring.`,
 			fmt.Fprintf(o.stdout, "  shard %d of the %s ring %s over %s\n", ans.Shard, ans.Capability, ans.RingVersion,
 				strings.Join(ans.RingNodes, ", "))
 			fmt.Fprintf(o.stdout, "  as %s sees it, routing version %s\n", ans.Node, ans.RoutingVersion)
-			return nil
+			fmt.Fprintf(o.stdout, "  requires %s\n", orDefault(labels(ans.Requires), "no labels"))
+			t := newTable(o.stdout, "  MEMBER", "RING", "WHY NOT")
+			for _, m := range ans.Members {
+				ring := "off"
+				switch {
+				case m.OnRing && m.Weight > 1:
+					ring = fmt.Sprintf("on, weight %d", m.Weight)
+				case m.OnRing:
+					ring = "on"
+				}
+				t.row("  "+m.Name, ring, orDash(m.Reason))
+			}
+			return t.flush()
 		},
 	}
 }

@@ -9,7 +9,7 @@
 //
 //	mesh peers                        the members, their state and what they offer
 //	mesh actors [--capability C]      the activations of every node
-//	mesh owner CAP ID                 the node that owns (CAP, ID), its shard and versions
+//	mesh owner CAP ID                 the node that owns (CAP, ID), its shard, versions and ring members
 //	mesh ping [NODE]                  round trip through the mesh to every node, or NODE
 //	mesh status                       running, or degraded with the reasons
 //	mesh call CAP ID --json '{...}'   call a process (the node needs Config.AdminCalls)

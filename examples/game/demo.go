@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,8 +45,11 @@ type demoResult struct {
 	// regionOf is each node's region label, as the nodes gossip it.
 	regionOf map[string]string
 	// before and after are the node serving each session ("eu/match-1")
-	// before and after the stop.
+	// before and after the stop; points its total score after the stop.
 	before, after map[string]string
+	points        map[string]int64
+	// rings are the nodes on each region's ring.
+	rings map[string][]string
 	// stopped is the node the demo stopped.
 	stopped string
 	// noRegion is the error of a call to a region no node serves.
@@ -56,8 +60,9 @@ type demoResult struct {
 // through a node of each region, stops a node and plays again.
 func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResult, error) {
 	began := time.Now()
-	fmt.Fprintf(out, "mesh game demo: four nodes in this process, two per region; a node of region R\n"+
-		"has the label region=R and offers %q, so R's sessions live only there.\n\n", capabilityOf("R"))
+	fmt.Fprintf(out, "mesh game demo: four nodes in this process, two per region. Every node registers\n"+
+		"\"game\" split by its label region: a node of region R offers %q, one ring per region,\n"+
+		"so R's sessions live only there.\n\n", capabilityOf("R"))
 	nodes := map[string]*mesh.Node{}
 	var order []*mesh.Node
 	defer func() {
@@ -85,19 +90,35 @@ func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResu
 		}
 		seeds = append(seeds, n.GossipAddr())
 	}
-	if err := waitRouted(ctx, order, map[string]int{"game-eu": 2, "game-us": 2}); err != nil {
+	if err := waitRouted(ctx, order, map[string]int{capabilityOf("eu"): 2, capabilityOf("us"): 2}); err != nil {
 		return nil, err
 	}
-	res := &demoResult{regionOf: map[string]string{}, before: map[string]string{}, after: map[string]string{}}
+	res := &demoResult{regionOf: map[string]string{}, before: map[string]string{}, after: map[string]string{},
+		points: map[string]int64{}}
 	t := newTable(out, "  NODE", "LABELS", "OFFERS")
 	for _, m := range order[0].Members() {
 		res.regionOf[m.Name] = m.Labels["region"]
 		t.row("  "+m.Name, "region="+m.Labels["region"], strings.Join(m.Capabilities, ","))
 	}
 	_ = t.Flush()
+	res.rings = map[string][]string{}
+	for _, region := range []string{"eu", "us"} {
+		p, err := order[len(order)-1].Locate(capabilityOf(region), "match-1")
+		if err != nil {
+			return nil, err
+		}
+		res.rings[region] = ringOf(p)
+		fmt.Fprintf(out, "\nThe %s ring, as %s sees it (mesh owner %s match-1 says the same):\n",
+			capabilityOf(region), order[len(order)-1].Name(), capabilityOf(region))
+		t := newTable(out, "  MEMBER", "RING")
+		for _, m := range p.Members {
+			t.row("  "+m.Name, cmp.Or(m.Reason, "on the ring, requires region="+p.Requires["region"]))
+		}
+		_ = t.Flush()
+	}
 
 	fmt.Fprintf(out, "\nPlayers join and score through a node of the other region; the call goes where the session lives:\n\n")
-	if err := playAll(ctx, out, order, res.before); err != nil {
+	if err := playAll(ctx, out, order, res.before, nil); err != nil {
 		return nil, err
 	}
 
@@ -120,11 +141,11 @@ func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResu
 		return nil, err
 	}
 	order = slices.DeleteFunc(order, func(n *mesh.Node) bool { return n.Name() == res.stopped })
-	if err := waitRouted(ctx, order, map[string]int{"game-eu": 1, "game-us": 2}); err != nil {
+	if err := waitRouted(ctx, order, map[string]int{capabilityOf("eu"): 1, capabilityOf("us"): 2}); err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(out)
-	if err := playAll(ctx, out, order, res.after); err != nil {
+	if err := playAll(ctx, out, order, res.after, res.points); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(out, "\n  the sessions that moved kept their scores: %s handed them to the other eu node as it left.\n", res.stopped)
@@ -137,8 +158,9 @@ func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger) (*demoResu
 
 // playAll has the players of every session join and score once, each call
 // made through a node of the other region, and prints where each session
-// answered from; served gets the serving node per session.
-func playAll(ctx context.Context, out io.Writer, nodes []*mesh.Node, served map[string]string) error {
+// answered from; served gets the serving node per session, and points,
+// unless nil, its total score.
+func playAll(ctx context.Context, out io.Writer, nodes []*mesh.Node, served map[string]string, points map[string]int64) error {
 	t := newTable(out, "  SESSION", "CALLED VIA", "SERVED BY", "SCORES")
 	for i, p := range plays {
 		var via *mesh.Node
@@ -162,6 +184,9 @@ func playAll(ctx context.Context, out io.Writer, nodes []*mesh.Node, served map[
 		var scores []string
 		for _, player := range slices.Sorted(maps.Keys(st.GetScores())) {
 			scores = append(scores, fmt.Sprintf("%s %d", player, st.GetScores()[player]))
+			if points != nil {
+				points[p.region+"/"+p.id] += st.GetScores()[player]
+			}
 		}
 		t.row("  "+capabilityOf(p.region)+"/"+p.id, via.Name(), st.GetNode(), strings.Join(scores, ", "))
 	}
@@ -186,13 +211,8 @@ func waitRouted(ctx context.Context, nodes []*mesh.Node, want map[string]int) er
 		routed := true
 		for _, n := range nodes {
 			for c, count := range want {
-				owners := map[string]bool{}
-				for i := range 256 {
-					if p, err := n.Locate(c, fmt.Sprint("sample-", i)); err == nil {
-						owners[p.Owner] = true
-					}
-				}
-				routed = routed && len(owners) == count
+				p, err := n.Locate(c, "any")
+				routed = routed && err == nil && len(ringOf(p)) == count
 			}
 		}
 		if routed {
@@ -204,6 +224,17 @@ func waitRouted(ctx context.Context, nodes []*mesh.Node, want map[string]int) er
 		case <-tick.C:
 		}
 	}
+}
+
+// ringOf returns the nodes on the ring of p's capability.
+func ringOf(p mesh.Placement) []string {
+	var on []string
+	for _, m := range p.Members {
+		if m.OnRing {
+			on = append(on, m.Name)
+		}
+	}
+	return on
 }
 
 // newTable returns a writer of aligned columns, with header as its first

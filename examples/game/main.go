@@ -1,8 +1,10 @@
-// Command game runs game sessions on mesh, placed by region: a node in
-// region R carries the label region=R and offers the capability "game-R",
-// so a session of region R (a process of "game-R") lives only on a node of
-// that region, wherever it is called from, and moves only within the
-// region when a node leaves.
+// Command game runs game sessions on mesh, placed by region: every node
+// registers one capability, "game", split by its label region
+// (mesh.Capability.SplitBy), so there is one ring per region. A node in
+// region R carries the label region=R and offers "game@R"; a session of
+// region R is a process of "game@R" (mesh.Scope("game", R)), so it lives
+// only on a node of that region, wherever it is called from, and moves
+// only within the region when a node leaves.
 //
 // Run with no flags (or -demo), it starts four nodes in this process, two
 // in region eu and two in us, plays sessions of both regions through nodes
@@ -30,8 +32,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// capabilityOf returns the capability of the sessions of region.
-func capabilityOf(region string) string { return "game-" + region }
+// capabilityOf returns the capability of the sessions of region: the
+// scoped name "game@REGION".
+func capabilityOf(region string) string { return mesh.Scope("game", region) }
 
 // session is the process of one game session. Handle is never called
 // concurrently, so its fields need no lock.
@@ -81,9 +84,11 @@ func (s *session) Restore(state proto.Message, format uint32) error {
 	return nil
 }
 
-// sessionCapability is the capability a node named node in region offers.
+// sessionCapability is the capability every node registers: "game", one
+// ring per value of the label region. A node labelled region=R offers
+// "game@R"; region is R, for the sessions' replies.
 func sessionCapability(node, region string) mesh.Capability {
-	return mesh.Capability{Name: capabilityOf(region), New: func(string) mesh.Process {
+	return mesh.Capability{Name: "game", SplitBy: "region", New: func(string) mesh.Process {
 		return &session{node: node, region: region}
 	}}
 }
@@ -99,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		demo       = fs.Bool("demo", false, "run the four-node demo in this process (the default)")
 		node       = fs.String("node", "", "run one node with this `name` until SIGINT or SIGTERM")
-		region     = fs.String("region", "", "with -node, the node's `region`: it gets the label region=REGION and offers game-REGION")
+		region     = fs.String("region", "", "with -node, the node's `region`: it gets the label region=REGION and offers game@REGION")
 		gossip     = fs.String("gossip", "127.0.0.1:0", "gossip `address` of the node (port 0 picks a free port)")
 		remote     = fs.String("remote", "127.0.0.1:0", "actor message `address` of the node")
 		adminAddr  = fs.String("admin", "", "admin endpoint `address` of the node, for cmd/mesh; empty for none")

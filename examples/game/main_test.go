@@ -17,8 +17,10 @@ import (
 
 // TestDemo runs the demo and checks that every session was served by a
 // node labelled with its region, before and after the stop, that the
-// stopped node's sessions moved within their region, and that a region no
-// node serves fails with ErrNoNode.
+// stopped node's sessions moved within their region with their scores,
+// and that a region no
+// node serves fails with ErrNoNode; one capability, split by region, has
+// a ring per region over that region's nodes.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -32,6 +34,14 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for region, ring := range res.rings {
+		if len(ring) != 2 || !strings.HasPrefix(ring[0], region+"-") || !strings.HasPrefix(ring[1], region+"-") {
+			t.Errorf("the %s ring is over %v", region, ring)
+		}
+	}
+	if len(res.rings) != 2 {
+		t.Errorf("rings %v, want eu and us", res.rings)
+	}
 	if len(res.before) != len(plays) || len(res.after) != len(plays) {
 		t.Fatalf("served %d sessions before the stop and %d after, want %d", len(res.before), len(res.after), len(plays))
 	}
@@ -42,6 +52,10 @@ func TestDemo(t *testing.T) {
 		nodes[before] = true
 		if res.regionOf[before] != p.region || res.regionOf[after] != p.region {
 			t.Errorf("%s served by %s (region %q) then %s (region %q)", key, before, res.regionOf[before], after, res.regionOf[after])
+		}
+		// Two rounds of 10 and 20 points each: nothing lost as sessions moved.
+		if got := res.points[key]; got != 60 {
+			t.Errorf("%s scored %d after the stop, want 60", key, got)
 		}
 		if after == res.stopped {
 			t.Errorf("%s served by %s after it stopped", key, after)
