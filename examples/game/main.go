@@ -29,6 +29,7 @@ import (
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/admin"
 	"github.com/meshrun/mesh/examples/game/gamepb"
+	"github.com/meshrun/mesh/examples/internal/secure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -111,10 +112,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		adminCalls = fs.Bool("admin-calls", false, "let the admin endpoint take calls (mesh call)")
 		adminToken = fs.String("admin-token", "", "operator `token` the admin endpoint requires (16 bytes or more); if empty, $MESH_TOKEN")
 		seeds      = fs.String("seeds", "", "comma-separated gossip `addresses` of nodes to join")
+		tlsDir     = fs.String("tls-dir", "", "secure the transport with mutual TLS: the `directory` holds ca.crt, NAME.crt and NAME.key (mesh certs); $MESH_GOSSIP_KEY, if set, seals gossip")
 		verbose    = fs.Bool("v", false, "log at Info rather than only warnings")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  game [-demo]\n  game -node NAME -region REGION [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  game [-demo]\n  game -node NAME -region REGION [-gossip ADDR] [-remote ADDR] [-admin ADDR [-admin-calls] [-admin-token T]] [-seeds ADDR,...] [-tls-dir DIR]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -140,7 +142,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.AdminAddr, cfg.AdminCalls, cfg.AdminTokens = *adminAddr, *adminCalls, adminTokens(*adminToken)
 		cfg.Labels = map[string]string{"region": *region}
 		cfg.Logger = newLogger(stderr, level)
-		err = runNode(ctx, cfg, stdout)
+		if _, err = secure.Apply(&cfg, *tlsDir); err == nil {
+			err = runNode(ctx, cfg, stdout)
+		}
 	} else {
 		_, err = runDemo(ctx, stdout, newLogger(stderr, level))
 	}
