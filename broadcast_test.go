@@ -248,3 +248,24 @@ func BenchmarkBroadcast(b *testing.B) {
 	b.StopTimer()
 	waitFor(b, 30*time.Second, "every broadcast handled", func() bool { return handled.Load() == int64(b.N*ids) })
 }
+
+// TestNotUTF8CapabilityNames: a capability name that is not UTF-8 (a
+// user's text, say) is an invalid request for a call, a cast and a
+// broadcast, counted under the metrics' "(invalid)" label, never a panic
+// of the metrics, whose labels must be UTF-8.
+func TestNotUTF8CapabilityNames(t *testing.T) {
+	n := startNode(t, "node-1", nil)
+	ctx := context.Background()
+	if _, err := n.Call(ctx, mesh.Request{Capability: "\xff", ID: "x", Payload: wrapString("x")}); !errors.Is(err, mesh.ErrInvalidRequest) {
+		t.Errorf("call: %v, want ErrInvalidRequest", err)
+	}
+	if err := n.Cast(ctx, mesh.Request{Capability: "\xff", ID: "x", Payload: wrapString("x")}); !errors.Is(err, mesh.ErrInvalidRequest) {
+		t.Errorf("cast: %v, want ErrInvalidRequest", err)
+	}
+	if _, err := n.Broadcast(ctx, "\xff", wrapString("x")); !errors.Is(err, mesh.ErrInvalidRequest) {
+		t.Errorf("broadcast: %v, want ErrInvalidRequest", err)
+	}
+	if v := counterValue(t, n, "mesh_broadcasts_total", map[string]string{"capability": "(invalid)", "outcome": "invalid"}); v != 1 {
+		t.Errorf(`mesh_broadcasts_total{capability="(invalid)"} = %v, want 1`, v)
+	}
+}

@@ -99,11 +99,15 @@ const (
 	SaveOnStop SaveMode = iota
 	// SaveOnChange also saves after every message the process says
 	// changed its state (actor.Context.Changed), before the reply leaves:
-	// a crash loses nothing that was acknowledged. A save that fails
-	// fails its message with ErrStore (a Cast's is logged and counted),
-	// and the process is made again from its last save, so the change is
-	// undone. Needs Config.Store. Each such message waits for one write
-	// to the store.
+	// a crash loses nothing that was acknowledged. The state is saved
+	// whatever the message's outcome, also when Handle returned an error
+	// or its reply is too large to send. A save that fails fails its
+	// message with ErrStore (a Cast's is logged and counted), and the
+	// process is made again from what the store holds on its next
+	// message. Like a Call that timed out, such a change may or may not
+	// be stored (a store that lost its server mid-write cannot tell), so
+	// a caller that sends it again may apply it twice. Needs Config.Store.
+	// Each such message waits for one write to the store.
 	SaveOnChange
 )
 

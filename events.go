@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/meshrun/mesh/cluster"
@@ -129,7 +131,10 @@ func closedError(err error) error {
 func (n *Node) memberOf(m cluster.Member) Member {
 	return Member{
 		Name: m.Name, GossipAddr: m.GossipAddr, RemoteAddr: m.Meta.RemoteAddr,
-		Capabilities: m.Meta.Capabilities, Requires: m.Meta.Requires, Labels: m.Meta.Labels, Draining: m.Meta.Draining,
+		// Copies: the caller may change them, and gossip reads the
+		// originals.
+		Capabilities: slices.Clone(m.Meta.Capabilities), Requires: maps.Clone(m.Meta.Requires),
+		Labels: maps.Clone(m.Meta.Labels), Draining: m.Meta.Draining,
 		Weight: max(1, capacity(m.Meta.Labels)),
 		Self:   m.Name == n.name, Updated: m.Updated, Incarnation: m.Meta.Incarnation,
 	}

@@ -195,3 +195,16 @@ func TestSubscriptionEnds(t *testing.T) {
 		t.Errorf("Subscribe on a closed node: %v", err)
 	}
 }
+
+// TestMembersAreCopies: what Members and a subscription hand out may be
+// changed by the caller without changing what the node knows, nor racing
+// with gossip.
+func TestMembersAreCopies(t *testing.T) {
+	n := startNodeWith(t, "node-1", nil, func(c *mesh.Config) { c.Labels = map[string]string{"zone": "a"} }, echo("node-1"))
+	ms := n.Members()
+	ms[0].Capabilities[0] = "changed"
+	ms[0].Labels["zone"] = "changed"
+	if got := n.Members()[0]; got.Capabilities[0] != "echo" || got.Labels["zone"] != "a" {
+		t.Fatalf("a caller's change reached the node's members: %+v", got)
+	}
+}

@@ -338,7 +338,10 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 			return nil, err
 		}
 	}
-	a.served = true
+	if !a.served {
+		a.served = true
+		a.e.served.Store(true)
+	}
 	reply, err = a.proc.Handle(&a.ctx, msg)
 	if a.ctx.changed && a.t.cfg.SaveOnChange != nil && a.t.cfg.SaveOnChange(a.ctx.capability) {
 		if err := a.persist(); err != nil {

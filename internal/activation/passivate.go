@@ -18,10 +18,16 @@ type Passivation struct {
 	// activation past it stops the least recently used of a sample of
 	// evictSample others (an approximation of the least recently used of
 	// all, as Redis evicts keys), at once, on the goroutine that made it:
-	// however fast activations come, the node never holds more than Max
-	// and the activations that wait to stop.
+	// however fast activations come, the node holds Max, and beyond it
+	// only those spared: activations waiting for a handed-off state, and
+	// those made less than newGrace ago that have not handled a message
+	// yet (made by other goroutines for their first message).
 	Max int
 }
+
+// newGrace is how long a new activation that has not handled a message
+// is spared by eviction.
+const newGrace = time.Second
 
 // evictSample is how many activations an eviction compares. Redis finds
 // 5 close to a true LRU and 10 closer; the sample is read under one lock.
@@ -89,10 +95,12 @@ type victim struct {
 // recently used of a sample, never except.
 func (t *Table) evict(capability string, m *striped[*entry], n int, except *entry) {
 	victims := make([]victim, 0, n)
+	young := time.Now().Add(-newGrace).UnixNano()
 	for range n {
 		var oldest victim
 		m.sample(evictSample, func(id string, e *entry) {
-			if e != except && (oldest.e == nil || e.lastUsed.Load() < oldest.e.lastUsed.Load()) &&
+			spared := e == except || e.waiting.Load() || !e.served.Load() && e.since > young
+			if !spared && (oldest.e == nil || e.lastUsed.Load() < oldest.e.lastUsed.Load()) &&
 				!slices.ContainsFunc(victims, func(v victim) bool { return v.e == e }) {
 				oldest = victim{id, e}
 			}
@@ -120,7 +128,7 @@ func (t *Table) passivate(now time.Time) time.Duration {
 		var idle []victim
 		cutoff := now.Add(-p.Idle).UnixNano()
 		m.each(func(id string, e *entry) {
-			if e.lastUsed.Load() < cutoff {
+			if e.lastUsed.Load() < cutoff && !e.waiting.Load() {
 				idle = append(idle, victim{id, e})
 			}
 		})
@@ -143,7 +151,7 @@ func (t *Table) stopVictims(c string, m *striped[*entry], victims []victim) {
 		if t.cfg.Store != nil {
 			// Before the entry goes: the next activation of the ID must
 			// find the save it waits for.
-			saved = t.saving(c, v.id)
+			saved = t.saving(c, v.id, v.e)
 		}
 		if m.deleteIf(v.id, v.e.shard, func(cur *entry) bool { return cur == v.e }) {
 			stops = append(stops, stopped{v.e.pid, saved})

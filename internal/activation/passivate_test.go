@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/store"
 )
 
@@ -188,5 +189,46 @@ func TestUnreadableStoredStateIsKept(t *testing.T) {
 	rec, err := st.Load(context.Background(), key)
 	if err != nil || rec.Version != 1 || rec.Format != 99 {
 		t.Fatalf("stored %+v, %v: the unreadable state was overwritten", rec, err)
+	}
+}
+
+// TestEvictionSparesAnActivationWaitingForItsState: past Max, an
+// activation that holds its messages for a handed-off state is not the
+// one evicted (stopped, it would drop the state on its way), and one made
+// for a message it has not handled yet is spared for a moment.
+func TestEvictionSparesAnActivationWaitingForItsState(t *testing.T) {
+	tb := passivatingTable(t, Passivation{Max: 1}, nil)
+	tb.Expect("c", []uint32{7}, time.Now().Add(time.Minute))
+	waiting := send(tb, "c", "a", 7)
+	// Past the grace of a new activation, b, past the bound, finds only
+	// a to evict, and a waits.
+	time.Sleep(newGrace + 100*time.Millisecond)
+	count(t, send(tb, "c", "b", 8))
+	if restored, refused := tb.Restore("c", []*wire.State{state(t, "a", 7, 41, 3)}, []uint32{7}); restored != 1 || len(refused) > 0 {
+		t.Fatalf("restore: %d restored, %v refused", restored, refused)
+	}
+	if got := count(t, waiting); got != 42 {
+		t.Fatalf("a counts %d once its state came, want 42: it was evicted while it waited", got)
+	}
+}
+
+// TestOverlappingSavesAreAllAwaited: two activations of one ID saving at
+// once (one passivates, the next is evicted before its first message)
+// each leave a mark, and a third waits for both, not only the last.
+func TestOverlappingSavesAreAllAwaited(t *testing.T) {
+	tb := passivatingTable(t, Passivation{}, store.NewMemory())
+	first, second, third := &entry{}, &entry{}, &entry{}
+	slow := tb.saving("c", "x", first)
+	quick := tb.saving("c", "x", second)
+	tb.saveDone("c", "x", quick)
+	if got := tb.savingOf("c", "x", third); len(got) != 1 || got[0] != slow {
+		t.Fatalf("a new activation waits for %d saves, want the one still under way", len(got))
+	}
+	if got := tb.savingOf("c", "x", first); len(got) != 0 {
+		t.Fatalf("an activation waits for its own save (%d marks)", len(got))
+	}
+	tb.saveDone("c", "x", slow)
+	if got := tb.savingOf("c", "x", third); len(got) != 0 {
+		t.Fatalf("%d saves left once both ended", len(got))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/meshrun/mesh/actor"
 	"github.com/meshrun/mesh/internal/wire"
@@ -33,7 +34,7 @@ func (a *activation) load() error {
 	defer cancel()
 	// A previous activation of the ID on this node that passivated may
 	// still be saving: what it writes is what this one must read.
-	if ch := a.t.savingOf(a.ctx.capability, a.ctx.id); ch != nil {
+	for _, ch := range a.t.savingOf(a.ctx.capability, a.ctx.id, a.e) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -80,9 +81,10 @@ func (a *activation) save() {
 // persist saves the state of a process that saves on change, after a
 // message that changed it, and fails the message if it cannot: the
 // process is then dropped, so that its next message makes it again from
-// its last save. What the failed message changed is undone, as its
-// caller is told; nothing is answered as done that the store does not
-// hold.
+// what the store holds. Nothing is answered as done that the store does
+// not hold; a change whose save failed may still be stored (a write in
+// flight when its server went), as its caller, told ErrStore, is left to
+// find out.
 func (a *activation) persist() error {
 	err := a.write()
 	if err != nil {
@@ -146,31 +148,33 @@ func (a *activation) storeResult(result string) {
 }
 
 // saving marks (capability, id) as being saved by an activation that
-// passivates, and returns the channel its stop closes when done.
-func (t *Table) saving(capability, id string) chan struct{} {
+// passivates, and returns the channel its stop closes when done. Saves of
+// one ID by successive activations may overlap (one passivates while
+// the next, made meanwhile, is evicted before its first message): each
+// has its mark, and a new activation waits for them all.
+func (t *Table) saving(capability, id string, e *entry) chan struct{} {
 	ch := make(chan struct{})
+	k := store.Key{Capability: capability, ID: id}
 	t.savingMu.Lock()
-	t.saves[store.Key{Capability: capability, ID: id}] = ch
+	t.saves[k] = append(t.saves[k], ch)
+	e.mark = ch
 	t.savingMu.Unlock()
 	return ch
 }
 
-// savingOf returns the channel of a save of (capability, id) under way on
-// this node, or nil.
-func (t *Table) savingOf(capability, id string) chan struct{} {
+// savingOf returns the channels of the saves of (capability, id) under
+// way on this node but self's own (an activation told to passivate may
+// still handle a message that was ahead of the stop).
+func (t *Table) savingOf(capability, id string, self *entry) []chan struct{} {
 	t.savingMu.Lock()
 	defer t.savingMu.Unlock()
-	return t.saves[store.Key{Capability: capability, ID: id}]
+	chs := t.saves[store.Key{Capability: capability, ID: id}]
+	return slices.DeleteFunc(slices.Clone(chs), func(c chan struct{}) bool { return c == self.mark })
 }
 
 // saveDone ends the save that ch marks.
 func (t *Table) saveDone(capability, id string, ch chan struct{}) {
-	k := store.Key{Capability: capability, ID: id}
-	t.savingMu.Lock()
-	if t.saves[k] == ch {
-		delete(t.saves, k)
-	}
-	t.savingMu.Unlock()
+	t.unmark(store.Key{Capability: capability, ID: id}, ch)
 	close(ch)
 }
 
@@ -178,11 +182,25 @@ func (t *Table) saveDone(capability, id string, ch chan struct{}) {
 // before it was told to passivate: there is nothing to wait for.
 func (t *Table) saveAbandoned(ch chan struct{}) {
 	t.savingMu.Lock()
-	for k, c := range t.saves {
-		if c == ch {
-			delete(t.saves, k)
+	var key store.Key
+	for k, chs := range t.saves {
+		if slices.Contains(chs, ch) {
+			key = k
 		}
 	}
 	t.savingMu.Unlock()
+	t.unmark(key, ch)
 	close(ch)
+}
+
+// unmark removes the mark ch of k's saves.
+func (t *Table) unmark(k store.Key, ch chan struct{}) {
+	t.savingMu.Lock()
+	defer t.savingMu.Unlock()
+	chs := slices.DeleteFunc(t.saves[k], func(c chan struct{}) bool { return c == ch })
+	if len(chs) == 0 {
+		delete(t.saves, k)
+	} else {
+		t.saves[k] = chs
+	}
 }

@@ -98,7 +98,7 @@ type Table struct {
 
 	savingMu sync.Mutex // guards saves
 	// saves are the saves of passivating activations under way.
-	saves map[store.Key]chan struct{}
+	saves map[store.Key][]chan struct{}
 
 	// crowded wakes the sweeper; quit ends it.
 	crowded chan struct{}
@@ -116,6 +116,14 @@ type entry struct {
 	lastUsed atomic.Int64
 	// origin says where the process's state came from: an Origin.
 	origin atomic.Int32
+	// waiting is set while the activation holds its messages for the
+	// state its previous owner hands off; served once it has handled a
+	// message. Passivation leaves a waiting activation alone (stopped,
+	// it would drop the state on its way), and a new one for a moment.
+	waiting, served atomic.Bool
+	// mark is the mark of this activation's own save, once it is told to
+	// passivate (guarded by the table's savingMu).
+	mark chan struct{}
 }
 
 // Origin says where a process's state came from.
@@ -167,7 +175,7 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{},
-		saves: map[store.Key]chan struct{}{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
+		saves: map[store.Key][]chan struct{}{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
 	if cfg.Passivation != nil {
 		t.sweepEvery.Store(int64(maxSweep))
 		go t.sweeper()
@@ -229,6 +237,7 @@ func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid
 		if st == nil {
 			init.await = t.awaits(capability, shard)
 		}
+		e.waiting.Store(!init.await.IsZero())
 		// The first user message of the mailbox, ahead of anything a
 		// caller can send, since the PID is not published yet.
 		t.system.Root.Send(pid, init)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meshrun/mesh/actor"
+	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/shard"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,10 @@ const maxCapabilityLabels = 256
 
 // otherCapability is the capability label beyond maxCapabilityLabels.
 const otherCapability = "other"
+
+// invalidCapability is the label of requests that name no valid
+// capability: a name is the caller's text, and a label must be UTF-8.
+const invalidCapability = "(invalid)"
 
 // callBuckets are the bounds, in seconds, of the call latency histogram:
 // from a local call's tens of microseconds to the default 5 s timeout.
@@ -166,7 +171,14 @@ func (m *Metrics) capability(c string) *capMetrics {
 			return cm
 		}
 	}
-	if cm := m.other.Load(); cm != nil {
+	if capability.ValidateTarget(c) != nil {
+		c = invalidCapability
+		if p := m.caps.Load(); p != nil {
+			if cm := (*p)[c]; cm != nil {
+				return cm
+			}
+		}
+	} else if cm := m.other.Load(); cm != nil {
 		return cm
 	}
 	m.capMu.Lock()
