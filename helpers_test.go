@@ -181,7 +181,9 @@ func replaceSlashes(s string) string {
 // mustCallCap calls capability/id with a short deadline and returns the
 // reply, or an "error/..." string reply.
 func mustCallCap(n *mesh.Node, capability, id string) proto.Message {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Longer than HandoffTimeout: a node that has just joined holds a
+	// first message for a moved shard until its old owner's handoff ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	reply, err := n.Call(ctx, mesh.Request{Capability: capability, ID: id, Payload: wrapString("x")})
 	if err != nil {

@@ -94,6 +94,9 @@ func TestCloseOnSIGTERM(t *testing.T) {
 	}
 	t.Logf("SIGTERM to exit: %v; /readyz polled %d times: %d times 200 before the signal was handled, 503 seen: %v",
 		took.Round(time.Millisecond), len(probes.codes), ready, seen503)
+	if !seen503 {
+		t.Errorf("/readyz never answered 503 between SIGTERM and the exit: %v", probes.codes)
+	}
 }
 
 // TestCloseOnSignalContext: without a signal, CloseOnSignal closes the

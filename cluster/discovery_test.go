@@ -293,6 +293,8 @@ func TestDiscoveryFailingAtStart(t *testing.T) {
 	srv.Fail(name)
 	logs := &countingHandler{}
 	const interval = 2 * time.Second
+	// From before a starts: its first lookup, which fails, is at Join.
+	began := time.Now()
 	a := start(t, "a", nil, func(c *Config) {
 		c.Discovery = &DNS{Name: name, Resolver: srv.Resolver()}
 		c.RejoinInterval = interval
@@ -302,7 +304,6 @@ func TestDiscoveryFailingAtStart(t *testing.T) {
 		t.Fatalf("after a failed lookup: %+v", d)
 	}
 	b := start(t, "b", nil, nil)
-	began := time.Now()
 	waitFor(t, 10*time.Second, "three lookups", func() error {
 		if q := srv.Queries(); q < 3 {
 			return fmt.Errorf("%d queries", q)

@@ -112,3 +112,20 @@ func WaitOffering(t testing.TB, n *mesh.Node, want int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Check fails t unless r is what Scenario's mode promises: most
+// increments acknowledged (a tenth may fail while the killed node's
+// shards find new owners), and, saving on change, none lost; saving on
+// stop, some lost (or the test could not see a loss).
+func (r Result) Check(t *testing.T, mode mesh.SaveMode) {
+	t.Helper()
+	if r.Calls < 1000 || r.Failed > r.Calls/10 || r.Acknowledged < (r.Calls-r.Failed)/2 {
+		t.Errorf("too little acknowledged to judge: %v", r)
+	}
+	switch {
+	case mode == mesh.SaveOnChange && r.Lost > 0:
+		t.Errorf("%d acknowledged increments lost", r.Lost)
+	case mode == mesh.SaveOnStop && r.Lost == 0:
+		t.Error("the kill lost nothing saving on stop: the check cannot see a loss")
+	}
+}

@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 	"sync"
+	"time"
 )
 
 // Bounds of the connections a transport serves at once: from one host,
@@ -13,6 +14,8 @@ import (
 const (
 	DefaultMaxConnsPerHost = 256
 	DefaultMaxConns        = 4096
+	// DefaultIdleConn is how long a connection may carry no stream.
+	DefaultIdleConn = time.Minute
 )
 
 // connLimiter is a listener that closes, as soon as it accepts them, the
@@ -39,7 +42,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		host := hostOf(c.RemoteAddr())
+		host := limitKey(c.RemoteAddr())
 		l.mu.Lock()
 		n := l.open[host]
 		ok := n < l.perHost && l.count < l.total
@@ -63,6 +66,16 @@ func (l *connLimiter) release(host string) {
 	}
 	l.count--
 	l.mu.Unlock()
+}
+
+// limitKey is the host a connection counts against: its IP, or for IPv6
+// its /64, which one host may hold whole.
+func limitKey(a net.Addr) string {
+	t, ok := a.(*net.TCPAddr)
+	if !ok || t.IP.To4() != nil || len(t.IP) != net.IPv6len {
+		return hostOf(a)
+	}
+	return t.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // limitedConn gives its place back to its limiter when closed, once.

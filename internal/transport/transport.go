@@ -79,6 +79,10 @@ type Options struct {
 	// as soon as it is accepted. If zero, DefaultMaxConnsPerHost and
 	// DefaultMaxConns.
 	MaxConnsPerHost, MaxConns int
+	// IdleConn is how long a served connection may carry no stream before
+	// it is closed: a peer keeps its stream open, so only a connection
+	// that holds a place without using it is. If zero, DefaultIdleConn.
+	IdleConn time.Duration
 	// Logger receives the transport's log lines. If nil, they are dropped.
 	Logger *slog.Logger
 }
@@ -101,6 +105,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
+	}
+	if o.IdleConn <= 0 {
+		o.IdleConn = DefaultIdleConn
 	}
 	if o.MemberWait <= 0 {
 		o.MemberWait = DefaultMemberWait
@@ -248,7 +255,10 @@ func (t *Transport) Start(system *pa.ActorSystem, addr string) {
 		grpc.MaxConcurrentStreams(maxStreams),
 		// Connections of peers that vanished without closing are noticed
 		// and closed.
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}))
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second,
+			// A connection that opens no stream holds a place of the
+			// bounds above for nothing.
+			MaxConnectionIdle: t.opts.IdleConn}))
 	RegisterTransportServer(t.srv, server{t: t})
 	system.ProcessRegistry.RegisterAddressResolver(t.resolve)
 	t.goFunc(func() {
