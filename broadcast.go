@@ -48,7 +48,10 @@ type BroadcastFailure struct {
 // (Context.Cast reports true), in a copy of its own; delivery is at most
 // once, as for Cast: an activation that stops before its turn drops it.
 // While a process moves between nodes, and the nodes' views of the move
-// differ, the activations on both nodes may get it, or neither.
+// differ, the activations on both nodes may get it, or neither. A node
+// refuses a broadcast whose copies for its processes would hold more
+// than 64 MiB (payload size times processes): ErrOverloaded, in the
+// result's Failed.
 //
 // Broadcast returns once every node offering the capability has answered
 // how many processes it handed the message to, or ctx's deadline (else
@@ -126,7 +129,7 @@ func (n *Node) broadcast(ctx context.Context, name string, payload proto.Message
 	var wg sync.WaitGroup
 	for i, to := range targets {
 		if to == n.name {
-			d, f := n.deliverBroadcast(ctx, name, deadline, func() (proto.Message, error) { return proto.Clone(payload), nil })
+			d, f := n.deliverBroadcast(ctx, name, deadline, len(b), func() (proto.Message, error) { return proto.Clone(payload), nil })
 			answers[i] = answer{d, broadcastError(name, to, f)}
 			continue
 		}
@@ -226,7 +229,7 @@ func (n *Node) receiveBroadcast(b *wire.Broadcast) *wire.BroadcastAck {
 		ctx = n.tracing.Extract(b.GetTrace())
 	}
 	copies := 0
-	delivered, f := n.deliverBroadcast(ctx, b.GetCapability(), deadline, func() (proto.Message, error) {
+	delivered, f := n.deliverBroadcast(ctx, b.GetCapability(), deadline, len(b.GetPayload()), func() (proto.Message, error) {
 		copies++
 		if copies == 1 {
 			return first, nil
@@ -239,10 +242,18 @@ func (n *Node) receiveBroadcast(b *wire.Broadcast) *wire.BroadcastAck {
 	return &wire.BroadcastAck{Delivered: uint32(delivered)}
 }
 
-// deliverBroadcast hands a copy of a payload, made by next, to every
-// activation of capability on this node whose shard it owns, and returns
-// how many; or the failure that stopped it from handing any.
-func (n *Node) deliverBroadcast(ctx context.Context, capabilityName string, deadline time.Time, next func() (proto.Message, error)) (int, *wire.Failure) {
+// maxBroadcastCopies bounds the bytes of the copies of one broadcast a
+// node hands its processes: each process gets a copy of its own, queued
+// in its mailbox, so a large payload to many processes would hold their
+// product in memory.
+const maxBroadcastCopies = 64 << 20
+
+// deliverBroadcast hands a copy of a payload of size bytes, made by next,
+// to every activation of capability on this node whose shard it owns, and
+// returns how many; or the failure that stopped it from handing any: a
+// broadcast whose copies would pass maxBroadcastCopies is refused as
+// overloaded.
+func (n *Node) deliverBroadcast(ctx context.Context, capabilityName string, deadline time.Time, size int, next func() (proto.Message, error)) (int, *wire.Failure) {
 	switch {
 	case n.closing.Load():
 		return 0, &wire.Failure{Code: wire.Code_CODE_CLOSED, Message: "the node is closing"}
@@ -253,8 +264,13 @@ func (n *Node) deliverBroadcast(ctx context.Context, capabilityName string, dead
 		return 0, &wire.Failure{Code: wire.Code_CODE_NO_QUORUM, Message: err.Error()}
 	}
 	r := n.routes.Load()
+	active := n.table.Active(capabilityName)
+	if total := int64(max(size, 1)) * int64(len(active)); total > maxBroadcastCopies {
+		return 0, &wire.Failure{Code: wire.Code_CODE_OVERLOADED, Message: fmt.Sprintf(
+			"%d copies of %d bytes for the processes of %q on %s: %d bytes, past the bound of %d", len(active), size, capabilityName, n.name, total, maxBroadcastCopies)}
+	}
 	delivered := 0
-	for _, a := range n.table.Active(capabilityName) {
+	for _, a := range active {
 		if owner, _ := r.owner(capabilityName, a.Shard); owner != n.name {
 			// Its shard moved on: the process is stopping.
 			continue

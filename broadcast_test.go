@@ -269,3 +269,21 @@ func TestNotUTF8CapabilityNames(t *testing.T) {
 		t.Errorf(`mesh_broadcasts_total{capability="(invalid)"} = %v, want 1`, v)
 	}
 }
+
+// TestBroadcastBoundsItsCopies: a broadcast whose copies for a node's
+// processes would pass 64 MiB is refused by that node as overloaded, and
+// hands none of them anything.
+func TestBroadcastBoundsItsCopies(t *testing.T) {
+	l := &listeners{got: map[string][]string{}}
+	nodes, _ := startListeners(t, l, 120, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	big := wrapperspb.Bytes(make([]byte, 3_900_000)) // about 40 processes a node: ~156 MB of copies
+	res, err := nodes[0].Broadcast(ctx, "listener", big)
+	if !errors.Is(err, mesh.ErrBroadcastIncomplete) || !errors.Is(err, mesh.ErrOverloaded) {
+		t.Fatalf("broadcast of 3.9 MB to 120 processes: %+v, %v; want ErrBroadcastIncomplete and ErrOverloaded", res, err)
+	}
+	if res.Processes != 0 || len(l.received()) != 0 {
+		t.Fatalf("%d processes were handed the message (%d received)", res.Processes, len(l.received()))
+	}
+}

@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// maxEventLine bounds one line of an event stream: an event is a few
-// hundred bytes; a node's metadata is at most 512.
+// maxEventLine bounds one line, and one event, of an event stream: an
+// event is a few hundred bytes; a node's metadata is at most 512.
 const maxEventLine = 64 << 10
 
 func watchCommand(o *options) *cobra.Command {
@@ -175,6 +175,9 @@ func readStream(r io.Reader, event func(name string, data []byte) error) error {
 			case "event":
 				name = value
 			case "data":
+				if len(data)+len(value)+1 > maxEventLine {
+					return fmt.Errorf("an event of more than %d bytes: not a mesh node's", maxEventLine)
+				}
 				if data != nil {
 					data = append(data, '\n')
 				}

@@ -145,3 +145,15 @@ func TestReadStream(t *testing.T) {
 		t.Fatalf("got %q, %v; want %q", got, err, want)
 	}
 }
+
+// TestReadStreamBoundsAnEvent: a server that sends an event of endless
+// data lines is refused once the event passes the bound, rather than
+// held in memory whole.
+func TestReadStreamBoundsAnEvent(t *testing.T) {
+	line := "data: " + strings.Repeat("x", 1000) + "\n"
+	in := strings.NewReader(strings.Repeat(line, 2*maxEventLine/1000))
+	err := readStream(in, func(string, []byte) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("an event of %d bytes: %v, want an error", 2*maxEventLine, err)
+	}
+}
