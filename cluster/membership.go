@@ -387,10 +387,26 @@ func (m *Membership) joinSeeds(list []string) {
 	if len(seeds) == 0 {
 		return
 	}
-	if n, err := m.ml.Join(seeds); err != nil {
-		m.logger.Debug("join seeds", "reached", n, "seeds", seeds, "err", err)
+	// memberlist joins the seeds of one call one after another, each
+	// within TCPTimeout: addresses that do not answer (stale records of
+	// pods gone) would hold a round for minutes. At most joinParallel at
+	// once, each on its own.
+	sem := make(chan struct{}, joinParallel)
+	var wg sync.WaitGroup
+	for _, s := range seeds {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := m.ml.Join([]string{s}); err != nil {
+				m.logger.Debug("join seed", "seed", s, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 }
+
+// joinParallel bounds the seeds a node joins at once.
+const joinParallel = 8
 
 // notifyLoop turns bursts of events into one OnChange call each.
 func (m *Membership) notifyLoop() {

@@ -350,3 +350,40 @@ func TestRejoinFindsSeedThatStartedLater(t *testing.T) {
 	took := waitFor(t, 2*time.Second, "a and b find each other", reported([]*node{a, b}, a, b))
 	t.Logf("found each other %v after a started (re-join every 200 ms)", took)
 }
+
+// TestSilentSeedsDoNotHoldTheJoin: seeds that accept a connection and
+// say nothing (stale addresses of nodes gone, say) cost one TCP timeout
+// together, not one each: ten of them, each holding the join a second
+// (the local profile's TCPTimeout), do not keep a node from the live
+// seed beside them for ten seconds.
+func TestSilentSeedsDoNotHoldTheJoin(t *testing.T) {
+	a := start(t, "a", nil, nil)
+	var seeds []string
+	for range 10 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lis.Close() })
+		go func() {
+			for {
+				c, err := lis.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { _ = c.Close() })
+			}
+		}()
+		seeds = append(seeds, lis.Addr().String())
+	}
+	begin := time.Now()
+	b := start(t, "b", append(seeds, a.LocalAddr()), nil)
+	took := time.Since(begin)
+	if len(b.Members()) < 2 {
+		t.Fatalf("b sees %d members after its join", len(b.Members()))
+	}
+	if took > 7*time.Second {
+		t.Fatalf("the join took %v: the silent seeds were tried one after another", took)
+	}
+	t.Logf("joined past 10 silent seeds in %v", took.Round(time.Millisecond))
+}
