@@ -50,6 +50,11 @@ type Node interface {
 	Ready() error
 	// Metrics is what GET /metrics serves.
 	Metrics() prometheus.Gatherer
+	// Rings returns, for each capability some member offers, how many
+	// shards each node of its ring owns, sorted by capability. The
+	// dashboard calls it every second: it must be cheap (one pass over
+	// the shards of each ring, no network).
+	Rings() []RingInfo
 }
 
 // MemberInfo is a member of the cluster as a Node sees it.
@@ -94,6 +99,17 @@ type Placement struct {
 	RingNodes      []string
 	RingVersion    uint64
 	RoutingVersion uint64
+}
+
+// RingInfo is the ring of one capability as a Node sees it: who owns how
+// many of its shards.
+type RingInfo struct {
+	Capability string
+	Version    uint64
+	// Shards is the ring's shard count; Owners counts the shards each
+	// node of the ring owns, and sums to Shards.
+	Shards int
+	Owners map[string]int
 }
 
 // ClusterStatus is the health of the cluster as a Node sees it.
