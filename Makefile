@@ -8,10 +8,10 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 # Our .proto files.
 PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | sort)
 
-# The packages of the workspace's modules (go.work): mesh, the benchmarks
-# and the CLI. usertest is a module outside the workspace that imports mesh
-# as an application does.
-PKGS = ./... ./bench/... ./cmd/mesh/...
+# The packages of the workspace's modules (go.work): mesh, the benchmarks,
+# the CLI and the browser tests. usertest is a module outside the workspace
+# that imports mesh as an application does.
+PKGS = ./... ./bench/... ./cmd/mesh/... ./e2e/...
 
 .PHONY: all test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
 
