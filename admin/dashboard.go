@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"html/template"
-	"io/fs"
 	"maps"
 	"net/http"
 	"slices"
@@ -40,14 +39,18 @@ var dashTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"ms":     func(p *float64) string { return strconv.FormatFloat(*p, 'f', 3, 64) + " ms" },
 }).ParseFS(dashAssets, "dashboard/*.html"))
 
-// dashStatic serves the script and the style sheet.
-var dashStatic = func() http.Handler {
-	sub, err := fs.Sub(dashAssets, "dashboard")
+// dashAsset serves the embedded file name of the dashboard directory as
+// contentType: the page's script or its style sheet, nothing else.
+func dashAsset(name, contentType string) http.Handler {
+	b, err := dashAssets.ReadFile("dashboard/" + name)
 	if err != nil {
-		panic(err)
+		panic(err) // embedded at build time
 	}
-	return http.StripPrefix("/dashboard/static/", http.FileServerFS(sub))
-}()
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(b)
+	})
+}
 
 // dashSnapshot is what a live page receives every second, as JSON, and
 // what the page is first drawn from.
@@ -152,7 +155,8 @@ func (h *handler) dashRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /dashboard", h.dashGuard(true, http.HandlerFunc(h.dashPage)))
 	mux.Handle("GET /dashboard/events", h.dashGuard(false, http.HandlerFunc(h.dashEvents)))
 	mux.Handle("GET /dashboard/where", h.dashGuard(true, http.HandlerFunc(h.dashWhere)))
-	mux.Handle("GET /dashboard/static/", h.dashGuard(true, dashStatic))
+	mux.Handle("GET /dashboard/static/dashboard.js", h.dashGuard(true, dashAsset("dashboard.js", "text/javascript; charset=utf-8")))
+	mux.Handle("GET /dashboard/static/dashboard.css", h.dashGuard(true, dashAsset("dashboard.css", "text/css; charset=utf-8")))
 	mux.HandleFunc("POST /dashboard/login", h.login)
 }
 

@@ -22,6 +22,12 @@
 //	GET  /metrics           the node's Prometheus metrics
 //	GET  /healthz           Health: 200 while the node serves
 //	GET  /readyz            Ready: 200 once joined, 503 before and while draining
+//	GET  /dashboard         The dashboard, a web page kept live by
+//	                        GET /dashboard/events (server-sent events: a
+//	                        snapshot a second, at most 16 pages at once);
+//	                        GET /dashboard/where?capability=C&id=ID says
+//	                        where a process lives and why; POST
+//	                        /dashboard/login trades a token for a cookie
 //
 // Answers are indented JSON (application/json). A request the endpoint
 // refuses is answered with an Error: 401 for missing or refused
@@ -89,8 +95,17 @@
 // # Concurrency
 //
 // The handler keeps no state between requests but the count of those in
-// progress: it serves requests concurrently, each calling the Node's
-// methods from its own goroutine, so a Node must be safe for concurrent
-// use. A request's context bounds what the Node does for it (pings,
-// calls, status).
+// progress and the dashboard's: it serves requests concurrently, each
+// calling the Node's methods from its own goroutine, so a Node must be
+// safe for concurrent use. A request's context bounds what the Node does
+// for it (pings, calls, status).
+//
+// The dashboard reads the Node's view (Members, RoutingVersion, Rings)
+// every second and its Metrics every 2 s, keeps five minutes of the
+// metrics and a timeline of the changes it saw between readings (joins,
+// state changes, failures, leaves, new placements, handed-off states),
+// all bounded. A Server made by Listen reads from a goroutine of its own
+// from the start until Shutdown, which also ends the live pages; a
+// handler from NewHandler reads only while a live page asks, so its
+// history starts then.
 package admin
