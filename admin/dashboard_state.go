@@ -72,6 +72,10 @@ type dashboard struct {
 	members map[string]MemberInfo
 	version uint64
 	rings   map[string]uint64
+	// lastRings are the rings the node gave under routing version
+	// ringsOf.
+	lastRings []RingInfo
+	ringsOf   uint64
 	// departed are the members gone from the view, oldest first.
 	departed []dashMember
 	// timeline holds the events, oldest first.
@@ -142,7 +146,16 @@ func (d *dashboard) refresh(ctx context.Context, wait bool) {
 	d.last = now
 	members := d.node.Members()
 	version := d.node.RoutingVersion()
-	rings := d.node.Rings()
+	// The routing version names the whole placement: the rings change
+	// only with it. (Read after it, they may be newer than it: the next
+	// version then reads them again.)
+	if d.ringsOf != version || d.lastRings == nil {
+		d.lastRings, d.ringsOf = d.node.Rings(), version
+		if d.lastRings == nil {
+			d.lastRings = []RingInfo{}
+		}
+	}
+	rings := d.lastRings
 	if d.sampled.IsZero() || now.Sub(d.sampled) >= dashSampleEvery*9/10 {
 		d.sample(now)
 	}

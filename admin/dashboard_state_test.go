@@ -241,3 +241,33 @@ func TestRateBetweenReset(t *testing.T) {
 		t.Errorf("no interval: %+v", r)
 	}
 }
+
+// BenchmarkDashboardRefresh measures one refresh at the bounds: 16
+// capabilities called, five minutes of samples kept, 3 members and 16
+// rings: the work the endpoint does every second (and every 2 s with a
+// metrics sample, as here), once for all live pages.
+func BenchmarkDashboardRefresh(b *testing.B) {
+	f := dashNode()
+	f.reg = prometheus.NewRegistry()
+	m := newObsMetrics(f.reg)
+	f.rings = nil
+	for i := range maxDashCapabilities {
+		c := "cap-" + strconv.Itoa(i)
+		m.calls.WithLabelValues(c, "ok").Add(float64(i))
+		m.latency.WithLabelValues(c).Observe(.001)
+		f.rings = append(f.rings, RingInfo{Capability: c, Shards: 4096, Owners: map[string]int{"node-1": 2000, "node-2": 2096}})
+	}
+	d, now := clockedDashboard(f)
+	ctx := context.Background()
+	for range dashSamples {
+		*now = now.Add(dashSampleEvery)
+		d.refresh(ctx, false)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		*now = now.Add(dashSampleEvery)
+		m.calls.WithLabelValues("cap-0", "ok").Inc()
+		d.refresh(ctx, false)
+	}
+	b.ReportMetric(float64(len(d.snap.Load().json)), "snapshot-bytes")
+}

@@ -492,3 +492,26 @@ func TestDashboardShutdown(t *testing.T) {
 		t.Logf("stream ended with %v", err)
 	}
 }
+
+// TestDashboardOutlivesTimeouts: a live page goes on past the server's
+// read and write timeouts, which bound ordinary requests (Listen's are
+// 30 s and 40 s; here 300 ms).
+func TestDashboardOutlivesTimeouts(t *testing.T) {
+	h := newHandler(dashNode(), Options{})
+	srv := httptest.NewUnstartedServer(h.routes())
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Config.WriteTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	defer h.dash.close()
+	resp, _ := openEvents(t, srv.URL)
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	start := time.Now()
+	for range 3 {
+		readSnapshot(t, r)
+	}
+	if d := time.Since(start); d < 4*srv.Config.WriteTimeout {
+		t.Fatalf("3 snapshots in %v: want them a second apart", d)
+	}
+}

@@ -51,8 +51,9 @@ type Node interface {
 	// Metrics is what GET /metrics serves.
 	Metrics() prometheus.Gatherer
 	// Rings returns, for each capability some member offers, how many
-	// shards each node of its ring owns, sorted by capability. The
-	// dashboard calls it every second: it must be cheap (one pass over
+	// shards each node of its ring owns, sorted by capability: the
+	// placement of RoutingVersion. The dashboard calls it again each
+	// time RoutingVersion changes, so it should be cheap (one pass over
 	// the shards of each ring, no network).
 	Rings() []RingInfo
 }
