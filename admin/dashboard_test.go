@@ -515,3 +515,16 @@ func TestDashboardOutlivesTimeouts(t *testing.T) {
 		t.Fatalf("3 snapshots in %v: want them a second apart", d)
 	}
 }
+
+// TestDashboardLogin: a login form over its bound is refused, and without
+// tokens the login only sends the browser to the page.
+func TestDashboardLogin(t *testing.T) {
+	h := newHandler(dashNode(), Options{Tokens: dashTokens}).routes()
+	if w := login(h, strings.Repeat("a", maxLoginBody), nil); w.Code != http.StatusBadRequest || len(w.Result().Cookies()) != 0 {
+		t.Errorf("a %d-byte form: %d, cookies %v", maxLoginBody, w.Code, w.Result().Cookies())
+	}
+	open := newHandler(dashNode(), Options{}).routes()
+	if w := login(open, "", nil); w.Code != http.StatusSeeOther || len(w.Result().Cookies()) != 0 {
+		t.Errorf("login without tokens: %d, cookies %v", w.Code, w.Result().Cookies())
+	}
+}

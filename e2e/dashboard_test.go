@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +161,35 @@ func TestDashboard(t *testing.T) {
 	}
 	if whereOwner != owner {
 		t.Errorf("where box: owner %q, the cluster says %q", whereOwner, owner)
+	}
+	// IDs are any UTF-8: a hostile one is shown as text, and so is the
+	// error that quotes a bad capability.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("where-id"), hostile),
+		chromedp.Click(chromedp.ID("where-go")),
+	); err != nil {
+		t.Fatalf("where box: %v", err)
+	}
+	waitFor(t, ctx, 10*time.Second, "the hostile ID located",
+		`document.querySelector('#where-result td[data-field="ID"]')?.textContent === `+jsString(hostile), pageJS)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("where-capability"), "<b>Echo"),
+		chromedp.Click(chromedp.ID("where-go")),
+		chromedp.WaitVisible(chromedp.ID("where-error")),
+	); err != nil {
+		t.Fatalf("where box: %v", err)
+	}
+	whereErr, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("where-error")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected, err = chromedp.Run(ctx, chromedp.Evaluate[bool](
+		`window.__pwned !== undefined || document.querySelectorAll("#where-out img, #where-out script, #where-out b").length > 0`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if injected || !strings.Contains(whereErr, "<b>Echo") {
+		t.Errorf("where box: injected %v, error shown as %q", injected, whereErr)
 	}
 	screenshot(t, ctx, shots, "dashboard-3-nodes")
 
