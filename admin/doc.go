@@ -24,12 +24,14 @@
 //	GET  /readyz            Ready: 200 once joined, 503 before and while draining
 //	GET  /dashboard         The dashboard, a web page kept live by
 //	                        GET /dashboard/events (server-sent events: a
-//	                        snapshot a second, at most 16 pages at once);
+//	                        snapshot a second, at most 16 pages at once,
+//	                        not counted among the 32 requests below);
 //	                        GET /dashboard/where?capability=C&id=ID says
 //	                        where a process lives and why; POST
 //	                        /dashboard/login trades a token for a cookie
 //
-// Answers are indented JSON (application/json). A request the endpoint
+// Answers are indented JSON (application/json), but for the dashboard's
+// pages (HTML) and events (text/event-stream). A request the endpoint
 // refuses is answered with an Error: 401 for missing or refused
 // credentials and 403 for a read token on POST /v1/call (see
 // Authentication), 400 for a malformed request (a bad limit or timeout, an

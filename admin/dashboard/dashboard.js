@@ -121,7 +121,13 @@
       apply(JSON.parse(ev.data));
     });
     es.onerror = function () {
-      live(false, "disconnected: reconnecting");
+      // The browser retries by itself, unless the endpoint refused the
+      // stream (a session that ended, too many live pages).
+      if (es.readyState === EventSource.CLOSED) {
+        live(false, "disconnected: reload the page to try again");
+      } else {
+        live(false, "disconnected: reconnecting");
+      }
     };
   }
 
