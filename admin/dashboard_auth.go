@@ -24,6 +24,10 @@ import (
 // (Path=/dashboard), and ends after sessionTTL or when the token is
 // removed.
 const (
+	// sessionCookie is the cookie's name, followed by the port of the
+	// endpoint: browsers keep one cookie jar per host, whatever the port,
+	// and several nodes on one host would otherwise overwrite each
+	// other's sessions.
 	sessionCookie = "mesh_dashboard"
 	sessionTTL    = 12 * time.Hour
 	// maxLoginBody bounds the login form.
@@ -84,6 +88,21 @@ func (s *sessions) valid(value string, now time.Time) bool {
 	return found == 1
 }
 
+// cookieName is the name of the session cookie for the endpoint r was
+// sent to: sessionCookie and the port of its Host, if it has one of
+// digits only. A client that sends another Host only picks another name.
+func cookieName(r *http.Request) string {
+	i := strings.LastIndexByte(r.Host, ':')
+	if i < 0 {
+		return sessionCookie
+	}
+	port := r.Host[i+1:]
+	if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+		return sessionCookie
+	}
+	return sessionCookie + "_" + port
+}
+
 // errCrossSite refuses a login posted from another site's page.
 var errCrossSite = errors.New("a login must come from this endpoint's own page")
 
@@ -112,7 +131,7 @@ func sameOrigin(r *http.Request) bool {
 // session cookie counts as RoleRead, as do the endpoint's own
 // credentials.
 func (h *handler) dashRole(r *http.Request) (Role, string, error) {
-	if c, err := r.Cookie(sessionCookie); err == nil && h.auth.required && h.sessions.valid(c.Value, h.now()) {
+	if c, err := r.Cookie(cookieName(r)); err == nil && h.auth.required && h.sessions.valid(c.Value, h.now()) {
 		return RoleRead, "", nil
 	}
 	return h.auth.role(r)
@@ -143,7 +162,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: value, Path: "/dashboard", Expires: exp, MaxAge: int(sessionTTL.Seconds()),
+		Name: cookieName(r), Value: value, Path: "/dashboard", Expires: exp, MaxAge: int(sessionTTL.Seconds()),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)

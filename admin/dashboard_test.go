@@ -201,8 +201,12 @@ func TestDashboardAuth(t *testing.T) {
 		t.Fatalf("login set %d cookies", len(cookies))
 	}
 	c := cookies[0]
-	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/dashboard" || c.MaxAge <= 0 {
-		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, Path=/dashboard, a MaxAge", c)
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/dashboard" || c.MaxAge <= 0 || c.Secure {
+		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, Path=/dashboard, a MaxAge, not Secure over HTTP", c)
+	}
+	// httptest's requests go to example.com, port 80 implied.
+	if c.Name != sessionCookie {
+		t.Errorf("cookie named %q, want %q", c.Name, sessionCookie)
 	}
 	for _, tok := range dashTokens {
 		if strings.Contains(c.Value, tok.Secret) {
@@ -210,7 +214,7 @@ func TestDashboardAuth(t *testing.T) {
 		}
 	}
 	withCookie := func(value string) func(*http.Request) {
-		return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value}) }
+		return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: c.Name, Value: value}) }
 	}
 	for _, target := range []string{"/dashboard", "/dashboard/where?capability=room&id=x", "/dashboard/static/dashboard.js"} {
 		if w := get(target, withCookie(c.Value)); w.Code != http.StatusOK {
@@ -251,6 +255,21 @@ func flip(c string) string {
 		return "B"
 	}
 	return "A"
+}
+
+// TestCookieName: each port of a host has its own session cookie.
+func TestCookieName(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1:9101": "mesh_dashboard_9101", "[::1]:9102": "mesh_dashboard_9102", "node-1": "mesh_dashboard",
+		"[::1]": "mesh_dashboard", "h:": "mesh_dashboard", "h:12a": "mesh_dashboard", "h:123456": "mesh_dashboard",
+		"h:;x=1": "mesh_dashboard",
+	} {
+		r := httptest.NewRequest("GET", "/dashboard", nil)
+		r.Host = host
+		if got := cookieName(r); got != want {
+			t.Errorf("Host %q: cookie %q, want %q", host, got, want)
+		}
+	}
 }
 
 // otherCookie is a valid session cookie of another handler with the same
