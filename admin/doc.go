@@ -71,6 +71,24 @@
 // logged. Without tokens, the endpoint has no authentication: anyone who
 // reaches it may read it, and call any process if Options.Calls is set.
 //
+// The dashboard's routes need RoleRead too. A browser cannot put a
+// bearer token on a page's live updates (EventSource), so GET /dashboard
+// without credentials answers 401 with a form that posts a token to
+// /dashboard/login (in the body, never in a URL); a token of either role
+// is answered with a session cookie, HttpOnly, SameSite=Strict, Secure
+// over HTTPS, for Path=/dashboard only, valid 12 hours, named after the
+// endpoint's port (browsers keep one cookie jar per host, so a program
+// on another port of the host that the browser visits receives it too).
+// The cookie is not the token but an HMAC, under a key the handler draws
+// when it is made, of its expiry and the token's digest: it opens
+// nothing but the dashboard, on no other node, and no longer once the
+// node restarts. A login posted from another site, or another port of
+// the host, is refused (Sec-Fetch-Site, Origin). The dashboard changes
+// nothing in the node; its answers forbid inline and foreign scripts,
+// framing and caching (Content-Security-Policy, X-Frame-Options,
+// Cache-Control), and write every name, label and ID as text. A
+// verified client certificate opens it as it opens the other routes.
+//
 // With Options.TLS set, Listen serves HTTPS. If its ClientAuth verifies
 // client certificates (tls.VerifyClientCertIfGiven, or
 // tls.RequireAndVerifyClientCert, under which the handshake refuses a
