@@ -73,11 +73,12 @@ func (s *sessions) valid(value string, now time.Time) bool {
 	if !ok || len(value) > 128 {
 		return false
 	}
+	// Only the canonical forms of both parts: a cookie has one spelling.
 	exp, err := strconv.ParseInt(expText, 10, 64)
-	if err != nil || now.Unix() >= exp {
+	if err != nil || strconv.FormatInt(exp, 10) != expText || now.Unix() >= exp {
 		return false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(macText)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(macText)
 	if err != nil || len(got) != sha256.Size {
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,8 @@ const (
 type dashboard struct {
 	node Node
 	now  func() time.Time
-	// snap is the latest snapshot, as JSON; nil before the first refresh.
+	// snap is the latest snapshot, with its JSON; nil before the first
+	// refresh.
 	snap atomic.Pointer[dashSnapshot]
 	// viewers holds a token per live page (GET /dashboard/events).
 	viewers chan struct{}
@@ -295,24 +297,13 @@ func (d *dashboard) record(e dashEvent) {
 	d.timeline = append(d.timeline, e)
 }
 
-// joinBounded joins the first max of names with ", ", and says how many
-// more there are.
+// joinBounded joins the first limit of names with ", ", and says how
+// many more there are.
 func joinBounded(names []string, limit int) string {
 	if len(names) <= limit {
-		return joinComma(names)
+		return strings.Join(names, ", ")
 	}
-	return fmt.Sprintf("%s and %d more", joinComma(names[:limit]), len(names)-limit)
-}
-
-func joinComma(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:limit], ", "), len(names)-limit)
 }
 
 // build makes the snapshot of now.

@@ -72,9 +72,15 @@ func TestDashboardTimeline(t *testing.T) {
 		return d.snap.Load()
 	}
 	d.refresh(ctx, false)
-	step(func() { f.members[2].State = "alive" })                       // node-3 alive again
-	step(func() { f.members[1].State = "draining" })                    // node-2 drains
-	step(func() { f.members = f.members[:2]; f.routingVersion = 0x42 }) // node-3 fails: rebalance
+	step(func() { f.members[2].State = "alive" })    // node-3 alive again
+	step(func() { f.members[1].State = "draining" }) // node-2 drains
+
+	step(func() {
+		// node-3 fails: rebalance
+		f.members = f.members[:2]
+		f.routingVersion = 0x42
+		f.rings = []RingInfo{{Capability: "room", Version: 7, Shards: 4096, Owners: map[string]int{"node-1": 4096}}}
+	})
 	step(func() { m.handoffs.WithLabelValues("room", "sent").Add(12) })
 	snap := step(func() {
 		f.members = append(f.members[:1], MemberInfo{Name: "node-4", State: "alive"}) // node-2 leaves, node-4 joins
@@ -84,7 +90,7 @@ func TestDashboardTimeline(t *testing.T) {
 	if got != want {
 		t.Fatalf("timeline %q, want %q:\n%s", got, want, details)
 	}
-	for _, part := range []string{"node-3 is gone without draining", "routing version ba82229a7d1c23f8 → 0000000000000042",
+	for _, part := range []string{"node-3 is gone without draining", "routing version ba82229a7d1c23f8 → 0000000000000042; rings changed: room",
 		"room: sent 12", "node-2 left after draining"} {
 		if !strings.Contains(details, part) {
 			t.Errorf("timeline lacks %q:\n%s", part, details)
@@ -270,4 +276,20 @@ func BenchmarkDashboardRefresh(b *testing.B) {
 		d.refresh(ctx, false)
 	}
 	b.ReportMetric(float64(len(d.snap.Load().json)), "snapshot-bytes")
+}
+
+// TestJoinBounded: past the limit, the rest is counted, not listed.
+func TestJoinBounded(t *testing.T) {
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"a", "b"}, "a, b"},
+		{[]string{"a", "b", "c", "d"}, "a, b, c and 1 more"},
+	} {
+		if got := joinBounded(tt.names, 3); got != tt.want {
+			t.Errorf("joinBounded(%v) = %q, want %q", tt.names, got, tt.want)
+		}
+	}
 }

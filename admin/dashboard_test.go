@@ -547,3 +547,28 @@ func TestDashboardLogin(t *testing.T) {
 		t.Errorf("login without tokens: %d, cookies %v", w.Code, w.Result().Cookies())
 	}
 }
+
+// FuzzSessionCookie: no cookie value makes the check panic, and none but
+// the one issued opens a session.
+func FuzzSessionCookie(f *testing.F) {
+	a := newAuthenticator(dashTokens, nil)
+	s := newSessions(a)
+	issued, ok := s.issue(a, dashTokens[0].Secret, t0.Add(time.Hour))
+	if !ok {
+		f.Fatal("no cookie issued for a token")
+	}
+	f.Add(issued)
+	f.Add("")
+	f.Add(".")
+	f.Add("99999999999999999999.AAAA")
+	f.Add(dashTokens[0].Secret)
+	exp, mac, _ := strings.Cut(issued, ".")
+	f.Add("+" + exp + "." + mac)
+	f.Add("0" + exp + "." + mac)
+	f.Add(exp + "." + mac[:len(mac)-1] + flip(mac[len(mac)-1:]))
+	f.Fuzz(func(t *testing.T, value string) {
+		if s.valid(value, t0) && value != issued {
+			t.Errorf("cookie %q opens a session", value)
+		}
+	})
+}
