@@ -22,14 +22,45 @@ const hostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2<
 // readToken is the read token of the cluster's admin endpoints.
 const readToken = "e2e-read-token-0123456789"
 
-// echo answers the ID it was called with.
+// echo answers the ID it was called with. It hands its state off when
+// its shard moves in a planned change, so that the dashboard has
+// handoffs to show.
 type echo struct{ id string }
 
-func (e echo) Handle(mesh.Context, proto.Message) (proto.Message, error) {
+func (e *echo) Handle(mesh.Context, proto.Message) (proto.Message, error) {
 	return wrapperspb.String(e.id), nil
 }
 
-var echoes = mesh.Capability{Name: "echo", New: func(id string) mesh.Process { return echo{id} }}
+func (e *echo) Snapshot() (proto.Message, uint32, error) { return wrapperspb.String(e.id), 1, nil }
+
+func (e *echo) Restore(state proto.Message, _ uint32) error {
+	e.id = state.(*wrapperspb.StringValue).GetValue()
+	return nil
+}
+
+var echoes = mesh.Capability{Name: "echo", New: func(id string) mesh.Process { return &echo{id} }}
+
+// callAll calls the echo of 50 IDs through n, each retried for up to 10 s
+// while the cluster settles.
+func callAll(t *testing.T, n *mesh.Node) {
+	t.Helper()
+	for i := range 50 {
+		id := fmt.Sprintf("user-%d", i)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := n.Call(ctx, mesh.Request{Capability: "echo", ID: id, Payload: wrapperspb.String("hi")})
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("call %s: %v", id, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
 
 // The page's state, read from its DOM.
 const (
@@ -74,7 +105,8 @@ func jsArray(names []string) string {
 // shards each owns, with a hostile label shown as text; the where box
 // names an ID's owner; once node-3 is killed, the live page shows it
 // failed, a failure and a rebalance in its timeline, and its shards
-// owned by the two survivors.
+// owned by the two survivors; once node-3 is back, its join, the states
+// handed back to it, and the ring of three again.
 func TestDashboard(t *testing.T) {
 	chromium(t) // skip before starting a cluster if there is no browser
 	c := meshtest.NewCluster(t, 3, meshtest.WithCapabilities(echoes), meshtest.WithConfig(func(cfg *mesh.Config) {
@@ -90,14 +122,7 @@ func TestDashboard(t *testing.T) {
 	shots := artefacts(t)
 
 	// Calls through node-1, so that its call rates have something to show.
-	for i := range 50 {
-		callCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := node1.Call(callCtx, mesh.Request{Capability: "echo", ID: fmt.Sprintf("user-%d", i), Payload: wrapperspb.String("hi")})
-		cancel()
-		if err != nil {
-			t.Fatalf("call user-%d: %v", i, err)
-		}
-	}
+	callAll(t, node1)
 
 	// Without the cookie the page is the login form; the token goes in
 	// the form, not in a URL.
@@ -205,4 +230,21 @@ func TestDashboard(t *testing.T) {
 	waitFor(t, ctx, 10*time.Second, "echo's shards owned by the 2 survivors", ringWhole("node-1", "node-2"), pageJS)
 	waitFor(t, ctx, 10*time.Second, "page still live", `document.getElementById("live").dataset.live === "true"`, pageJS)
 	screenshot(t, ctx, shots, "dashboard-node-3-killed")
+
+	// The processes of node-3 start again on the survivors at their next
+	// call; node-3 comes back, and those on its shards are handed back
+	// to it, with their state: the page shows the join, the handoffs and
+	// the ring of three again.
+	callAll(t, node1)
+	c.Restart("node-3")
+	waitFor(t, ctx, 60*time.Second, "node-3 alive again",
+		`(`+membersJS+`) === "node-1=alive,node-2=alive,node-3=alive"`, pageJS)
+	waitFor(t, ctx, 10*time.Second, "node-3's join after its failure in the timeline", `(() => {
+		const kinds = [...document.querySelectorAll("#timeline li")].filter(li => li.textContent.includes("node-3")).map(li => li.dataset.kind);
+		return kinds.indexOf("join") >= 0 && kinds.indexOf("join") < kinds.indexOf("failure");
+	})()`, pageJS)
+	waitFor(t, ctx, 30*time.Second, "handoffs in the timeline",
+		`[...document.querySelectorAll('#timeline li[data-kind="handoff"]')].some(li => li.textContent.includes("echo: sent"))`, pageJS)
+	waitFor(t, ctx, 10*time.Second, "echo's shards owned by 3 nodes again", ringWhole("node-1", "node-2", "node-3"), pageJS)
+	screenshot(t, ctx, shots, "dashboard-node-3-back")
 }
