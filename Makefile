@@ -9,11 +9,11 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 PROTOS = $(shell find . -name '*.proto' ! -path './.git/*' | sed 's|^\./||' | sort)
 
 # The packages of the workspace's modules (go.work): mesh, the benchmarks,
-# the CLI, the examples and the SQLite and PostgreSQL stores. usertest is a
-# module outside the workspace that imports mesh as an application does;
-# deploy/kubernetes, one that checks the Kubernetes manifests with the
-# Kubernetes API's types, kept out of mesh's module graph.
-PKGS = ./... ./bench/... ./cmd/mesh/... ./examples/... ./store/sqlite/... ./store/postgres/...
+# the CLI, the examples, the SQLite and PostgreSQL stores and the browser
+# tests. usertest is a module outside the workspace that imports mesh as an
+# application does; deploy/kubernetes, one that checks the Kubernetes
+# manifests with the Kubernetes API's types, kept out of mesh's module graph.
+PKGS = ./... ./bench/... ./cmd/mesh/... ./examples/... ./store/sqlite/... ./store/postgres/... ./e2e/...
 
 .PHONY: all test postgres-test demo lint proto bench bench-full mesh cluster cluster-down rolling-restart
 

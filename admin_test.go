@@ -1,6 +1,7 @@
 package mesh_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -214,6 +215,57 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 		if code := adminPost(t, nodes[1].AdminAddr(), "/v1/call", body, &got); code != http.StatusForbidden {
 			t.Errorf("call on a node without AdminCalls: status %d, want 403", code)
+		}
+	})
+
+	t.Run("dashboard", func(t *testing.T) {
+		resp, err := adminClient.Get("http://" + endpoint + "/dashboard/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var snap struct {
+			Members []struct{ Name, State string }
+			Rings   []struct {
+				Capability string
+				Shards     int
+				Owners     []struct {
+					Node   string
+					Shards int
+				}
+			}
+		}
+		// A snapshot is up to a second old: the first may be of a view
+		// from before the cluster converged.
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		for seen := 0; seen < 5 && sc.Scan(); {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				seen++
+				if err := json.Unmarshal([]byte(data), &snap); err != nil {
+					t.Fatal(err)
+				}
+				if len(snap.Members) == 3 && len(snap.Rings) == 1 && len(snap.Rings[0].Owners) == 3 {
+					break
+				}
+			}
+		}
+		if len(snap.Members) != 3 || len(snap.Rings) != 1 || snap.Rings[0].Capability != "echo" ||
+			snap.Rings[0].Shards != 4096 || len(snap.Rings[0].Owners) != 3 {
+			t.Fatalf("snapshot %+v: want 3 members and the ring of echo over 4096 shards and 3 nodes", snap)
+		}
+		sum := 0
+		for _, o := range snap.Rings[0].Owners {
+			sum += o.Shards
+		}
+		if sum != 4096 {
+			t.Errorf("owners %+v own %d shards, want 4096", snap.Rings[0].Owners, sum)
+		}
+		for id, node := range servedBy {
+			var where struct{ Owner string }
+			if code := adminGet(t, endpoint, "/dashboard/where?capability=echo&id="+id, &where); code != http.StatusOK || where.Owner != node {
+				t.Errorf("where %s: %d, owner %q, served by %s", id, code, where.Owner, node)
+			}
 		}
 	})
 

@@ -25,8 +25,16 @@
 //	GET  /readyz            Ready: 200 once joined and converged, 503 before,
 //	                        while draining and without quorum (mesh's
 //	                        Node.Ready says when)
+//	GET  /dashboard         The dashboard, a web page kept live by
+//	                        GET /dashboard/events (server-sent events: a
+//	                        snapshot a second, at most 16 pages at once,
+//	                        not counted among the 32 requests below);
+//	                        GET /dashboard/where?capability=C&id=ID says
+//	                        where a process lives and why; POST
+//	                        /dashboard/login trades a token for a cookie
 //
-// Answers are indented JSON (application/json). A request the endpoint
+// Answers are indented JSON (application/json), but for the dashboard's
+// pages (HTML) and events (text/event-stream). A request the endpoint
 // refuses is answered with an Error: 401 for missing or refused
 // credentials and 403 for a read token on POST /v1/call (see
 // Authentication), 400 for a malformed request (a bad limit or timeout, an
@@ -85,6 +93,24 @@
 // logged. Without tokens, the endpoint has no authentication: anyone who
 // reaches it may read it, and call any process if Options.Calls is set.
 //
+// The dashboard's routes need RoleRead too. A browser cannot put a
+// bearer token on a page's live updates (EventSource), so GET /dashboard
+// without credentials answers 401 with a form that posts a token to
+// /dashboard/login (in the body, never in a URL); a token of either role
+// is answered with a session cookie, HttpOnly, SameSite=Strict, Secure
+// over HTTPS, for Path=/dashboard only, valid 12 hours, named after the
+// endpoint's port (browsers keep one cookie jar per host, so a program
+// on another port of the host that the browser visits receives it too).
+// The cookie is not the token but an HMAC, under a key the handler draws
+// when it is made, of its expiry and the token's digest: it opens
+// nothing but the dashboard, on no other node, and no longer once the
+// node restarts. A login posted from another site, or another port of
+// the host, is refused (Sec-Fetch-Site, Origin). The dashboard changes
+// nothing in the node; its answers forbid inline and foreign scripts,
+// framing and caching (Content-Security-Policy, X-Frame-Options,
+// Cache-Control), and write every name, label and ID as text. A
+// verified client certificate opens it as it opens the other routes.
+//
 // With Options.TLS set, Listen serves HTTPS. If its ClientAuth verifies
 // client certificates (tls.VerifyClientCertIfGiven, or
 // tls.RequireAndVerifyClientCert, under which the handshake refuses a
@@ -111,8 +137,17 @@
 // # Concurrency
 //
 // The handler keeps no state between requests but the count of those in
-// progress: it serves requests concurrently, each calling the Node's
-// methods from its own goroutine, so a Node must be safe for concurrent
-// use. A request's context bounds what the Node does for it (pings,
-// calls, status).
+// progress and the dashboard's: it serves requests concurrently, each
+// calling the Node's methods from its own goroutine, so a Node must be
+// safe for concurrent use. A request's context bounds what the Node does
+// for it (pings, calls, status).
+//
+// The dashboard reads the Node's view (Members, RoutingVersion, Rings)
+// every second and its Metrics every 2 s, keeps five minutes of the
+// metrics and a timeline of the changes it saw between readings (joins,
+// state changes, failures, leaves, new placements, handed-off states),
+// all bounded. A Server made by Listen reads from a goroutine of its own
+// from the start until Shutdown, which also ends the live pages; a
+// handler from NewHandler reads only while a live page asks, so its
+// history starts then.
 package admin

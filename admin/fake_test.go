@@ -34,6 +34,7 @@ type fakeNode struct {
 	callErr        error
 	readyErr       error
 	reg            *prometheus.Registry
+	rings          []RingInfo
 	// statusGate, if set, holds every Status until it is closed, and
 	// statusIn counts the Status calls it holds.
 	statusGate chan struct{}
@@ -61,8 +62,16 @@ func (f *fakeNode) Name() string                  { return f.name }
 func (f *fakeNode) RoutingVersion() uint64        { return f.routingVersion }
 func (f *fakeNode) Members() []MemberInfo         { return f.members }
 func (f *fakeNode) Activations() []ActivationInfo { return f.activations }
-func (f *fakeNode) Metrics() prometheus.Gatherer  { return f.reg }
 func (f *fakeNode) Ready() error                  { return f.readyErr }
+func (f *fakeNode) Rings() []RingInfo             { return f.rings }
+
+// Metrics returns f.reg, or an empty registry if it is nil.
+func (f *fakeNode) Metrics() prometheus.Gatherer {
+	if f.reg == nil {
+		return prometheus.NewRegistry()
+	}
+	return f.reg
+}
 
 func (f *fakeNode) Locate(capability, id string) (Placement, error) {
 	if f.locateErr != nil {

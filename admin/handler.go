@@ -82,6 +82,7 @@ type Options struct {
 var endpoints = []string{
 	"GET /v1/members", "GET /v1/activations?capability=C&limit=N", "GET /v1/owner?capability=C&id=ID",
 	"GET /v1/status", "GET /v1/ping?node=NAME&timeout=D", "GET /v1/events", "POST /v1/call", "GET /metrics", "GET /healthz", "GET /readyz",
+	"GET /dashboard",
 }
 
 // handler serves the routes over a Node.
@@ -97,6 +98,10 @@ type handler struct {
 	streams  chan struct{}
 	// now is the clock of ages and durations in answers.
 	now func() time.Time
+	// dash keeps the dashboard's snapshots and history; sessions its
+	// cookies.
+	dash     *dashboard
+	sessions *sessions
 }
 
 // NewHandler returns the endpoint's routes over n (see the package
@@ -136,6 +141,8 @@ func newHandler(n Node, opts Options) *handler {
 	if h.maxCallTimeout == 0 {
 		h.maxCallTimeout = defaultMaxCallTimeout
 	}
+	h.dash = newDashboard(n, func() time.Time { return h.now() })
+	h.sessions = newSessions(h.auth)
 	return h
 }
 
@@ -161,6 +168,7 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /metrics", h.guard(RoleRead, promhttp.HandlerFor(h.node.Metrics(), promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", h.health)
 	mux.HandleFunc("GET /readyz", h.ready)
+	h.dashRoutes(mux)
 	return mux
 }
 

@@ -67,7 +67,8 @@ func TestAnswers(t *testing.T) {
     "POST /v1/call",
     "GET /metrics",
     "GET /healthz",
-    "GET /readyz"
+    "GET /readyz",
+    "GET /dashboard"
   ],
   "node": "node-1"
 }

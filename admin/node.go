@@ -51,6 +51,12 @@ type Node interface {
 	Ready() error
 	// Metrics is what GET /metrics serves.
 	Metrics() prometheus.Gatherer
+	// Rings returns, for each capability some member offers, how many
+	// shards each node of its ring owns, sorted by capability: the
+	// placement of RoutingVersion. The dashboard calls it again each
+	// time RoutingVersion changes, so it should be cheap (one pass over
+	// the shards of each ring, no network).
+	Rings() []RingInfo
 	// Events subscribes to the node's membership events, holding at most
 	// buf events the endpoint has not taken (see EventStream). The stream
 	// ends when ctx ends, on its Close, or when the node closes. Its error
@@ -138,6 +144,17 @@ type Placement struct {
 	// are the members the node considered for the ring, sorted by name.
 	Requires map[string]string
 	Members  []RingMember
+}
+
+// RingInfo is the ring of one capability as a Node sees it: who owns how
+// many of its shards.
+type RingInfo struct {
+	Capability string
+	Version    uint64
+	// Shards is the ring's shard count; Owners counts the shards each
+	// node of the ring owns, and sums to Shards.
+	Shards int
+	Owners map[string]int
 }
 
 // ClusterStatus is the health of the cluster as a Node sees it.

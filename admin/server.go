@@ -30,6 +30,10 @@ type Server struct {
 	srv  *http.Server
 	addr string
 	done chan struct{} // closed when Serve has returned
+	// dash is the dashboard's state, refreshed by a goroutine that
+	// dashDone sees end.
+	dash     *dashboard
+	dashDone chan struct{}
 }
 
 // Listen serves the endpoint over n on addr (host:port; port 0 picks a
@@ -41,10 +45,10 @@ type Server struct {
 // KiB). It fails with opts.Validate's error, and with net.Listen's error
 // if addr cannot be listened on.
 func Listen(addr string, n Node, opts Options) (*Server, error) {
-	handler, err := NewHandler(n, opts)
-	if err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	h := newHandler(n, opts)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -56,7 +60,7 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 	s := &Server{
 		addr: ln.Addr().String(),
 		srv: &http.Server{
-			Handler:           handler,
+			Handler:           h.routes(),
 			ReadHeaderTimeout: readHeaderTimeout,
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      opts.maxWrite() + writeSlack,
@@ -65,6 +69,7 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		},
 		done: make(chan struct{}),
+		dash: h.dash, dashDone: make(chan struct{}),
 	}
 	serve := func() error { return s.srv.Serve(ln) }
 	if opts.TLS != nil {
@@ -74,6 +79,10 @@ func Listen(addr string, n Node, opts Options) (*Server, error) {
 		s.srv.TLSConfig = opts.TLS.Clone()
 		serve = func() error { return s.srv.ServeTLS(ln, "", "") }
 	}
+	go func() {
+		defer close(s.dashDone)
+		s.dash.run()
+	}()
 	go func() {
 		defer close(s.done)
 		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -88,8 +97,11 @@ func (s *Server) Addr() string { return s.addr }
 
 // Shutdown stops the server: it stops accepting connections, lets the
 // requests in progress finish until ctx ends, then closes their
-// connections. It returns once the server has stopped.
+// connections. Live dashboards end at once. It returns once the server
+// has stopped.
 func (s *Server) Shutdown(ctx context.Context) {
+	s.dash.close()
+	<-s.dashDone
 	if err := s.srv.Shutdown(ctx); err != nil {
 		_ = s.srv.Close()
 	}
