@@ -16,6 +16,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ func main() {
 	mode := flag.String("mode", "quick", "quick or full")
 	out := flag.String("out", "bench", "directory for RESULTS.md, charts and profiles")
 	only := flag.String("only", "", "comma-separated workload IDs to run (default all)")
-	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, mesh+tls, ceiling, rf, wire, peer (default all)")
+	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, mesh+tls, mesh+save, mesh+save-pg, ceiling, rf, wire, peer; S's stores memory, sqlite-full, sqlite-normal, postgres (default all)")
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
@@ -150,7 +151,7 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now()}
+	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now(), pgURL: os.Getenv(postgresEnv)}
 	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
 
 	var ws []workload
@@ -177,7 +178,13 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 				step++
 				t0 := time.Now()
 				load := loadAverage()
-				res, err := w.Run(r, c, "")
+				var res *result
+				var err error
+				if needsPostgres(c) && r.pgURL == "" {
+					err = errors.New(notRunPG) // never a figure without a server
+				} else {
+					res, err = w.Run(r, c, "")
+				}
 				if res == nil {
 					res = &result{}
 				}
@@ -222,6 +229,9 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 
 // headline is the one-line progress summary of a result.
 func headline(w string, res *result) string {
+	if res.Err == notRunPG {
+		return res.Err
+	}
 	if res.Err != "" {
 		msg := res.Err
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -246,6 +256,12 @@ func headline(w string, res *result) string {
 		}
 	}
 	switch w {
+	case "S":
+		for _, name := range []string{savePhase(1), savePhase(64), phRestore} {
+			if ph, ok := res.Phases[name]; ok {
+				parts = append(parts, fmt.Sprintf("%s %s/s", name, commas(ph.Rate)))
+			}
+		}
 	case "C4":
 		for _, name := range slices.Sorted(maps.Keys(res.Phases)) {
 			if ph := res.Phases[name]; ph.CPU > 0 {
