@@ -4,7 +4,9 @@
 // dispatcher and reply paths, no routing), raw protoactor-go with
 // RequestFuture, the wire limit (raw gRPC streams, across nodes) and
 // protoactor-go's own cluster package (the peer), in one run, side by
-// side. Every node is its own OS process: this binary started again in the
+// side; on B5 and C1 also mesh saving on change to SQLite and PostgreSQL,
+// and in S the stores on their own (PostgreSQL where postgresEnv names a
+// database). Every node is its own OS process: this binary started again in the
 // node role. It writes RESULTS.md, charts and CPU profiles of mesh into
 // the output directory, and the raw results as results.json (not
 // committed), from which -report rewrites RESULTS.md.

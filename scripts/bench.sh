@@ -2,8 +2,8 @@
 # Runs mesh's benchmark suite and writes bench/RESULTS.md, its charts
 # (PNG) and mesh's CPU profiles beside it.
 #
-#   scripts/bench.sh quick   # about 6 minutes on 2 cores: fewer rounds
-#   scripts/bench.sh full    # more rounds, M at 1M activations: about 15 minutes (estimated)
+#   scripts/bench.sh quick   # about 8 minutes on 2 cores: fewer rounds
+#   scripts/bench.sh full    # more rounds, M at 1M activations: about 19 minutes (estimated)
 #
 # Further arguments go to the benchmark program, e.g. -only B1,C1 or
 # -rounds 5; -report rewrites RESULTS.md from bench/results.json alone
