@@ -131,6 +131,9 @@ type suite struct {
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_s"`
 	Results  []*result `json:"results"`
+	// StoreFS is the file system of the run's SQLite files ("" if not
+	// known).
+	StoreFS string `json:"store_fs,omitempty"`
 	// Profiles maps a workload to its CPU profile files, relative to the
 	// output directory.
 	Profiles map[string][]string `json:"profiles,omitempty"`
@@ -154,7 +157,7 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 		return nil, err
 	}
 	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now(), pgURL: os.Getenv(postgresEnv)}
-	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
+	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}, StoreFS: fsType(tmp)}
 
 	var ws []workload
 	steps := 0

@@ -30,7 +30,7 @@ const storesText = `Each store runs in the benchmark's driver process through ` 
 every round: *memory* is ` + "`store.NewMemory`" + `; *SQLite* is ` + "`sqlite.Open`" + ` on a new file in a temporary
 directory, with ` + "`WithSync(SyncFull)`" + ` (an fsync of the write-ahead log per commit, shared by concurrent writers through
 group commit) or ` + "`WithSync(SyncNormal)`" + ` (no fsync but at checkpoints); *PostgreSQL* is ` + "`postgres.Open`" + ` with its
-default pool (4 connections) on a table of its own in the database of ` + "`" + postgresEnv + "`" + ` (scripts/bench.sh starts a
+default pool (the greater of 4 connections and the CPU count) on a table of its own in the database of ` + "`" + postgresEnv + "`" + ` (scripts/bench.sh starts a
 throwaway local server, fsync on, over a Unix socket, when PostgreSQL is installed). A save is a versioned ` + "`Save`" + ` of
 a 1 KiB record, each goroutine saving the next version of a key of its own: a process saving after every message. A restore is
 one ` + "`Load`" + ` of a 1 KiB record, sequential from one goroutine, round robin over 64 records: what a process waits for
@@ -40,7 +40,15 @@ before its first message on a new node.
 // writeStores writes S's table: a row per store, not-run rows included.
 func writeStores(b *strings.Builder, s *suite, w workload) {
 	cols := storeCols()
-	fmt.Fprintf(b, "## %s — %s\n\n%s\n| store |", w.ID, w.Title, storesText)
+	fmt.Fprintf(b, "## %s — %s\n\n%s", w.ID, w.Title, storesText)
+	switch s.StoreFS {
+	case "":
+	case "tmpfs":
+		b.WriteString("**The SQLite files were on tmpfs:** an fsync reaches no disk there, so SyncFull's figures are not those of a durable store.\n")
+	default:
+		fmt.Fprintf(b, "The SQLite files were on %s.\n", s.StoreFS)
+	}
+	b.WriteString("\n| store |")
 	for _, c := range cols {
 		dir := " ↓"
 		if c.higher {

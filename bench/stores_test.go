@@ -46,7 +46,8 @@ func TestSaveContenderSaves(t *testing.T) {
 }
 
 // TestReportStores checks S's table, a store not run for want of
-// PostgreSQL included, and the cost of saving on change on B5.
+// PostgreSQL included, the warning for SQLite files on tmpfs, and the cost
+// of saving on change on B5.
 func TestReportStores(t *testing.T) {
 	s := synthetic("B5", phCall, map[string][]float64{meshC: {100, 200}, meshSave: {50, 50}})
 	s.Results = append(s.Results,
@@ -56,6 +57,7 @@ func TestReportStores(t *testing.T) {
 		s.Results = append(s.Results, &result{Workload: "S", Contender: storeSQLiteFull, Round: i + 1,
 			Phases: map[string]phaseResult{savePhase(1): {Name: savePhase(1), N: 1, OK: 1, Rate: v}}})
 	}
+	s.StoreFS = "tmpfs"
 	dir := t.TempDir()
 	if err := writeReport(dir, s); err != nil {
 		t.Fatal(err)
@@ -66,6 +68,7 @@ func TestReportStores(t *testing.T) {
 	}
 	report := string(b)
 	for _, want := range []string{
+		"**The SQLite files were on tmpfs:**",
 		"| PostgreSQL | " + notRunPG + " |",
 		"| SQLite, SyncFull | 2,000/s <sub>1,000/s–3,000/s</sub> |",
 		"Cost of saving on change, mesh+save (SQLite) over mesh: throughput (16 B) 0.38× <sub>0.25×–0.50×</sub>",
