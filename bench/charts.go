@@ -17,21 +17,25 @@ import (
 type chart struct{ file, alt string }
 
 var contenderColor = map[string]color.Color{
-	meshC:   color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	meshTLS: color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
-	ceiling: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	futures: color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
-	wireC:   color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
-	peer:    color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	meshC:      color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	meshTLS:    color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
+	meshSave:   color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	meshSavePG: color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+	ceiling:    color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	futures:    color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	wireC:      color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+	peer:       color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 }
 
 var contenderLabel = map[string]string{
-	meshC:   "mesh",
-	meshTLS: "mesh+TLS",
-	ceiling: "fair ceiling (protoactor, mesh's machinery)",
-	futures: "protoactor (RequestFuture)",
-	wireC:   "wire limit (raw gRPC streams)",
-	peer:    "peer (protoactor cluster)",
+	meshC:      "mesh",
+	meshTLS:    "mesh+TLS",
+	meshSave:   "mesh saving on change (SQLite)",
+	meshSavePG: "mesh saving on change (PostgreSQL)",
+	ceiling:    "fair ceiling (protoactor, mesh's machinery)",
+	futures:    "protoactor (RequestFuture)",
+	wireC:      "wire limit (raw gRPC streams)",
+	peer:       "peer (protoactor cluster)",
 }
 
 // writeCharts draws the throughput curves and latency distributions and

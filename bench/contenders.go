@@ -22,6 +22,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
 	"github.com/meshrun/mesh"
+	"github.com/meshrun/mesh/store"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -65,7 +66,7 @@ type node interface {
 
 func newNode(contender string) (node, error) {
 	switch contender {
-	case meshC, meshTLS:
+	case meshC, meshTLS, meshSave, meshSavePG:
 		return &meshNode{}, nil
 	case ceiling:
 		return &ceilingNode{fair: true}, nil
@@ -114,7 +115,8 @@ func remoteOptions(kinds ...*remote.Kind) []remote.ConfigOption {
 type meshNode struct {
 	name  string
 	n     *mesh.Node
-	probe []string // one ID per shard, for shards
+	st    store.Store // the save contenders' store; nil otherwise
+	probe []string    // one ID per shard, for shards
 }
 
 func (m *meshNode) start(a startArgs) (nodeInfo, error) {
@@ -137,6 +139,13 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if a.Store != nil {
+		st, err := openStore(ctx, *a.Store)
+		if err != nil {
+			return nodeInfo{}, fmt.Errorf("open store: %w", err)
+		}
+		m.st, cfg.Store = st, st
+	}
 	n, err := mesh.Start(ctx, cfg)
 	if err != nil {
 		return nodeInfo{}, err
@@ -148,7 +157,12 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	})
 	var caps []mesh.Capability
 	for _, k := range a.Kinds {
-		caps = append(caps, mesh.Capability{Name: k, New: func(string) mesh.Process { return echo }})
+		c := mesh.Capability{Name: k, New: func(string) mesh.Process { return echo }}
+		if m.st != nil {
+			c.Save = mesh.SaveOnChange
+			c.New = func(string) mesh.Process { return &countingEcho{node: name} }
+		}
+		caps = append(caps, c)
 	}
 	if err := n.RegisterCapabilities(caps...); err != nil {
 		return nodeInfo{}, err
@@ -273,6 +287,41 @@ func (m *meshNode) close(graceful bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_ = m.n.Close(ctx)
+	if m.st != nil {
+		_ = m.st.Close()
+	}
+}
+
+// countingEcho is the echo process of the contenders that save on
+// change: it counts the messages it echoes, says each changed its state,
+// and keeps the count through saves and restores, so that every echoed
+// message costs one write of its state to the store before the reply
+// leaves.
+type countingEcho struct {
+	node  string
+	count uint64
+}
+
+func (e *countingEcho) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
+	if s, ok := msg.(*wrapperspb.StringValue); ok && s.Value == whereQuery {
+		return wrapperspb.String(e.node), nil
+	}
+	e.count++
+	ctx.Changed()
+	return msg, nil
+}
+
+func (e *countingEcho) Snapshot() (proto.Message, uint32, error) {
+	return wrapperspb.UInt64(e.count), 1, nil
+}
+
+func (e *countingEcho) Restore(state proto.Message, format uint32) error {
+	c, ok := state.(*wrapperspb.UInt64Value)
+	if !ok || format != 1 {
+		return fmt.Errorf("countingEcho: state %T, format %d", state, format)
+	}
+	e.count = c.GetValue()
+	return nil
 }
 
 // The peer: protoactor-go's own cluster, disthash identity lookup; the

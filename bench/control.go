@@ -40,7 +40,9 @@ const (
 	peer    = "peer"     // protoactor-go's cluster package
 )
 
-var contenders = []string{meshC, meshTLS, ceiling, futures, wireC, peer}
+// contenders are every workload's contenders in column order: the save
+// contenders (meshSave, meshSavePG) after mesh's, S's stores last.
+var contenders = append([]string{meshC, meshTLS, meshSave, meshSavePG, ceiling, futures, wireC, peer}, stores...)
 
 // command is one request from the driver to a node process.
 type command struct {
@@ -96,6 +98,9 @@ type startArgs struct {
 	// TLSDir holds ca.crt and NAME.crt, NAME.key for every node name:
 	// mesh+TLS's throwaway certificates.
 	TLSDir string `json:"tls_dir,omitempty"`
+	// Store is the store of a contender that saves on change, shared by
+	// every node process of the run.
+	Store *storeArgs `json:"store,omitempty"`
 }
 
 // nodeInfo describes a started node.

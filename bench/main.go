@@ -4,7 +4,9 @@
 // dispatcher and reply paths, no routing), raw protoactor-go with
 // RequestFuture, the wire limit (raw gRPC streams, across nodes) and
 // protoactor-go's own cluster package (the peer), in one run, side by
-// side. Every node is its own OS process: this binary started again in the
+// side; on B5 and C1 also mesh saving on change to SQLite and PostgreSQL,
+// and in S the stores on their own (PostgreSQL where postgresEnv names a
+// database). Every node is its own OS process: this binary started again in the
 // node role. It writes RESULTS.md, charts and CPU profiles of mesh into
 // the output directory, and the raw results as results.json (not
 // committed), from which -report rewrites RESULTS.md.
@@ -16,6 +18,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +37,7 @@ func main() {
 	mode := flag.String("mode", "quick", "quick or full")
 	out := flag.String("out", "bench", "directory for RESULTS.md, charts and profiles")
 	only := flag.String("only", "", "comma-separated workload IDs to run (default all)")
-	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, mesh+tls, ceiling, rf, wire, peer (default all)")
+	cont := flag.String("contenders", "", "comma-separated contenders to run: mesh, mesh+tls, mesh+save, mesh+save-pg, ceiling, rf, wire, peer; S's stores memory, sqlite-full, sqlite-normal, postgres (default all)")
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
@@ -128,6 +131,9 @@ type suite struct {
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_s"`
 	Results  []*result `json:"results"`
+	// StoreFS is the file system of the run's SQLite files ("" if not
+	// known).
+	StoreFS string `json:"store_fs,omitempty"`
 	// Profiles maps a workload to its CPU profile files, relative to the
 	// output directory.
 	Profiles map[string][]string `json:"profiles,omitempty"`
@@ -150,8 +156,8 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now()}
-	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}}
+	r := &runner{exe: exe, tmp: tmp, p: p, out: progress, start: time.Now(), pgURL: os.Getenv(postgresEnv)}
+	s := &suite{Format: suiteFormat, Params: p, Machine: readMachine(), Started: r.start, Profiles: map[string][]string{}, StoreFS: fsType(tmp)}
 
 	var ws []workload
 	steps := 0
@@ -177,7 +183,13 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 				step++
 				t0 := time.Now()
 				load := loadAverage()
-				res, err := w.Run(r, c, "")
+				var res *result
+				var err error
+				if needsPostgres(c) && r.pgURL == "" {
+					err = errors.New(notRunPG) // never a figure without a server
+				} else {
+					res, err = w.Run(r, c, "")
+				}
 				if res == nil {
 					res = &result{}
 				}
@@ -222,6 +234,9 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 
 // headline is the one-line progress summary of a result.
 func headline(w string, res *result) string {
+	if res.Err == notRunPG {
+		return res.Err
+	}
 	if res.Err != "" {
 		msg := res.Err
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -246,6 +261,12 @@ func headline(w string, res *result) string {
 		}
 	}
 	switch w {
+	case "S":
+		for _, name := range []string{savePhase(1), savePhase(64), phRestore} {
+			if ph, ok := res.Phases[name]; ok {
+				parts = append(parts, fmt.Sprintf("%s %s/s", name, commas(ph.Rate)))
+			}
+		}
 	case "C4":
 		for _, name := range slices.Sorted(maps.Keys(res.Phases)) {
 			if ph := res.Phases[name]; ph.CPU > 0 {

@@ -35,6 +35,10 @@ type params struct {
 	// CurveN is the calls per point of the throughput curves.
 	CurveN int `json:"curve_n"`
 
+	// SSaves bounds each save phase of S, SLoads its restores.
+	SSaves int `json:"s_saves,omitempty"`
+	SLoads int `json:"s_loads,omitempty"`
+
 	R1IDs int `json:"r1_ids"` // IDs activated before the join
 	R2IDs int `json:"r2_ids"` // IDs activated before the failure
 
@@ -111,6 +115,7 @@ func quickParams() params {
 		C3IDs: 1_000, C3Calls: 100_000, ScaleNodes: []int{2, 4, 8},
 		Payloads: payloadSizes,
 		CurveN:   100_000, R1IDs: 5_000, R2IDs: 3_000,
+		SSaves: 100_000, SLoads: 20_000,
 		Window: 2, Limit: 120, FailoverLimit: 30,
 	}
 }
@@ -136,6 +141,7 @@ func smokeParams() params {
 		C3IDs: 50, C3Calls: 100, ScaleNodes: []int{2, 3},
 		Payloads: payloadSizes,
 		CurveN:   100, R1IDs: 100, R2IDs: 100,
+		SSaves: 200, SLoads: 300,
 		Window: 20, Limit: 30, FailoverLimit: 20,
 	}
 }

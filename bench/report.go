@@ -167,7 +167,7 @@ func callsPerFrame(name string) func(*result) (float64, bool) {
 func shareRows() []row {
 	return []row{
 		{label: "IDs on the calling node", format: fmtPct, get: value("local_share"), noRatio: true},
-		{label: "IDs placed where the others place them", format: fmtPct, get: value("placement_same"), noRatio: true, only: []string{meshC, meshTLS}},
+		{label: "IDs placed where the others place them", format: fmtPct, get: value("placement_same"), noRatio: true, only: []string{meshC, meshTLS, meshSave, meshSavePG}},
 	}
 }
 
@@ -379,12 +379,13 @@ func ran(s *suite, w string) bool {
 	return false
 }
 
-// ranBy lists the contenders, in column order, with a result for w.
+// ranBy lists the contenders, in column order, with a result for w
+// (those not run for want of PostgreSQL have none).
 func ranBy(s *suite, w string) []string {
 	var out []string
 	for _, c := range contenders {
 		for _, r := range s.Results {
-			if r.Workload == w && r.Contender == c {
+			if r.Workload == w && r.Contender == c && r.Err != notRunPG {
 				out = append(out, c)
 				break
 			}
@@ -425,41 +426,54 @@ func writeLoad(b *strings.Builder, s *suite) {
 }
 
 // ratioCols are the ratio columns of a workload's table: mesh over every
-// other contender but mesh+TLS, and mesh+TLS over mesh (the cost of TLS).
+// contender that is not mesh, then every other configuration of mesh over
+// plain mesh: mesh+TLS (the cost of TLS) and the save contenders (the
+// cost of saving on change).
 func ratioCols(cs []string) [][2]string {
 	var out [][2]string
 	if !slices.Contains(cs, meshC) {
 		return nil
 	}
 	for _, c := range cs {
-		if c != meshC && c != meshTLS {
+		if !isMesh(c) {
 			out = append(out, [2]string{meshC, c})
 		}
 	}
-	if slices.Contains(cs, meshTLS) {
-		out = append(out, [2]string{meshTLS, meshC})
+	for _, c := range cs {
+		if isMesh(c) && c != meshC {
+			out = append(out, [2]string{c, meshC})
+		}
 	}
 	return out
 }
 
 // columnName names a contender in table headers.
 var columnName = map[string]string{
-	meshC:   "mesh",
-	meshTLS: "mesh+TLS",
-	ceiling: "fair ceiling",
-	futures: "protoactor (RequestFuture)",
-	wireC:   "wire limit",
-	peer:    "peer",
+	meshC:      "mesh",
+	meshTLS:    "mesh+TLS",
+	meshSave:   "mesh+save (SQLite)",
+	meshSavePG: "mesh+save (PostgreSQL)",
+	ceiling:    "fair ceiling",
+	futures:    "protoactor (RequestFuture)",
+	wireC:      "wire limit",
+	peer:       "peer",
+
+	storeMemory:       "memory (store.NewMemory)",
+	storeSQLiteFull:   "SQLite, SyncFull",
+	storeSQLiteNormal: "SQLite, SyncNormal",
+	storePostgres:     "PostgreSQL",
 }
 
 // ratioName names a ratio column.
 var ratioName = map[string]string{
-	meshC:   "mesh",
-	meshTLS: "mesh+TLS",
-	ceiling: "ceiling",
-	futures: "RequestFuture",
-	wireC:   "wire",
-	peer:    "peer",
+	meshC:      "mesh",
+	meshTLS:    "mesh+TLS",
+	meshSave:   "mesh+save(SQLite)",
+	meshSavePG: "mesh+save(PostgreSQL)",
+	ceiling:    "ceiling",
+	futures:    "RequestFuture",
+	wireC:      "wire",
+	peer:       "peer",
 }
 
 // writeReport writes RESULTS.md and its charts into dir.
@@ -495,6 +509,10 @@ func writeReport(dir string, s *suite) error {
 
 	for _, w := range workloads() {
 		if !ran(s, w.ID) {
+			continue
+		}
+		if w.ID == "S" {
+			writeStores(&b, s, w)
 			continue
 		}
 		cs := ranBy(s, w.ID)
@@ -570,6 +588,9 @@ func writeReport(dir string, s *suite) error {
 
 const contendersText = `**Contenders.** *mesh*: this module through its public API (` + "`mesh.Call`" + `), 4096 shards, echo capability.
 *mesh+TLS*: the same with ` + "`Config.TransportTLS`" + ` from ` + "`mesh.LoadTLS`" + `, certificates of a CA made for the run with package ` + "`certs`" + `.
+*mesh+save (SQLite)*, *mesh+save (PostgreSQL)* (B5, C1): mesh saving on change: the echo process counts its messages, calls
+` + "`ctx.Changed()`" + ` in each and implements ` + "`actor.Snapshotter`" + `, its capability has ` + "`Save: mesh.SaveOnChange`" + `, and ` + "`Config.Store`" + ` is
+one store all node processes of the run share (one SQLite file, SyncFull; one PostgreSQL table): every call waits for one commit.
 *fair ceiling*: the same protoactor-go actors with no routing and the cheapest reply path, which is mesh's own machinery without mesh:
 the actors run on a dispatcher that keeps its goroutines (the rules of mesh's), a local call is a message carrying a pooled reply channel
 bounded by a pooled timer, a remote call goes over protoactor's remote in the name of one reply process per node, matched by the
@@ -626,6 +647,10 @@ func writeParams(b *strings.Builder, p params) {
 		commas(float64(p.M)), commas(float64(p.C1Calls)), commas(float64(p.C1IDs)), commas(float64(p.C2Acts)), commas(float64(p.C2Calls)),
 		commas(float64(p.C3Calls)), commas(float64(p.C3IDs)), strings.Join(nodes, ", "),
 		commas(float64(p.CurveN)), commas(float64(p.R1IDs)), commas(float64(p.R2IDs)), p.Limit)
+	if p.SSaves > 0 {
+		fmt.Fprintf(b, "**S and saving on change:** S's save phases stop at %s saves or the window, its restore phase at %s Loads; "+
+			"the save contenders run B5 and C1 without the throughput curves.\n\n", commas(float64(p.SSaves)), commas(float64(p.SLoads)))
+	}
 }
 
 // workloadNotes are the sentences a workload's table needs read with it.
@@ -636,6 +661,7 @@ func workloadNotes(s *suite, w workload) string {
 		if msg, suspect := ceilingSuspect(s); suspect {
 			fmt.Fprintf(&b, "\n**The fair ceiling is wrong:** %s. mesh does what the ceiling does and routes as well, so it cannot be faster by more than noise.\n", msg)
 		}
+		writeSaveCost(&b, s, w.ID)
 	case "C1":
 		share := func(c string) string {
 			sp, ok := figures(s, w.ID, c, row{get: value("local_share")})
@@ -655,6 +681,7 @@ func workloadNotes(s *suite, w workload) string {
 			b.WriteString(".\n")
 		}
 		writeTLSCost(&b, s, w.ID)
+		writeSaveCost(&b, s, w.ID)
 	case "C3":
 		writeTLSCost(&b, s, w.ID)
 	}
@@ -663,13 +690,22 @@ func workloadNotes(s *suite, w workload) string {
 
 // writeTLSCost states what mutual TLS costs mesh on C1 or C3.
 func writeTLSCost(b *strings.Builder, s *suite, w string) {
+	if parts := costParts(s, w, meshTLS); len(parts) > 0 {
+		fmt.Fprintf(b, "\nTLS cost, mesh+TLS over mesh: %s.\n", strings.Join(parts, "; "))
+	}
+}
+
+// costParts are the round ratios of contender c over mesh on w: for B5
+// and C1 throughput and CPU per call at every payload size, otherwise
+// the latency percentiles and CPU per call.
+func costParts(s *suite, w, c string) []string {
 	var parts []string
 	add := func(what string, get func(*result) (float64, bool)) {
-		if r, ok := roundRatios(s, w, meshTLS, meshC, get); ok {
+		if r, ok := roundRatios(s, w, c, meshC, get); ok {
 			parts = append(parts, fmt.Sprintf("%s %s", what, cell(r, true, fmtRatio)))
 		}
 	}
-	if w == "C1" {
+	if w == "B5" || w == "C1" {
 		for _, size := range s.Params.payloads() {
 			add("throughput ("+payloadLabel(size)+")", rate(payloadPhase(size)))
 			add("CPU per call ("+payloadLabel(size)+", all processes)", cpuPer(payloadPhase(size)))
@@ -680,9 +716,7 @@ func writeTLSCost(b *strings.Builder, s *suite, w string) {
 		add("p99", quantileUS(phCall, 99))
 		add("CPU per call (all processes)", cpuPer(phCall))
 	}
-	if len(parts) > 0 {
-		fmt.Fprintf(b, "\nTLS cost, mesh+TLS over mesh: %s.\n", strings.Join(parts, "; "))
-	}
+	return parts
 }
 
 // ceilingNoise is how far mesh may pass the fair ceiling on B5 before the
@@ -715,6 +749,12 @@ func notes(s *suite, w workload) string {
 	}
 	for _, r := range s.Results {
 		if r.Workload != w.ID {
+			continue
+		}
+		if r.Err == notRunPG {
+			if r.Round == 1 {
+				fmt.Fprintf(&b, "\n- %s: %s (%s was not set).", columnName[r.Contender], notRunPG, postgresEnv)
+			}
 			continue
 		}
 		if r.Err != "" {

@@ -56,6 +56,9 @@ type runner struct {
 	// certDir holds mesh+TLS's throwaway CA and node certificates, once
 	// made.
 	certDir string
+	// pgURL is the PostgreSQL database of the runs that need one
+	// (postgresEnv); "" when there is none.
+	pgURL string
 }
 
 // placement returns, for IDs 0 to ids-1, the index of the node that mesh's
@@ -213,12 +216,21 @@ func cpuTimes(nodes []*child, idx []int) ([]time.Duration, error) {
 
 // single runs sp on a fresh one-node process of contender.
 func (r *runner) single(contender string, kinds []string, sp *spec) ([]phaseResult, error) {
+	start := &startArgs{Contender: contender, Name: "node-1", Kinds: kinds}
+	if savesState(contender) {
+		st, cleanup, err := r.freshStore(contender)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup() // after the node process has stopped
+		start.Store = &st
+	}
 	c, err := r.spawn("node-1")
 	if err != nil {
 		return nil, err
 	}
 	defer c.stop(5 * time.Second)
-	if _, err := c.do(command{Op: "start", Start: &startArgs{Contender: contender, Name: "node-1", Kinds: kinds}}, time.Minute); err != nil {
+	if _, err := c.do(command{Op: "start", Start: start}, time.Minute); err != nil {
 		return nil, withLog(err, c)
 	}
 	a := &awaitArgs{Members: 1, Offering: map[string]int{}, Timeout: 30}
@@ -249,6 +261,10 @@ type group struct {
 	infos     []nodeInfo
 	kinds     [][]string
 	autoHosts []string // the peer's automanaged addresses, spares included
+	// store is the store every node shares (the save contenders), and
+	// dropStore removes it once the nodes are gone.
+	store     *storeArgs
+	dropStore func()
 }
 
 // freePorts returns n free loopback TCP ports.
@@ -276,6 +292,13 @@ func freePorts(n int) ([]int, error) {
 // for nodes added later.
 func (r *runner) startCluster(contender string, kinds [][]string, spare int) (*group, error) {
 	cl := &group{r: r, contender: contender}
+	if savesState(contender) {
+		st, cleanup, err := r.freshStore(contender)
+		if err != nil {
+			return nil, err
+		}
+		cl.store, cl.dropStore = &st, cleanup
+	}
 	if contender == peer {
 		ports, err := freePorts(len(kinds) + spare)
 		if err != nil {
@@ -306,7 +329,7 @@ func (cl *group) add(kinds []string) error {
 	if err != nil {
 		return err
 	}
-	a := &startArgs{Contender: cl.contender, Name: name, Kinds: kinds}
+	a := &startArgs{Contender: cl.contender, Name: name, Kinds: kinds, Store: cl.store}
 	if cl.contender == meshTLS {
 		dir, err := cl.r.certs()
 		if err != nil {
@@ -416,6 +439,10 @@ func (cl *group) close() {
 			c.kill()
 			cl.nodes[i] = nil
 		}
+	}
+	if cl.dropStore != nil {
+		cl.dropStore()
+		cl.dropStore = nil
 	}
 }
 

@@ -67,6 +67,14 @@ func TestSmoke(t *testing.T) {
 				t.Fatalf("%d results for %d contenders", len(o.s.Results), len(w.Contenders))
 			}
 			for _, r := range o.s.Results {
+				if r.Err == notRunPG && os.Getenv(postgresEnv) == "" {
+					t.Logf("%s/%s: %s", r.Workload, r.Contender, r.Err)
+					continue
+				}
+				if r.Workload == "S" {
+					checkStore(t, r)
+					continue
+				}
 				checkResult(t, r)
 			}
 			checkPlacement(t, o.s, w.ID)
@@ -135,6 +143,32 @@ func checkResult(t *testing.T, r *result) {
 	}
 	if len(r.Phases) == 0 && len(r.Values) == 0 {
 		t.Errorf("%s reported nothing", who)
+	}
+}
+
+// checkStore checks one store's run of S: every save and restore done,
+// each timed.
+func checkStore(t *testing.T, r *result) {
+	t.Helper()
+	who := r.Workload + "/" + r.Contender
+	if r.Err != "" {
+		t.Fatalf("%s failed: %s", who, r.Err)
+	}
+	for _, name := range []string{savePhase(1), savePhase(64), phRestore} {
+		ph, ok := r.Phases[name]
+		if !ok {
+			t.Errorf("%s: no phase %s", who, name)
+			continue
+		}
+		if ph.OK != ph.N || ph.Errors != 0 || ph.N == 0 {
+			t.Errorf("%s phase %s: %d of %d succeeded (%s)", who, name, ph.OK, ph.N, ph.FirstErr)
+		}
+		if ph.Rate <= 0 || ph.Wall <= 0 {
+			t.Errorf("%s phase %s: rate %g over %gs", who, name, ph.Rate, ph.Wall)
+		}
+		if h := histOf(ph); h == nil || h.TotalCount() != int64(ph.OK) || h.ValueAtQuantile(50) <= 0 {
+			t.Errorf("%s phase %s: latency histogram missing or wrong", who, name)
+		}
 	}
 }
 

@@ -39,19 +39,23 @@ func curvePhase(callers int) string { return "c" + strconv.Itoa(callers) }
 func workloads() []workload {
 	all := []string{meshC, ceiling, futures, peer}
 	cross := []string{meshC, meshTLS, ceiling, futures, wireC, peer}
+	// Saving on change is measured where its cost shows against plain
+	// mesh: warm calls on one node and across nodes.
+	saving := []string{meshSave, meshSavePG}
 	return []workload{
 		{ID: "B1", Title: "activation: new IDs, one echo call each (create + call)", Rounds: singleRounds, Contenders: all, Run: runB1},
 		{ID: "B2", Title: "hot actor: calls to one pre-created ID", Rounds: singleRounds, Contenders: all, Run: runB2},
 		{ID: "B4", Title: "activations spread over 3 capabilities", Rounds: singleRounds, Contenders: all, Run: runB4},
-		{ID: "B5", Title: "warm calls round robin over created IDs, per payload size, and the single-node throughput curve", Rounds: singleRounds, Contenders: all, Run: runB5},
+		{ID: "B5", Title: "warm calls round robin over created IDs, per payload size, and the single-node throughput curve", Rounds: singleRounds, Contenders: slices.Concat(all, saving), Run: runB5},
 		{ID: "B6", Title: "latency: sequential calls from one caller to existing actors", Rounds: singleRounds, Contenders: all, Run: runB6},
 		{ID: "M", Title: "memory per idle activation", Rounds: singleRounds, Contenders: all, Run: runM},
-		{ID: "C1", Title: "cross-node: 3 node processes, calls over IDs from one node, per payload size, and the cross-node throughput curve", Rounds: clusterRounds, Contenders: cross, Run: runC1},
+		{ID: "C1", Title: "cross-node: 3 node processes, calls over IDs from one node, per payload size, and the cross-node throughput curve", Rounds: clusterRounds, Contenders: slices.Concat(cross, saving), Run: runC1},
 		{ID: "C2", Title: "balanced: 4 node processes, one capability each; activations then calls from one node", Rounds: clusterRounds, Contenders: all, Run: runC2},
 		{ID: "C3", Title: "cross-node latency: sequential calls from one caller to IDs another node process serves", Rounds: clusterRounds, Contenders: []string{meshC, meshTLS, peer}, Run: runC3},
 		{ID: "C4", Title: "CPU per call against node count: C1's calls with 2, 4 and 8 node processes", Rounds: clusterRounds, Contenders: []string{meshC, ceiling, wireC}, Run: runC4},
 		{ID: "R1", Title: "rebalance: a 4th node joins a 3-node cluster, then leaves, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR1},
 		{ID: "R2", Title: "failover: kill -9 of a node, and a graceful leave, under load", Rounds: rRounds, Contenders: []string{meshC, peer}, Run: runR2},
+		{ID: "S", Title: "stores: saves per second and restore latency, 1 KiB records", Rounds: singleRounds, Contenders: stores, Run: runS},
 	}
 }
 
@@ -84,22 +88,27 @@ func (p params) payloads() []int {
 	return p.Payloads
 }
 
-// callPhases are a timed call phase per payload size, then, unless
-// profiling, the throughput curve at the headline size.
-func (r *runner) callPhases(ids, n, callers int, prof string) []phase {
+// callPhases are a timed call phase per payload size, then, if curves,
+// the throughput curve at the headline size.
+func (r *runner) callPhases(ids, n, callers int, curves bool) []phase {
 	var out []phase
 	for _, size := range r.p.payloads() {
 		ph := r.timed(payloadPhase(size), "call", ids, n, callers)
 		ph.Payload = size
 		out = append(out, ph)
 	}
-	if prof == "" {
+	if curves {
 		for _, c := range curveCallers {
 			out = append(out, r.timed(curvePhase(c), "call", ids, r.p.CurveN, c))
 		}
 	}
 	return out
 }
+
+// curvesOf reports whether a run of contender measures the throughput
+// curve: not when profiling, and not for the save contenders, whose cost
+// the payload phases show.
+func curvesOf(contender, prof string) bool { return prof == "" && !savesState(contender) }
 
 func runB1(r *runner, contender, prof string) (*result, error) {
 	p := r.p
@@ -128,7 +137,7 @@ func runB4(r *runner, contender, prof string) (*result, error) {
 func runB5(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	phases := []phase{{Name: "create", Op: "activate", IDs: p.B5IDs, N: p.B5IDs, Callers: b5Callers, Limit: p.Limit}}
-	phases = append(phases, r.callPhases(p.B5IDs, p.B5Calls, b5Callers, prof)...)
+	phases = append(phases, r.callPhases(p.B5IDs, p.B5Calls, b5Callers, curvesOf(contender, prof))...)
 	return r.singleRun(contender, prof, []string{"echo"}, &spec{Kinds: []string{"echo"}, IDs: p.B5IDs, Phases: phases})
 }
 
@@ -183,7 +192,7 @@ func (r *runner) clusterRun(contender, prof string, kinds [][]string, place []in
 	case placesIDs(contender):
 		sp.Place = place
 		v["local_share"] = localShare(place[:sp.IDs])
-	case (contender == meshC || contender == meshTLS) && slices.Equal(sp.Kinds, []string{"echo"}):
+	case isMesh(contender) && slices.Equal(sp.Kinds, []string{"echo"}):
 		got, err := cl.locate(sp.IDs)
 		if err != nil {
 			return nil, err
@@ -254,7 +263,7 @@ func echoNodes(n int) [][]string {
 func runC1(r *runner, contender, prof string) (*result, error) {
 	p := r.p
 	phases := []phase{{Name: "create", Op: "activate", IDs: p.C1IDs, N: p.C1IDs, Callers: c1Callers, Limit: p.Limit}}
-	phases = append(phases, r.callPhases(p.C1IDs, p.C1Calls, c1Callers, prof)...)
+	phases = append(phases, r.callPhases(p.C1IDs, p.C1Calls, c1Callers, curvesOf(contender, prof))...)
 	return r.clusterRun(contender, prof, echoNodes(3), nil, &spec{Kinds: []string{"echo"}, IDs: p.C1IDs, Phases: phases})
 }
 
