@@ -41,6 +41,7 @@ func main() {
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
+	readme := flag.String("readme", "", "a `file` (the repository's README.md) whose targets table, between its markers, is rewritten from the run")
 	flag.Parse()
 
 	if *reportOnly {
@@ -52,6 +53,9 @@ func main() {
 		if err == nil {
 			upgrade(&s)
 			err = writeReport(*out, &s)
+		}
+		if err == nil && *readme != "" {
+			err = writeReadme(*readme, &s)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -87,6 +91,9 @@ func main() {
 	s, err := runSuite(exe, p, *out, sel, *profile, os.Stderr)
 	if err == nil {
 		err = writeReport(*out, s)
+	}
+	if err == nil && *readme != "" {
+		err = writeReadme(*readme, s)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
