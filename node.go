@@ -197,6 +197,7 @@ func (n *Node) listen() error {
 		TLS:        n.cfg.TransportTLS,
 		Name:       n.name,
 		Logger:     n.logger.With("component", "transport"),
+		Cut:        n.cfg.transportCut,
 	})
 	if err != nil {
 		return err
