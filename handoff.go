@@ -141,7 +141,7 @@ func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) (
 		if last {
 			h.Shards = b.shards
 		}
-		ack, err := n.askHandoff(ctx, k.to, h)
+		ack, err := n.askHandoffServed(ctx, k.to, h)
 		if err != nil {
 			for _, c := range chunks[i:] {
 				undelivered = append(undelivered, c...)
@@ -161,6 +161,30 @@ func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) (
 		}
 	}
 	return delivered, undelivered, nil
+}
+
+// notServingRetry is how long a handoff waits before it sends a chunk
+// again that its new owner refused for not serving.
+const notServingRetry = 50 * time.Millisecond
+
+// askHandoffServed is askHandoff, sent again every notServingRetry while
+// the new owner answers that it does not serve, until ctx ends: at a heal
+// the node that regains its majority may see the heal a moment after
+// the sender. The last answer stands when ctx ends.
+func (n *Node) askHandoffServed(ctx context.Context, to string, h *wire.Handoff) (*wire.HandoffAck, error) {
+	for {
+		ack, err := n.askHandoff(ctx, to, h)
+		if err != nil || !ack.GetNotServing() {
+			return ack, err
+		}
+		t := time.NewTimer(notServingRetry)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ack, nil
+		}
+	}
 }
 
 // askHandoff sends one Handoff to node to and returns its answer.
@@ -212,13 +236,16 @@ func (n *Node) receiveHandoff(h *wire.Handoff) *wire.HandoffAck {
 			ack.RefusedIds = append(ack.RefusedIds, st.GetId())
 		}
 	}
-	// A node without a majority takes no state: its sender keeps it in
-	// the store, if any, rather than hand it to a side that serves
-	// nothing.
-	if n.serving() != nil || capability.Validate(h.Capability) != nil || !n.hosts(h.Capability) {
+	// A node without a majority takes no state: its sender tries again
+	// for a while (the node may be regaining its majority at a heal), then
+	// keeps it in the store, if any, rather than hand it to a side that
+	// serves nothing.
+	notServing := n.serving() != nil
+	if notServing || capability.Validate(h.Capability) != nil || !n.hosts(h.Capability) {
 		for _, st := range h.States {
 			refuse(st)
 		}
+		ack.NotServing = notServing
 		return ack
 	}
 	rt := n.routes.Load()

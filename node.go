@@ -604,6 +604,7 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
+	n.stopQuorumGrace()
 	n.endHandoffs()
 	last := n.table.StopAll(actor.StopClosing)
 	if serr := errors.Join(last.Wait(ctx), n.waitStops(ctx)); serr != nil {

@@ -49,7 +49,14 @@ func ExampleCluster_Partition() {
 	if err := c.WaitPartitioned(ctx); err != nil {
 		panic(err)
 	}
-	_, err := incrementFrom(owner)
+	// A node that loses its majority serves on for a second, in case it
+	// sees one again, then refuses.
+	var err error
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if _, err = owner.Call(ctx, mesh.Request{Capability: "counter", ID: "c-1", Payload: wrapperspb.String("get")}); err != nil {
+			break
+		}
+	}
 	fmt.Println("on the cut-off node:", errors.Is(err, mesh.ErrNoQuorum))
 	n, err = incrementFrom(majority)
 	fmt.Println("on the majority:", n, err)
