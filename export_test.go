@@ -3,7 +3,3 @@ package mesh
 // WithGossipCut makes the node's gossip drop packets to, and refuse dials
 // of, the gossip addresses cut reports: a network fault for tests.
 func WithGossipCut(c *Config, cut func(addr string) bool) { c.cut = cut }
-
-// WithTransportCut makes the node's transport drop the messages to the
-// remote addresses cut reports: a network fault for tests.
-func WithTransportCut(c *Config, cut func(addr string) bool) { c.transportCut = cut }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 	"time"
+
+	"github.com/meshrun/mesh"
 )
 
 // split is a partition in force: the side of every node, by name. Nodes
@@ -105,16 +106,12 @@ func (c *Cluster) convergedSides() bool {
 	if s == nil {
 		return c.converged(nodes)
 	}
-	groups := map[int][]string{}
+	sides := map[int][]*mesh.Node{}
 	for _, n := range nodes {
-		groups[s.side[n.Name()]] = append(groups[s.side[n.Name()]], n.Name())
+		sides[s.side[n.Name()]] = append(sides[s.side[n.Name()]], n)
 	}
-	for _, side := range slices.Sorted(maps.Keys(groups)) {
-		var group = nodes[:0:0]
-		for _, name := range groups[side] {
-			group = append(group, c.Node(name))
-		}
-		if !c.converged(group) {
+	for _, side := range sides {
+		if !c.converged(side) {
 			return false
 		}
 	}
