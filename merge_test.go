@@ -283,3 +283,44 @@ func TestMajorityHasOneActivationAfterTheHeal(t *testing.T) {
 	t.Logf("views converged %v after the heal; one activation per ID %v later",
 		converged.Round(time.Millisecond), one.Round(time.Millisecond))
 }
+
+// TestQuickHealKeepsTheMajorityServing: heal a 2+1 split as soon as both
+// sides have seen it. The cut-off node then still gossips the deaths it
+// saw, and a node of the majority may take its peer for dead until the
+// peer refutes it; the grace of a lost majority keeps that blink from
+// stopping the majority's processes, so the IDs the majority held before
+// the split keep every increment.
+func TestQuickHealKeepsTheMajorityServing(t *testing.T) {
+	const ids = 100
+	c := meshtest.NewCluster(t, 3, meshtest.WithCapabilities(counters),
+		meshtest.WithConfig(func(cfg *mesh.Config) { cfg.Logger = testLogger(t) }))
+	nodes := c.Nodes()
+	near, far := nodes[0], nodes[2]
+	var kept []string
+	for i := range ids {
+		id := fmt.Sprint("g-", i)
+		if err := increment(near, id); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := near.Locate("counter", id); p.Owner != far.Name() {
+			kept = append(kept, id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	for range 2 {
+		c.Partition([]string{far.Name()})
+		if err := c.WaitPartitioned(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.Heal()
+		if err := c.WaitConverged(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range kept {
+		if got := read(t, near, id); got != 1 {
+			t.Errorf("%s counts %d after the heal, want 1", id, got)
+		}
+	}
+}
