@@ -34,7 +34,9 @@ const netnsChildEnv = "MESH_TEST_NETNS_CHILD"
 // process is gone.
 const netnsPrefix = "meshpt"
 
-// runNetnsChild runs one node offering counter and answers commands on
+// runNetnsChild runs one node offering counter (a grow-only counter that
+// merges, mergingCounter), with the partition policy MESH_TEST_POLICY
+// names (the default if none), and answers commands on
 // its standard input, one per line, until it closes:
 //
 //	inc ID    increments counter ID from this node: "OK n" or "ERR kind message"
@@ -49,12 +51,16 @@ func runNetnsChild(name string) {
 	cfg.GossipAddr = os.Getenv("MESH_TEST_GOSSIP")
 	cfg.RemoteAddr = os.Getenv("MESH_TEST_REMOTE")
 	cfg.Seeds = strings.Split(os.Getenv("MESH_TEST_SEEDS"), ",")
+	if os.Getenv("MESH_TEST_POLICY") == mesh.PartitionAvailability.String() {
+		cfg.Partition = mesh.PartitionAvailability
+	}
 	n, err := mesh.Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
-	if err := n.RegisterCapabilities(counters); err != nil {
+	merging := mesh.Capability{Name: "counter", New: func(string) mesh.Process { return mergingCounter{newGCounter()} }}
+	if err := n.RegisterCapabilities(merging); err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
 	}
@@ -183,16 +189,65 @@ func removeStaleNamespaces(t *testing.T) {
 	}
 }
 
-// TestRealPartition cuts one of three node processes off the network
-// (its link to the bridge goes down) and puts it back, with the default
-// partition policy. The cut-off node refuses calls with ErrNoQuorum once
-// it sees it has lost its majority, and holds no activation; the majority
-// serves every ID; after the heal each ID is active on one node, and
-// every increment acknowledged since the split is counted, read from the
-// node that was cut off. It needs root and ip(8), and makes its own
-// namespaces (addresses 10.231.0.0/24, used only inside them), all
-// deleted when it ends.
-func TestRealPartition(t *testing.T) {
+// netnsCluster is three node processes, each in a network namespace of
+// its own with one link to a bridge in another namespace.
+type netnsCluster struct {
+	nodes []*nsNode
+	hub   string
+}
+
+// cut takes node i's link down (its port on the bridge), heal puts it
+// back.
+func (c *netnsCluster) cut(t *testing.T, i int) {
+	ip(t, "-n", c.hub, "link", "set", fmt.Sprintf("v%d", i+1), "down")
+}
+
+func (c *netnsCluster) heal(t *testing.T, i int) {
+	ip(t, "-n", c.hub, "link", "set", fmt.Sprintf("v%d", i+1), "up")
+}
+
+// allSee waits, up to limit, until every node sees want members.
+func (c *netnsCluster) allSee(t *testing.T, limit time.Duration, want int) {
+	t.Helper()
+	waitFor(t, limit, fmt.Sprintf("%d members in every view", want), func() bool {
+		for _, n := range c.nodes {
+			if n.members(t) != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// oneActivationEach waits, up to limit, until no ID is active on two of
+// the nodes.
+func (c *netnsCluster) oneActivationEach(t *testing.T, limit time.Duration) {
+	t.Helper()
+	var dup string
+	waitFor(t, limit, "one activation per ID", func() bool {
+		where := map[string]string{}
+		for _, n := range c.nodes {
+			for _, id := range n.acts(t) {
+				if other, ok := where[id]; ok {
+					dup = fmt.Sprintf("%s on %s and %s", id, other, n.name)
+					return false
+				}
+				where[id] = n.name
+			}
+		}
+		return true
+	})
+	if t.Failed() {
+		t.Logf("last duplicate: %s", dup)
+	}
+}
+
+// startNetnsCluster makes the namespaces, the bridge and the links, with
+// addresses in 10.231.0.0/24 used only inside them, starts a node in each
+// namespace with policy and waits until they form one cluster. Everything
+// it makes is deleted when the test ends. It skips the test unless it
+// runs as root with ip(8).
+func startNetnsCluster(t *testing.T, policy mesh.PartitionPolicy) *netnsCluster {
 	if testing.Short() {
 		t.Skip("starts OS processes in network namespaces")
 	}
@@ -204,11 +259,11 @@ func TestRealPartition(t *testing.T) {
 	}
 	removeStaleNamespaces(t)
 	prefix := fmt.Sprintf("%s%d-", netnsPrefix, os.Getpid())
-	hub := prefix + "hub"
-	if out, err := exec.Command("ip", "netns", "add", hub).CombinedOutput(); err != nil {
+	c := &netnsCluster{hub: prefix + "hub"}
+	if out, err := exec.Command("ip", "netns", "add", c.hub).CombinedOutput(); err != nil {
 		t.Skipf("cannot make a network namespace: %v: %s", err, out)
 	}
-	spaces := []string{hub}
+	spaces := []string{c.hub}
 	t.Cleanup(func() {
 		for _, ns := range spaces {
 			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
@@ -216,8 +271,8 @@ func TestRealPartition(t *testing.T) {
 			}
 		}
 	})
-	ip(t, "-n", hub, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
-	ip(t, "-n", hub, "link", "set", "br0", "up")
+	ip(t, "-n", c.hub, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
+	ip(t, "-n", c.hub, "link", "set", "br0", "up")
 
 	const nodes = 3
 	addr := func(i int) string { return fmt.Sprintf("10.231.0.%d", 11+i) }
@@ -225,34 +280,38 @@ func TestRealPartition(t *testing.T) {
 	for i := range nodes {
 		seeds = append(seeds, addr(i)+":7946")
 	}
-	var ns []*nsNode
 	for i := range nodes {
 		space := fmt.Sprintf("%sn%d", prefix, i+1)
 		ip(t, "netns", "add", space)
 		spaces = append(spaces, space)
 		port := fmt.Sprintf("v%d", i+1)
-		ip(t, "-n", hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", space)
-		ip(t, "-n", hub, "link", "set", port, "master", "br0")
-		ip(t, "-n", hub, "link", "set", port, "up")
+		ip(t, "-n", c.hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", space)
+		ip(t, "-n", c.hub, "link", "set", port, "master", "br0")
+		ip(t, "-n", c.hub, "link", "set", port, "up")
 		ip(t, "-n", space, "addr", "add", addr(i)+"/24", "dev", "eth0")
 		ip(t, "-n", space, "link", "set", "eth0", "up")
 		ip(t, "-n", space, "link", "set", "lo", "up")
-		ns = append(ns, startNsNode(t, fmt.Sprintf("node-%d", i+1), space, addr(i), seeds))
+		c.nodes = append(c.nodes, startNsNode(t, fmt.Sprintf("node-%d", i+1), space, addr(i), seeds, policy))
 	}
-	waitFor(t, 30*time.Second, "three members in every view", func() bool {
-		for _, n := range ns {
-			if n.members(t) != nodes {
-				return false
-			}
-		}
-		return true
-	})
-	near, far := ns[0], ns[2]
+	c.allSee(t, 30*time.Second, nodes)
+	return c
+}
 
-	// The cut: the far node's port on the bridge goes down.
-	ip(t, "-n", hub, "link", "set", "v3", "down")
+// TestRealPartition cuts one of three node processes off the network
+// (its link to the bridge goes down) and puts it back, with the default
+// partition policy. The cut-off node refuses calls with ErrNoQuorum once
+// it sees it has lost its majority, and holds no activation; the majority
+// serves every ID; after the heal each ID is active on one node, and
+// every increment acknowledged since the split is counted, read from the
+// node that was cut off. It needs root and ip(8), and makes its own
+// namespaces, all deleted when it ends.
+func TestRealPartition(t *testing.T) {
+	c := startNetnsCluster(t, mesh.PartitionMajority)
+	near, far := c.nodes[0], c.nodes[2]
+
+	c.cut(t, 2)
 	cut := time.Now()
-	waitFor(t, 60*time.Second, "the majority to see the far node gone", func() bool { return near.members(t) == nodes-1 })
+	waitFor(t, 60*time.Second, "the majority to see the far node gone", func() bool { return near.members(t) == 2 })
 	majoritySaw := time.Since(cut)
 	waitFor(t, 60*time.Second, "the far node to refuse with ErrNoQuorum", func() bool {
 		return strings.HasPrefix(far.ask(t, "get g-0"), "ERR noquorum")
@@ -279,48 +338,86 @@ func TestRealPartition(t *testing.T) {
 		t.Errorf("the cut-off node holds %d activations", len(acts))
 	}
 
-	ip(t, "-n", hub, "link", "set", "v3", "up")
+	c.heal(t, 2)
 	healed := time.Now()
-	waitFor(t, 60*time.Second, "three members in every view after the heal", func() bool {
-		for _, n := range ns {
-			if n.members(t) != nodes {
-				return false
-			}
-		}
+	c.allSee(t, 60*time.Second, 3)
+	waitFor(t, 10*time.Second, "the far node to serve again", func() bool {
 		return !strings.HasPrefix(far.ask(t, "get g-0"), "ERR")
 	})
 	merged := time.Since(healed)
 	for i := range ids {
 		id := fmt.Sprint("g-", i)
-		got := far.ask(t, "get "+id)
-		if want := fmt.Sprint("OK ", acked[i]); got != want {
+		if got, want := far.ask(t, "get "+id), fmt.Sprint("OK ", acked[i]); got != want {
 			t.Errorf("%s read from the node that was cut off: %q, want %q", id, got, want)
 		}
 	}
-	var dup string
-	waitFor(t, 30*time.Second, "one activation per ID", func() bool {
-		where := map[string]string{}
-		for _, n := range ns {
-			for _, id := range n.acts(t) {
-				if other, ok := where[id]; ok {
-					dup = fmt.Sprintf("%s on %s and %s", id, other, n.name)
-					return false
-				}
-				where[id] = n.name
+	c.oneActivationEach(t, 30*time.Second)
+	t.Logf("heal: every node saw all three and the far node served again after %v; one activation per ID %v after the heal",
+		merged.Round(time.Millisecond), time.Since(healed).Round(time.Millisecond))
+}
+
+// TestRealPartitionAvailability is TestRealPartition with the
+// availability policy: both sides serve every ID during the split, and
+// after the heal the counters (grow-only, actor.Merger) hold every
+// increment acknowledged on either side, before and during the split,
+// with one activation per ID.
+func TestRealPartitionAvailability(t *testing.T) {
+	c := startNetnsCluster(t, mesh.PartitionAvailability)
+	near, far := c.nodes[0], c.nodes[2]
+	const ids, rounds = 60, 3
+	acked := make([]int64, ids)
+	inc := func(n *nsNode, i int) {
+		t.Helper()
+		id := fmt.Sprint("g-", i)
+		if got := n.ask(t, "inc "+id); !strings.HasPrefix(got, "OK ") {
+			t.Fatalf("increment %s on %s: %s", id, n.name, got)
+		}
+		acked[i]++
+	}
+	for i := range ids {
+		inc(near, i)
+	}
+
+	c.cut(t, 2)
+	cut := time.Now()
+	waitFor(t, 60*time.Second, "both sides to see the split", func() bool { return near.members(t) == 2 && far.members(t) == 1 })
+	t.Logf("cut: both sides saw the split after %v", time.Since(cut).Round(time.Millisecond))
+	for range rounds {
+		for i := range ids {
+			inc(near, i)
+			inc(far, i)
+		}
+	}
+
+	c.heal(t, 2)
+	healed := time.Now()
+	c.allSee(t, 60*time.Second, 3)
+	seen := time.Since(healed)
+	// The states of the side that no longer owns an ID arrive and are
+	// merged a moment after the views agree.
+	var wrong string
+	waitFor(t, 30*time.Second, "every count to hold both sides' increments", func() bool {
+		for i := range ids {
+			id := fmt.Sprint("g-", i)
+			if got, want := far.ask(t, "get "+id), fmt.Sprint("OK ", acked[i]); got != want {
+				wrong = fmt.Sprintf("%s: %q, want %q", id, got, want)
+				return false
 			}
 		}
 		return true
 	})
 	if t.Failed() {
-		t.Logf("last duplicate: %s", dup)
+		t.Logf("last wrong count: %s", wrong)
 	}
-	t.Logf("heal: every node saw all three and the far node served again after %v; one activation per ID %v after the heal",
-		merged.Round(time.Millisecond), time.Since(healed).Round(time.Millisecond))
+	merged := time.Since(healed)
+	c.oneActivationEach(t, 30*time.Second)
+	t.Logf("heal: every node saw all three after %v; every count merged %v and one activation per ID %v after the heal",
+		seen.Round(time.Millisecond), merged.Round(time.Millisecond), time.Since(healed).Round(time.Millisecond))
 }
 
 // startNsNode starts the test binary as node name in namespace space,
-// gossiping and listening on host, and waits until it serves.
-func startNsNode(t *testing.T, name, space, host string, seeds []string) *nsNode {
+// gossiping and listening on host with policy, and waits until it serves.
+func startNsNode(t *testing.T, name, space, host string, seeds []string, policy mesh.PartitionPolicy) *nsNode {
 	t.Helper()
 	var others []string
 	for _, s := range seeds {
@@ -330,7 +427,7 @@ func startNsNode(t *testing.T, name, space, host string, seeds []string) *nsNode
 	}
 	cmd := exec.Command("ip", "netns", "exec", space, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), netnsChildEnv+"="+name,
-		"MESH_TEST_GOSSIP="+host+":7946", "MESH_TEST_REMOTE="+host+":7947", "MESH_TEST_SEEDS="+strings.Join(others, ","))
+		"MESH_TEST_GOSSIP="+host+":7946", "MESH_TEST_REMOTE="+host+":7947", "MESH_TEST_SEEDS="+strings.Join(others, ","), "MESH_TEST_POLICY="+policy.String())
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
