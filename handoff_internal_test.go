@@ -157,3 +157,73 @@ func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
 		t.Errorf("restored after %v, before the node served again", took)
 	}
 }
+
+// TestRefusedStatesGoToTheOwnerOfNow: states that the node a handoff
+// tried did not take go to the owner of their shard in the sender's view
+// now: another node, or the sender itself, which takes them back. Those
+// whose owner is still the node tried stay undelivered.
+func TestRefusedStatesGoToTheOwnerOfNow(t *testing.T) {
+	start := func(name string, seeds []string) *Node {
+		cfg := DefaultLocalConfig()
+		cfg.NodeName, cfg.Seeds = name, seeds
+		n, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+		if err := n.RegisterCapabilities(Capability{Name: "c", New: func(string) Process {
+			return ProcessFunc(func(Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a := start("node-1", nil)
+	b := start("node-2", []string{a.GossipAddr()})
+	deadline := time.Now().Add(15 * time.Second)
+	for len(a.Members()) != 2 || len(b.Members()) != 2 || a.RoutingVersion() != b.RoutingVersion() {
+		if time.Now().After(deadline) {
+			t.Fatal("the nodes did not converge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	typ, data, _ := wire.Pack(&emptypb.Empty{})
+	owned := map[string]string{} // owner → an ID it owns
+	for i := 0; len(owned) < 2 && i < 1000; i++ {
+		id := fmt.Sprint("x-", i)
+		p, _ := a.Locate("c", id)
+		if _, ok := owned[p.Owner]; !ok {
+			owned[p.Owner] = id
+		}
+	}
+	st := func(id string) *wire.State {
+		return &wire.State{Id: id, Shard: shard.Of(id, a.cfg.Shards), Type: typ, Data: data}
+	}
+	toB, toA := owned[b.Name()], owned[a.Name()]
+	// Tried at a node that is gone: b's goes to b, a's back to a.
+	left, delivered := a.redeliver(context.Background(), "c", "node-9", []*wire.State{st(toB), st(toA)})
+	if len(left) != 0 || delivered != 2 {
+		t.Fatalf("%d states left, %d delivered; want none left", len(left), delivered)
+	}
+	if !hostsID(b, toB) || !hostsID(a, toA) {
+		t.Fatalf("%s not on %s or %s not on %s", toB, b.Name(), toA, a.Name())
+	}
+	// Tried at its owner of now: nothing changes, and it stays.
+	began := time.Now()
+	left, delivered = a.redeliver(context.Background(), "c", b.Name(), []*wire.State{st(toB)})
+	if len(left) != 1 || delivered != 0 {
+		t.Fatalf("%d states left, %d delivered; want the state left", len(left), delivered)
+	}
+	if took := time.Since(began); took < redeliverWait {
+		t.Errorf("gave up after %v, before redeliverWait", took)
+	}
+}
+
+func hostsID(n *Node, id string) bool {
+	for _, act := range n.Activations() {
+		if act.ID == id {
+			return true
+		}
+	}
+	return false
+}

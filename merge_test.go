@@ -205,9 +205,14 @@ func TestAvailabilityMergesAtTheHeal(t *testing.T) {
 			// The handoffs of the heal are acknowledged by the time each
 			// ID has one activation; their results are counted on
 			// arrival, on the activations' goroutines.
-			waitFor(t, 10*time.Second, "a "+result+" per ID", func() bool { return handoffs(t, result, nodes...) >= want })
+			for end := time.Now().Add(10 * time.Second); handoffs(t, result, nodes...) < want && time.Now().Before(end); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if got := handoffs(t, result, nodes...); got != want {
 				t.Errorf("%d handed-off states %s, want %d (one per ID)", got, result, want)
+				for _, r := range []string{"sent", "restored", "merged", "conflict", "refused", "stored", "lost", "failed"} {
+					t.Logf("%s: %d", r, handoffs(t, r, nodes...))
+				}
 			}
 			for i := range ids {
 				got := read(t, near, fmt.Sprint("g-", i))
