@@ -226,9 +226,10 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 
 	lan bool
-	// cut injects a network fault into gossip (cluster.Config.Cut); set
-	// only by tests.
-	cut func(addr string) bool
+	// cut injects a network fault into gossip (cluster.Config.Cut), and
+	// transportCut into the node-to-node transport (transport.Options.Cut);
+	// set only by tests and package meshtest (see internal/faults).
+	cut, transportCut func(addr string) bool
 }
 
 // DefaultLocalConfig returns a configuration for nodes on one host: loopback

@@ -61,6 +61,10 @@
 // it, or fails to hand off; every write names the version it follows, so
 // a stale activation's write is refused (package store). Capability's
 // IdleTimeout and MaxActivations passivate idle and surplus processes.
+// With PartitionAvailability both sides of a split serve; at the heal, a
+// process that implements actor.Merger joins the state of the other
+// side's activation of its ID into its own, and without it that state is
+// dropped (mesh_handoffs_total{result="conflict"}).
 //
 // # Events and broadcast
 //

@@ -98,6 +98,11 @@ func (n *Node) handOff(given []shard.Move, stopping *activation.Stopping, done c
 		delivered, undelivered, err := n.sendHandoff(ctx, k, b)
 		n.metrics.Handoff(k.capability, "sent", delivered)
 		sent += delivered
+		if len(undelivered) > 0 {
+			var more int
+			undelivered, more = n.redeliver(ctx, k.capability, k.to, undelivered)
+			sent += more
+		}
 		if len(undelivered) == 0 {
 			if err != nil {
 				n.logger.Debug("could not tell a new owner its shards are handed off", "to", k.to, "err", err)
@@ -141,7 +146,7 @@ func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) (
 		if last {
 			h.Shards = b.shards
 		}
-		ack, err := n.askHandoff(ctx, k.to, h)
+		ack, err := n.askHandoffServed(ctx, k.to, h)
 		if err != nil {
 			for _, c := range chunks[i:] {
 				undelivered = append(undelivered, c...)
@@ -161,6 +166,99 @@ func (n *Node) sendHandoff(ctx context.Context, k handoffKey, b *handoffBatch) (
 		}
 	}
 	return delivered, undelivered, nil
+}
+
+// redeliverWait bounds how long a handoff waits for this node's view to
+// name another owner for the states their new owner did not take.
+const redeliverWait = 500 * time.Millisecond
+
+// redeliver hands the states that node tried did not take to the owner of
+// their shard in this node's view now, once that is another node (this
+// node included: it takes them back), waiting up to redeliverWait for the
+// view to move on. A node may route a handoff by a view it leaves a
+// moment later: at a heal it may see part of the other side first, and
+// send states where their shard does not go, which the receiver refuses.
+// It returns the states still undelivered, and how many it delivered.
+func (n *Node) redeliver(ctx context.Context, capability, tried string, states []*wire.State) ([]*wire.State, int) {
+	last := make(map[string]string, len(states)) // ID → the node last tried
+	for _, st := range states {
+		last[st.GetId()] = tried
+	}
+	delivered := 0
+	deadline := time.Now().Add(redeliverWait)
+	for len(states) > 0 && ctx.Err() == nil && time.Now().Before(deadline) {
+		groups := map[string][]*wire.State{}
+		var left []*wire.State
+		for _, st := range states {
+			owner, _ := n.owner(capability, st.GetShard())
+			if owner == "" || owner == last[st.GetId()] {
+				left = append(left, st)
+			} else {
+				groups[owner] = append(groups[owner], st)
+			}
+		}
+		for owner, group := range groups {
+			var undelivered []*wire.State
+			if owner == n.name {
+				refused := map[string]bool{}
+				for _, id := range n.receiveHandoff(&wire.Handoff{From: n.name, Capability: capability, States: group}).GetRefusedIds() {
+					refused[id] = true
+				}
+				for _, st := range group {
+					if refused[st.GetId()] {
+						undelivered = append(undelivered, st)
+					}
+				}
+			} else {
+				var got int
+				got, undelivered, _ = n.sendHandoff(ctx, handoffKey{owner, capability}, &handoffBatch{states: group})
+				n.metrics.Handoff(capability, "sent", got)
+			}
+			delivered += len(group) - len(undelivered)
+			for _, st := range undelivered {
+				last[st.GetId()] = owner
+			}
+			left = append(left, undelivered...)
+		}
+		states = left
+		if len(groups) == 0 {
+			t := time.NewTimer(20 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+	}
+	if delivered > 0 {
+		n.logger.Info("handed states off again to the owners this node's view names now",
+			"capability", capability, "tried", tried, "states", delivered)
+	}
+	return states, delivered
+}
+
+// notServingRetry is how long a handoff waits before it sends a chunk
+// again that its new owner refused for not serving.
+const notServingRetry = 50 * time.Millisecond
+
+// askHandoffServed is askHandoff, sent again every notServingRetry while
+// the new owner answers that it does not serve, until ctx ends: at a heal
+// the node that regains its majority may see the heal a moment after
+// the sender. The last answer stands when ctx ends.
+func (n *Node) askHandoffServed(ctx context.Context, to string, h *wire.Handoff) (*wire.HandoffAck, error) {
+	for {
+		ack, err := n.askHandoff(ctx, to, h)
+		if err != nil || !ack.GetNotServing() {
+			return ack, err
+		}
+		t := time.NewTimer(notServingRetry)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ack, nil
+		}
+	}
 }
 
 // askHandoff sends one Handoff to node to and returns its answer.
@@ -212,13 +310,16 @@ func (n *Node) receiveHandoff(h *wire.Handoff) *wire.HandoffAck {
 			ack.RefusedIds = append(ack.RefusedIds, st.GetId())
 		}
 	}
-	// A node without a majority takes no state: its sender keeps it in
-	// the store, if any, rather than hand it to a side that serves
-	// nothing.
-	if n.serving() != nil || capability.ValidateTarget(h.Capability) != nil || !n.hosts(h.Capability) {
+	// A node without a majority takes no state: its sender tries again
+	// for a while (the node may be regaining its majority at a heal), then
+	// keeps it in the store, if any, rather than hand it to a side that
+	// serves nothing.
+	notServing := n.serving() != nil
+	if notServing || capability.ValidateTarget(h.Capability) != nil || !n.hosts(h.Capability) {
 		for _, st := range h.States {
 			refuse(st)
 		}
+		ack.NotServing = notServing
 		return ack
 	}
 	rt := n.routes.Load()

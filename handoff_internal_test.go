@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
@@ -91,4 +92,138 @@ func TestHandoffFromANonOwnerIsRefused(t *testing.T) {
 	if held := n.table.Held(); len(held["other"]) != 0 {
 		t.Fatalf("an unhosted capability got activations: %v", held)
 	}
+}
+
+// TestHandoffToANodeNotServingIsSentAgain: a new owner that does not
+// serve (it sees no majority yet, as at a heal whose gossip reaches it a
+// moment after the sender) refuses a handoff saying so; the sender sends
+// it again until the node serves, or gives up when its bound ends.
+func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
+	start := func(name string, seeds []string) *Node {
+		cfg := DefaultLocalConfig()
+		cfg.NodeName, cfg.Seeds = name, seeds
+		n, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+		if err := n.RegisterCapabilities(Capability{Name: "c", New: func(string) Process {
+			return ProcessFunc(func(Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a := start("node-1", nil)
+	b := start("node-2", []string{a.GossipAddr()})
+	deadline := time.Now().Add(15 * time.Second)
+	for len(a.Members()) != 2 || len(b.Members()) != 2 || a.RoutingVersion() != b.RoutingVersion() {
+		if time.Now().After(deadline) {
+			t.Fatal("the nodes did not converge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var id string
+	for i := range 1000 {
+		if p, _ := b.Locate("c", fmt.Sprint("x-", i)); p.Owner == b.Name() {
+			id = p.ID
+			break
+		}
+	}
+	typ, data, _ := wire.Pack(&emptypb.Empty{})
+	handoff := func() *wire.Handoff {
+		st := &wire.State{Id: id, Shard: shard.Of(id, b.cfg.Shards), Type: typ, Data: data}
+		return &wire.Handoff{From: a.Name(), Capability: "c", States: []*wire.State{st}, Done: true}
+	}
+
+	b.noQuorum.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ack, err := a.askHandoffServed(ctx, b.Name(), handoff())
+	cancel()
+	if err != nil || !ack.GetNotServing() || ack.GetRefused() != 1 {
+		t.Fatalf("to a node that never serves: %v, %v; want the state refused, not serving", ack, err)
+	}
+
+	const pause = 300 * time.Millisecond
+	time.AfterFunc(pause, func() { b.noQuorum.Store(false) })
+	began := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err = a.askHandoffServed(ctx, b.Name(), handoff())
+	if err != nil || ack.GetNotServing() || ack.GetRestored() != 1 {
+		t.Fatalf("to a node that serves again: %v, %v; want the state restored", ack, err)
+	}
+	if took := time.Since(began); took < pause {
+		t.Errorf("restored after %v, before the node served again", took)
+	}
+}
+
+// TestRefusedStatesGoToTheOwnerOfNow: states that the node a handoff
+// tried did not take go to the owner of their shard in the sender's view
+// now: another node, or the sender itself, which takes them back. Those
+// whose owner is still the node tried stay undelivered.
+func TestRefusedStatesGoToTheOwnerOfNow(t *testing.T) {
+	start := func(name string, seeds []string) *Node {
+		cfg := DefaultLocalConfig()
+		cfg.NodeName, cfg.Seeds = name, seeds
+		n, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+		if err := n.RegisterCapabilities(Capability{Name: "c", New: func(string) Process {
+			return ProcessFunc(func(Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a := start("node-1", nil)
+	b := start("node-2", []string{a.GossipAddr()})
+	deadline := time.Now().Add(15 * time.Second)
+	for len(a.Members()) != 2 || len(b.Members()) != 2 || a.RoutingVersion() != b.RoutingVersion() {
+		if time.Now().After(deadline) {
+			t.Fatal("the nodes did not converge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	typ, data, _ := wire.Pack(&emptypb.Empty{})
+	owned := map[string]string{} // owner → an ID it owns
+	for i := 0; len(owned) < 2 && i < 1000; i++ {
+		id := fmt.Sprint("x-", i)
+		p, _ := a.Locate("c", id)
+		if _, ok := owned[p.Owner]; !ok {
+			owned[p.Owner] = id
+		}
+	}
+	st := func(id string) *wire.State {
+		return &wire.State{Id: id, Shard: shard.Of(id, a.cfg.Shards), Type: typ, Data: data}
+	}
+	toB, toA := owned[b.Name()], owned[a.Name()]
+	// Tried at a node that is gone: b's goes to b, a's back to a.
+	left, delivered := a.redeliver(context.Background(), "c", "node-9", []*wire.State{st(toB), st(toA)})
+	if len(left) != 0 || delivered != 2 {
+		t.Fatalf("%d states left, %d delivered; want none left", len(left), delivered)
+	}
+	if !hostsID(b, toB) || !hostsID(a, toA) {
+		t.Fatalf("%s not on %s or %s not on %s", toB, b.Name(), toA, a.Name())
+	}
+	// Tried at its owner of now: nothing changes, and it stays.
+	began := time.Now()
+	left, delivered = a.redeliver(context.Background(), "c", b.Name(), []*wire.State{st(toB)})
+	if len(left) != 1 || delivered != 0 {
+		t.Fatalf("%d states left, %d delivered; want the state left", len(left), delivered)
+	}
+	if took := time.Since(began); took < redeliverWait {
+		t.Errorf("gave up after %v, before redeliverWait", took)
+	}
+}
+
+func hostsID(n *Node, id string) bool {
+	for _, act := range n.Activations() {
+		if act.ID == id {
+			return true
+		}
+	}
+	return false
 }

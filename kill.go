@@ -24,6 +24,7 @@ func (n *Node) kill() {
 		}
 		ended, end := context.WithCancel(context.Background())
 		end()
+		n.stopQuorumGrace()
 		n.endHandoffs()
 		n.stopTransport(ended)
 		n.stopAdmin(ended)

@@ -12,6 +12,10 @@ func TestMain(m *testing.M) {
 		runChild(name)
 		return
 	}
+	if name := os.Getenv(netnsChildEnv); name != "" {
+		runNetnsChild(name)
+		return
+	}
 	goleak.VerifyTestMain(m,
 		// memberlist's Shutdown does not wait for a probe in flight; it
 		// ends by itself within a probe interval.

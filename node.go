@@ -212,6 +212,7 @@ func (n *Node) listen() error {
 		TLS:        n.cfg.TransportTLS,
 		Name:       n.name,
 		Logger:     n.logger.With("component", "transport"),
+		Cut:        n.cfg.transportCut,
 	})
 	if err != nil {
 		return err
@@ -658,6 +659,7 @@ func (n *Node) close(ctx context.Context) error {
 	if lerr := n.members.Leave(leaveTimeout); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
+	n.stopQuorumGrace()
 	n.endHandoffs()
 	last := n.table.StopAll(actor.StopClosing)
 	if serr := errors.Join(last.Wait(ctx), n.waitStops(ctx)); serr != nil {

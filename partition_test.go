@@ -77,9 +77,19 @@ func TestMinorityStopsServing(t *testing.T) {
 			waitFor(t, 20*time.Second, "the majority to see the lone node gone", func() bool { return len(client.Members()) == 3 })
 			waitFor(t, 20*time.Second, "the lone node to see the others gone", func() bool { return len(lone.Members()) == 1 })
 			t.Logf("%s: split seen by both sides after %v", policy, time.Since(split).Round(time.Millisecond))
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err := lone.Call(ctx, mesh.Request{Capability: "counter", ID: "t-0", Payload: wrapperspb.String("get")})
-			cancel()
+			var err error
+			call := func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err = lone.Call(ctx, mesh.Request{Capability: "counter", ID: "t-0", Payload: wrapperspb.String("get")})
+				cancel()
+				return errors.Is(err, mesh.ErrNoQuorum)
+			}
+			if policy == mesh.PartitionMajority {
+				// The lone node serves on for the grace of a lost majority.
+				waitFor(t, 5*time.Second, "the lone node to stop serving", call)
+			} else {
+				call()
+			}
 			switch {
 			case policy == mesh.PartitionMajority && !errors.Is(err, mesh.ErrNoQuorum):
 				t.Errorf("a call on the lone node: %v, want ErrNoQuorum", err)

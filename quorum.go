@@ -15,7 +15,8 @@ type PartitionPolicy int
 const (
 	// PartitionMajority, the default: a node that sees fewer than a
 	// majority of the members it knows (those alive and those that failed
-	// without leaving) stops serving. Its calls and the calls routed to
+	// without leaving) stops serving, a second (the grace of a lost
+	// majority) after it saw it had none. Its calls and the calls routed to
 	// it fail with ErrNoQuorum and its processes stop (saving to
 	// Config.Store, if any), so that the two sides of a split never both
 	// serve an ID; it serves again once it sees a majority. Members that
@@ -45,12 +46,29 @@ func (p PartitionPolicy) String() string {
 // against the majority, unless Config.ForgetFailedAfter says otherwise.
 const DefaultForgetFailedAfter = 10 * time.Minute
 
+// quorumGrace is how long a node that has lost sight of a majority goes
+// on serving before it stops, in case it sees one again meanwhile. At a
+// heal the side that was cut off gossips the deaths it saw; a node of the
+// majority may take one of its peers for dead from that until the peer
+// refutes it, tens of milliseconds later (measured in one process, 60-80
+// ms). Without the grace the node would stop every process for that
+// blink, losing the state of those that have no Store.
+const quorumGrace = time.Second
+
 // quorum is what a node knows of the cluster's size for its partition
-// policy. Only onMembers uses it, under routesMu.
+// policy. Only onMembers and the grace timer use it, under routesMu.
 type quorum struct {
 	// failed are the members that went away without leaving gracefully,
 	// by when they were last seen.
 	failed map[string]time.Time
+	// ok is whether the last view showed a majority (or the policy is
+	// availability).
+	ok bool
+	// grace, if set, stops the node once quorumGrace has passed without
+	// a majority; lost counts the losses, so that a timer of an earlier
+	// one does nothing.
+	grace *time.Timer
+	lost  uint64
 }
 
 // assessQuorum updates what the node knows from the alive members and
@@ -86,22 +104,55 @@ func (n *Node) assessQuorum(prev map[string]cluster.Member, members []cluster.Me
 	return majority || n.cfg.Partition == PartitionAvailability
 }
 
-// setQuorum records whether the node sees a majority; on losing it, the
-// node's processes stop.
+// setQuorum records whether the node sees a majority. On losing it, the
+// node goes on serving for quorumGrace and then, if it still sees none,
+// stops serving and stops its processes. routesMu must be held.
 func (n *Node) setQuorum(ok bool) {
-	if n.noQuorum.Swap(!ok) == !ok {
-		return
-	}
-	if ok {
+	q := &n.quorum
+	was := q.ok
+	q.ok = ok
+	switch {
+	case ok && q.grace != nil:
+		q.grace.Stop()
+		q.grace = nil
+		n.logger.Info("a majority of the cluster is in sight again within the grace: serving on")
+	case ok && n.noQuorum.Swap(false):
 		n.logger.Info("a majority of the cluster is in sight again: serving")
+	case !ok && was && !n.noQuorum.Load() && q.grace == nil && !n.closing.Load():
+		q.lost++
+		lost := q.lost
+		q.grace = time.AfterFunc(quorumGrace, func() { n.loseQuorum(lost) })
+	}
+}
+
+// loseQuorum stops the node from serving after the grace of loss number
+// lost, unless a majority came back or the node closes meanwhile.
+func (n *Node) loseQuorum(lost uint64) {
+	n.routesMu.Lock()
+	defer n.routesMu.Unlock()
+	q := &n.quorum
+	if q.lost != lost || q.grace == nil || q.ok || n.closing.Load() {
 		return
 	}
+	q.grace = nil
+	n.noQuorum.Store(true)
 	n.logger.Warn("fewer than a majority of the cluster in sight: this node stops serving until it sees one",
-		"failed", len(n.quorum.failed))
+		"failed", len(q.failed))
 	stopping := n.table.StopAll(actor.StopPartitioned)
 	n.stopsMu.Lock()
 	n.stops = append(n.stops, stopping)
 	n.stopsMu.Unlock()
+}
+
+// stopQuorumGrace stops a grace under way, so that no timer outlives
+// Close.
+func (n *Node) stopQuorumGrace() {
+	n.routesMu.Lock()
+	defer n.routesMu.Unlock()
+	if n.quorum.grace != nil {
+		n.quorum.grace.Stop()
+		n.quorum.grace = nil
+	}
 }
 
 // serving returns ErrNoQuorum while the node does not see a majority.

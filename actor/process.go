@@ -118,3 +118,30 @@ type Snapshotter interface {
 	Snapshot() (state proto.Message, format uint32, err error)
 	Restore(state proto.Message, format uint32) error
 }
+
+// Merger is implemented by a Snapshotter whose state can be joined with
+// the state of another activation of the same ID. Two activations of one
+// ID exist when the two sides of a network split both serve it (with the
+// node's availability policy, or until failure detection tells a
+// minority it has lost its majority), or when an old owner hands a state
+// off to a process that has already served messages on its new owner.
+// When the views of the cluster agree again, the node that owns the ID's
+// shard keeps its activation, and the other hands its state off as it
+// would in a planned move; on arrival the owner's process, which has
+// already served messages here, gets that state through Merge instead of
+// Restore.
+//
+// Merge is called from the activation's goroutine, between messages,
+// never concurrently with Handle; state and format are as Snapshot made
+// them on the other node. Merge must be a join: commutative, associative
+// and idempotent, as a CRDT's merge is, because the two states may share
+// history (one of them was handed off from the other before the split)
+// and the one merged may already hold part of this one. A per-node
+// counter merged by taking each node's maximum is one; adding the two
+// totals is not. An error leaves the process as it is and drops the other
+// state (mesh_handoffs_total{result="conflict"} and a log line at Info);
+// Merge should then leave its own state unchanged. Without Merger the
+// other state is dropped the same way.
+type Merger interface {
+	Merge(state proto.Message, format uint32) error
+}

@@ -3,12 +3,15 @@ package meshtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/meshrun/mesh"
 	"github.com/meshrun/mesh/internal/crash"
+	"github.com/meshrun/mesh/internal/faults"
 	"github.com/meshrun/mesh/shard"
 	"go.uber.org/goleak"
 )
@@ -73,6 +76,14 @@ type Cluster struct {
 	cfgs map[string]mesh.Config
 	// running are the nodes neither killed nor closed.
 	running map[string]*mesh.Node
+
+	// split is the partition in force; nil for none.
+	split atomic.Pointer[split]
+	// addrs names the node of every gossip and remote address a node of
+	// the cluster has had, for the cuts to read without a lock; replaced
+	// whole, under addrMu, when a node starts.
+	addrs  atomic.Pointer[map[string]string]
+	addrMu sync.Mutex
 }
 
 // NewCluster starts n nodes on free loopback ports, each node seeded with
@@ -88,6 +99,7 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		t.Fatalf("meshtest: a cluster of %d nodes", n)
 	}
 	c := &Cluster{t: t, opts: options{leakCheck: true}, cfgs: map[string]mesh.Config{}, running: map[string]*mesh.Node{}}
+	c.addrs.Store(&map[string]string{})
 	for _, o := range opts {
 		o.apply(&c.opts)
 	}
@@ -110,6 +122,9 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		for _, edit := range c.opts.edits {
 			edit(&cfg)
 		}
+		// Every node can be cut off by Partition; until then the cut
+		// costs an atomic load per message.
+		faults.Cut(&cfg, c.cutFor(name), c.cutFor(name))
 		if i == 0 {
 			c.shards = cfg.Shards
 			if c.shards == 0 {
@@ -133,6 +148,7 @@ func (c *Cluster) start(cfg mesh.Config) *mesh.Node {
 	if err != nil {
 		c.t.Fatalf("meshtest: start %s: %v", cfg.NodeName, err)
 	}
+	c.know(cfg.NodeName, node.GossipAddr(), node.RemoteAddr())
 	c.mu.Lock()
 	if _, ok := c.cfgs[cfg.NodeName]; !ok {
 		c.names = append(c.names, cfg.NodeName)
@@ -220,7 +236,7 @@ func (c *Cluster) Owner(capability, id string) *mesh.Node {
 func (c *Cluster) WaitConverged(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for !c.converged() {
+	for !c.converged(c.Nodes()) {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("meshtest: nodes not converged: %w", context.Cause(ctx))
@@ -230,10 +246,9 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 	return nil
 }
 
-// converged reports whether the running nodes agree as WaitConverged
-// describes.
-func (c *Cluster) converged() bool {
-	nodes := c.Nodes()
+// converged reports whether nodes, running nodes of the cluster, agree
+// among themselves as WaitConverged describes.
+func (c *Cluster) converged(nodes []*mesh.Node) bool {
 	var want uint64
 	for i, n := range nodes {
 		members := n.Members()
@@ -242,8 +257,8 @@ func (c *Cluster) converged() bool {
 		}
 		var placed []shard.Member
 		for _, m := range members {
-			if r := c.Node(m.Name); r == nil || r.Incarnation() != m.Incarnation {
-				return false // a node killed or restarted since
+			if r := c.Node(m.Name); r == nil || r.Incarnation() != m.Incarnation || !slices.Contains(nodes, r) {
+				return false // a node killed or restarted since, or of another side
 			}
 			placed = append(placed, shard.Member{Name: m.Name, Capabilities: m.Capabilities,
 				Labels: m.Labels, Requires: m.Requires, Draining: m.Draining, Weight: m.Weight})

@@ -30,12 +30,21 @@
 // DefaultLocalConfig, and the node's processes start again elsewhere from
 // the Store's last save, or empty without one.
 //
-// Network partitions are not simulated yet: every node of a Cluster
-// reaches every other until it is killed or closed.
+// Partition splits the cluster into sides that cannot reach each other,
+// gossip and node-to-node messages alike, until Heal: each side finds
+// the others gone by failure detection (WaitPartitioned waits for it)
+// and serves by its Config.Partition policy; after Heal the sides merge
+// again (WaitConverged).
+//
+//	c.Partition([]string{"node-3"}) // node-3 against node-1 and node-2
+//	// ... node-3 refuses calls with mesh.ErrNoQuorum, the others serve ...
+//	c.Heal()
 //
 // # Concurrency
 //
-// Nodes, Node, Owner and WaitConverged may be called from any goroutine.
+// Nodes, Node, Owner, Partition, Heal, WaitPartitioned and WaitConverged
+// may be called from any goroutine (Partition fails the test on a bad
+// name, so call it from the test's goroutine).
 // NewCluster, Restart and Kill fail the test through t and so must be
 // called from the test's goroutine, as testing.T.FailNow requires. The
 // leak check cannot tell one test's goroutines from another's: give

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -191,12 +192,22 @@ func (a *activation) snapshot() (st *wire.State, err error) {
 // restore makes the process and gives it st; a process that cannot take
 // it starts empty.
 func (a *activation) restore(st *wire.State) {
-	if a.served {
-		// It already handled messages here: the state is older than
-		// what they made.
-		a.handoffResult("conflict")
-		a.t.cfg.Logger.Warn("dropped a handed-off state: the process already served messages on this node",
-			"capability", a.ctx.capability, "id", a.ctx.id)
+	if a.served || a.proc != nil {
+		// It already handled messages here, or took another state: two
+		// activations of the ID lived at once (a split, or an old owner
+		// whose view lagged). The process joins the two if it can.
+		if err := a.merge(st); err != nil {
+			a.handoffResult("conflict")
+			a.t.cfg.Logger.Info("dropped a handed-off state: the process already served messages on this node and did not merge it",
+				"capability", a.ctx.capability, "id", a.ctx.id, "err", err)
+			return
+		}
+		// The joined state follows both: its next save must follow the
+		// later of their versions.
+		a.version = max(a.version, st.GetVersion())
+		a.handedOff = nil
+		a.handoffResult("merged")
+		a.t.cfg.Logger.Debug("merged a handed-off state into the process", "capability", a.ctx.capability, "id", a.ctx.id)
 		return
 	}
 	a.version = st.GetVersion()
@@ -212,6 +223,28 @@ func (a *activation) restore(st *wire.State) {
 	}
 	a.e.origin.Store(int32(HandedOff))
 	a.handoffResult("restored")
+}
+
+// errNoMerger reports a process that cannot merge a state.
+var errNoMerger = errors.New("the process does not implement actor.Merger")
+
+// merge gives st to the process's Merge; an error when it has no process
+// with Merger, cannot decode st, or Merge fails or panics.
+func (a *activation) merge(st *wire.State) (err error) {
+	m, ok := a.proc.(actor.Merger)
+	if !ok {
+		return errNoMerger
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: Merge panicked: %v", actor.ErrProcessFailed, r)
+		}
+	}()
+	msg, err := wire.Unpack(st.GetType(), st.GetData())
+	if err != nil {
+		return err
+	}
+	return m.Merge(msg, st.GetFormat())
 }
 
 func (a *activation) restoreFrom(st *wire.State) (err error) {

@@ -2,6 +2,7 @@ package activation
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,74 @@ func TestPanicRestartsFromTheHandedOffState(t *testing.T) {
 	}
 	if got := count(t, send(tb, "c", "a", 7)); got != 42 {
 		t.Fatalf("count %d after the panic, want 42: made again from the handed-off 41", got)
+	}
+}
+
+// summer is a keeper that merges a state by adding it: a process's own
+// choice (it is not a join), plain to check here.
+type summer struct{ keeper }
+
+func (s *summer) Merge(m proto.Message, format uint32) error {
+	if format != 3 {
+		return errors.New("unknown format")
+	}
+	s.n += m.(*wrapperspb.Int64Value).GetValue()
+	return nil
+}
+
+// TestStateForAServedProcessMergesOrDrops: a state that arrives for a
+// process that already served messages, or already took another state, is
+// given to its Merge when it has one; otherwise, or when Merge fails, it
+// is dropped. Each result is counted.
+func TestStateForAServedProcessMergesOrDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		merger  bool
+		format  uint32
+		served  bool
+		want    int64
+		results string
+	}{
+		{"merged after serving", true, 3, true, 1 + 10 + 1, "merged"},
+		{"merged after a state", true, 3, false, 5 + 10 + 1, "restored,merged"},
+		{"dropped without Merger", false, 3, true, 1 + 1, "conflict"},
+		{"dropped when Merge fails", true, 9, true, 1 + 1, "conflict"},
+		{"kept first state without Merger", false, 3, false, 5 + 1, "restored,conflict"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			results := make(chan string, 10)
+			s := newSystem(t)
+			tb := NewTable(s, TableConfig{
+				Self: "self",
+				Factory: func(string) (actor.Factory, bool) {
+					return func(string) actor.Process {
+						if tc.merger {
+							return &summer{}
+						}
+						return &keeper{}
+					}, true
+				},
+				Owner: func(string, uint32) (string, uint64) { return "self", 1 },
+				Hooks: Hooks{Handoff: func(_, r string) { results <- r }},
+			})
+			if tc.served {
+				if got := count(t, send(tb, "c", "a", 7)); got != 1 {
+					t.Fatalf("first message: %d", got)
+				}
+			} else {
+				tb.Restore("c", []*wire.State{state(t, "a", 7, 5, 3)}, nil)
+			}
+			tb.Restore("c", []*wire.State{state(t, "a", 7, 10, tc.format)}, nil)
+			if got := count(t, send(tb, "c", "a", 7)); got != tc.want {
+				t.Errorf("count %d, want %d", got, tc.want)
+			}
+			var got []string
+			for len(results) > 0 {
+				got = append(got, <-results)
+			}
+			if s := strings.Join(got, ","); s != tc.results {
+				t.Errorf("results %s, want %s", s, tc.results)
+			}
+		})
 	}
 }

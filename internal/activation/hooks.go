@@ -19,8 +19,10 @@ type Hooks struct {
 	Stopped func(capability string, reason actor.StopReason)
 	// Handoff is called, from the activation's goroutine, with the result
 	// of a state handoff for one process: "restored", "refused" (the
-	// process would not take it), "conflict" (it had already served
-	// messages here), "failed" (it could not snapshot). It must be quick.
+	// process would not take it), "merged" (it had already served
+	// messages here, or taken another state, and merged this one:
+	// actor.Merger), "conflict" (likewise, but it did not merge it, and
+	// the state was dropped), "failed" (it could not snapshot). It must be quick.
 	Handoff func(capability, result string)
 	// Store is called, from the activation's goroutine, with the result
 	// of a store operation for one process: "loaded", "saved", "stale"

@@ -138,7 +138,7 @@ func NewMetrics(state State) *Metrics {
 	})
 	m.handoffs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mesh_handoffs_total",
-		Help: "States of moved processes, by capability and result: sent and lost (by the old owner), restored, refused (the process would not take it), conflict (it had already served messages), failed (it could not snapshot).",
+		Help: "States of moved processes, by capability and result: sent and lost (by the old owner), restored, refused (the process would not take it), merged (it had already served messages and merged the state: actor.Merger), conflict (it had already served messages and did not merge: the state was dropped), failed (it could not snapshot).",
 	}, []string{"capability", "result"})
 	m.stored = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mesh_store_operations_total",

@@ -266,6 +266,10 @@ func (p *peer) write(stream grpc.ClientStreamingClient[Frame, Done]) (sent bool,
 			runtime.Gosched()
 		}
 		batch := p.take()
+		if batch != nil && p.t.opts.Cut != nil && p.t.opts.Cut(p.addr) {
+			p.t.cut.Add(int64(len(batch)))
+			continue
+		}
 		if batch == nil {
 			busy = false
 			select {

@@ -85,6 +85,13 @@ type Options struct {
 	IdleConn time.Duration
 	// Logger receives the transport's log lines. If nil, they are dropped.
 	Logger *slog.Logger
+	// Cut, if set, is a network fault to inject, for tests: it reports the
+	// addresses this node cannot reach now. Messages to them are dropped
+	// as a cut network loses them, silently (no dead letter), whether
+	// they were queued before or after the cut; sending goes on once Cut
+	// lets the address through again. Called from the peers' goroutines
+	// before every frame: it must be quick and safe for concurrent use.
+	Cut func(addr string) bool
 }
 
 func (o Options) withDefaults() Options {
@@ -156,8 +163,9 @@ type Transport struct {
 	held   map[string]*peer
 	closed bool
 
-	// frames and messages count what the peers have written.
-	frames, messages atomic.Int64
+	// frames and messages count what the peers have written; cut the
+	// messages Options.Cut dropped.
+	frames, messages, cut atomic.Int64
 	// delivered counts the messages taken from peers; refused the
 	// handshakes, streams and servers refused.
 	delivered, refused atomic.Int64
@@ -187,6 +195,9 @@ func (v *view) member(addr string) bool {
 // Sent returns how many frames the transport has written to its peers and
 // how many messages they carried.
 func (t *Transport) Sent() (frames, messages int64) { return t.frames.Load(), t.messages.Load() }
+
+// Cut returns how many messages Options.Cut has dropped.
+func (t *Transport) Cut() int64 { return t.cut.Load() }
 
 // Delivered returns how many messages the transport has taken from its
 // peers: those of every frame it received and did not refuse.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -535,4 +536,48 @@ func at(addrs ...string) []Member {
 		ms[i] = Member{Name: a, Addr: a}
 	}
 	return ms
+}
+
+// TestCutDropsAndHeals: while Options.Cut cuts the peer's address,
+// messages to it are dropped, none reaching it and none answered with a
+// dead letter; once the cut ends, they flow again on the same peer.
+func TestCutDropsAndHeals(t *testing.T) {
+	var cut atomic.Bool
+	a := newNode(t, "127.0.0.1:0", Options{Cut: func(string) bool { return cut.Load() }})
+	b := newNode(t, "127.0.0.1:0", Options{})
+	a.t.SetMembers(at(b.t.Addr()))
+	b.t.SetMembers(at(a.t.Addr()))
+	sender := &pa.PID{Address: a.t.Addr(), Id: "inbox"}
+	send := func(i int) {
+		env := &wire.Envelope{Capability: "echo", Id: fmt.Sprint(i), PayloadType: "t"}
+		if err := a.t.Send(b.pid("inbox"), env, sender); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0)
+	b.next(t)
+	cut.Store(true)
+	const dropped = 50
+	for i := range dropped {
+		send(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.t.Cut() < dropped && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := a.t.Cut(); got != dropped {
+		t.Fatalf("%d messages cut, want %d", got, dropped)
+	}
+	cut.Store(false)
+	send(-1)
+	if got := b.next(t).msg.(*wire.Envelope).GetId(); got != "-1" {
+		t.Fatalf("after the cut, received %q first, want -1", got)
+	}
+	select {
+	case r := <-a.inbox:
+		t.Fatalf("the sender received %T for a cut message", r.msg)
+	case <-b.inbox:
+		t.Fatal("a cut message arrived")
+	default:
+	}
 }

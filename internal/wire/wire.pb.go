@@ -804,9 +804,14 @@ type HandoffAck struct {
 	// majority), refused_ids their IDs, so that the sender can keep them in
 	// its store. A state dropped later, by a process that had already
 	// served messages, counts as restored.
-	Restored      uint32   `protobuf:"varint,1,opt,name=restored,proto3" json:"restored,omitempty"`
-	Refused       uint32   `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
-	RefusedIds    []string `protobuf:"bytes,3,rep,name=refused_ids,json=refusedIds,proto3" json:"refused_ids,omitempty"`
+	Restored   uint32   `protobuf:"varint,1,opt,name=restored,proto3" json:"restored,omitempty"`
+	Refused    uint32   `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	RefusedIds []string `protobuf:"bytes,3,rep,name=refused_ids,json=refusedIds,proto3" json:"refused_ids,omitempty"`
+	// not_serving says the node refused every state because it does not
+	// serve now (it sees no majority): the sender may try again within its
+	// handoff's bound, as a node regaining its majority at a heal may see
+	// the heal a moment after the sender.
+	NotServing    bool `protobuf:"varint,4,opt,name=not_serving,json=notServing,proto3" json:"not_serving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -860,6 +865,13 @@ func (x *HandoffAck) GetRefusedIds() []string {
 		return x.RefusedIds
 	}
 	return nil
+}
+
+func (x *HandoffAck) GetNotServing() bool {
+	if x != nil {
+		return x.NotServing
+	}
+	return false
 }
 
 // Broadcast carries one cast to every process of a capability that is
@@ -1069,13 +1081,15 @@ const file_internal_wire_wire_proto_rawDesc = "" +
 	"capability\x12+\n" +
 	"\x06states\x18\x03 \x03(\v2\x13.mesh.wire.v1.StateR\x06states\x12\x12\n" +
 	"\x04done\x18\x04 \x01(\bR\x04done\x12\x16\n" +
-	"\x06shards\x18\x05 \x03(\rR\x06shards\"c\n" +
+	"\x06shards\x18\x05 \x03(\rR\x06shards\"\x84\x01\n" +
 	"\n" +
 	"HandoffAck\x12\x1a\n" +
 	"\brestored\x18\x01 \x01(\rR\brestored\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\rR\arefused\x12\x1f\n" +
 	"\vrefused_ids\x18\x03 \x03(\tR\n" +
-	"refusedIds\"\xf8\x01\n" +
+	"refusedIds\x12\x1f\n" +
+	"\vnot_serving\x18\x04 \x01(\bR\n" +
+	"notServing\"\xf8\x01\n" +
 	"\tBroadcast\x12\x1e\n" +
 	"\n" +
 	"capability\x18\x01 \x01(\tR\n" +
