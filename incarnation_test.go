@@ -186,14 +186,27 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 		wg.Wait()
 	}()
 
-	time.Sleep(500 * time.Millisecond)
-	gate.Lock()
-	killed := time.Now()
-	victim.kill(t)
-	victim = startChildAt(t, victim.name, gossip, remote, nil)
-	down := time.Since(killed)
-	gate.Unlock()
-	time.Sleep(4 * time.Second)
+	// Whether the caller sends to a cached PID of the old process before
+	// gossip tells it of the new incarnation is a race: on a busy machine
+	// gossip may win every time. The kill and restart are done again, up
+	// to three times, until the new process has refused a stale PID;
+	// every round is checked for wrong answers alike.
+	var down time.Duration
+	refused := 0.0
+	for round := 1; round <= 3 && refused == 0; round++ {
+		time.Sleep(500 * time.Millisecond)
+		gate.Lock()
+		killed := time.Now()
+		victim.kill(t)
+		victim = startChildAt(t, victim.name, gossip, remote, nil)
+		down = max(down, time.Since(killed))
+		gate.Unlock()
+		time.Sleep(4 * time.Second)
+		refused = scrapeCounter(t, victim.admin, "mesh_misaddressed_total")
+		if refused == 0 {
+			t.Logf("round %d: the caller learnt of the restart before it used a stale PID", round)
+		}
+	}
 	close(stop)
 	wg.Wait()
 
@@ -206,7 +219,7 @@ func TestKilledAndRestartedOwnerNeverServesAnotherID(t *testing.T) {
 		}
 		worstMis = max(worstMis, r.misapplied)
 	}
-	refused := scrapeCounter(t, victim.admin, "mesh_misaddressed_total")
+	refused = scrapeCounter(t, victim.admin, "mesh_misaddressed_total")
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("kill -9 and restart of %s in %v; %d IDs on it; %d calls during the load, %d failed (typed); "+
