@@ -117,6 +117,9 @@ type meshNode struct {
 	n     *mesh.Node
 	st    store.Store // the save contenders' store; nil otherwise
 	probe []string    // one ID per shard, for shards
+	// handoffs gathers the states the node handed off, where it offers
+	// counterKind; nil otherwise.
+	handoffs *handoffSink
 }
 
 func (m *meshNode) start(a startArgs) (nodeInfo, error) {
@@ -136,6 +139,14 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	}
 	if os.Getenv("MESHBENCH_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if slices.Contains(a.Kinds, counterKind) {
+		m.handoffs = &handoffSink{}
+		var next slog.Handler
+		if cfg.Logger != nil {
+			next = cfg.Logger.Handler()
+		}
+		cfg.Logger = slog.New(&handoffLog{sink: m.handoffs, next: next})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -158,6 +169,9 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	var caps []mesh.Capability
 	for _, k := range a.Kinds {
 		c := mesh.Capability{Name: k, New: func(string) mesh.Process { return echo }}
+		if k == counterKind {
+			c.New = func(string) mesh.Process { return &counter{node: name} }
+		}
 		if m.st != nil {
 			c.Save = mesh.SaveOnChange
 			c.New = func(string) mesh.Process { return &countingEcho{node: name} }
@@ -240,7 +254,12 @@ func (m *meshNode) locate(kind string, ids []string) ([]string, error) {
 }
 
 func (m *meshNode) where(ctx context.Context, kind, id string) (string, error) {
-	r, err := mesh.Call(ctx, mesh.Request{Capability: kind, ID: id, Payload: wrapperspb.String(whereQuery)})
+	return m.ask(ctx, kind, id, whereQuery)
+}
+
+// ask sends query to a process and returns its answer.
+func (m *meshNode) ask(ctx context.Context, kind, id, query string) (string, error) {
+	r, err := mesh.Call(ctx, mesh.Request{Capability: kind, ID: id, Payload: wrapperspb.String(query)})
 	if err != nil {
 		return "", err
 	}
