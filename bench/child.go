@@ -262,7 +262,8 @@ func (s *server) handle(cmd command) (rep reply) {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// where asks every ID which node serves it, 64 at a time.
+// where asks every ID, 64 at a time, through ask (a node's where, or a
+// query of mesh's), and returns each answer, "" where the call failed.
 func where(ask func(ctx context.Context, kind, id string) (string, error), kind string, ids []string) []string {
 	owners := make([]string, len(ids))
 	var wg sync.WaitGroup

@@ -170,7 +170,9 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	for _, k := range a.Kinds {
 		c := mesh.Capability{Name: k, New: func(string) mesh.Process { return echo }}
 		if k == counterKind {
-			c.New = func(string) mesh.Process { return &counter{node: name} }
+			// Never passivated: a counter has no store, so one passivated
+			// between its bump and the check would read as a lost state.
+			c.New, c.IdleTimeout = func(string) mesh.Process { return &counter{node: name} }, -1
 		}
 		if m.st != nil {
 			c.Save = mesh.SaveOnChange
