@@ -170,9 +170,9 @@ func (s *server) handle(cmd command) (rep reply) {
 	case "where":
 		ask := n.where
 		if cmd.Query != "" {
-			m, ok := n.(*meshNode)
+			m, ok := n.(asker)
 			if !ok {
-				return fail(errors.New("queries other than where are mesh's"))
+				return fail(errors.New("queries other than where are mesh's and the peer's"))
 			}
 			ask = func(ctx context.Context, kind, id string) (string, error) { return m.ask(ctx, kind, id, cmd.Query) }
 		}
@@ -258,6 +258,11 @@ func (s *server) handle(cmd command) (rep reply) {
 		return fail(fmt.Errorf("unknown op %q", cmd.Op))
 	}
 	return rep
+}
+
+// asker is a node whose processes take queries besides whereQuery.
+type asker interface {
+	ask(ctx context.Context, kind, id, query string) (string, error)
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

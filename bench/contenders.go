@@ -379,6 +379,13 @@ func (p *peerNode) start(a startArgs) (nodeInfo, error) {
 	props := actor.PropsFromFunc(echoActor(a.Name, &p.live))
 	var kinds []*cluster.Kind
 	for _, k := range a.Kinds {
+		if k == counterKind {
+			name := a.Name
+			kinds = append(kinds, cluster.NewKind(k, actor.PropsFromProducer(func() actor.Actor {
+				return &peerCounter{counter: counter{node: name}, live: &p.live}
+			})))
+			continue
+		}
 		kinds = append(kinds, cluster.NewKind(k, props))
 	}
 	var provider cluster.ClusterProvider
@@ -466,11 +473,16 @@ func (p *peerNode) call(kind, id string, _ int, payload proto.Message) error {
 }
 
 func (p *peerNode) where(ctx context.Context, kind, id string) (string, error) {
+	return p.ask(ctx, kind, id, whereQuery)
+}
+
+// ask sends query to a grain and returns its answer.
+func (p *peerNode) ask(ctx context.Context, kind, id, query string) (string, error) {
 	timeout := callTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	r, err := p.c.Request(id, kind, wrapperspb.String(whereQuery), cluster.WithTimeout(timeout))
+	r, err := p.c.Request(id, kind, wrapperspb.String(query), cluster.WithTimeout(timeout))
 	if err != nil {
 		return "", err
 	}

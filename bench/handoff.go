@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -59,6 +62,25 @@ func (c *counter) Restore(state proto.Message, format uint32) error {
 	}
 	c.count = v.GetValue()
 	return nil
+}
+
+// peerCounter is counter as a grain of the peer, which has no handoff:
+// a grain that moves starts over on its new owner.
+type peerCounter struct {
+	counter
+	live *atomic.Int64
+}
+
+func (c *peerCounter) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *wrapperspb.StringValue:
+		r, _ := c.Handle(nil, m)
+		ctx.Respond(r)
+	case *actor.Started:
+		c.live.Add(1)
+	case *actor.Stopped:
+		c.live.Add(-1)
+	}
 }
 
 // parseState splits a counter's answer to stateQuery.

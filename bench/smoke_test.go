@@ -137,6 +137,13 @@ func checkResult(t *testing.T, r *result) {
 			}
 			checkHandoff(t, who, r)
 		}
+		if r.Contender == peer {
+			for _, pfx := range []string{"join_", "leave_"} {
+				if moved, lost := r.Values[pfx+"moved"], r.Values[pfx+"state_lost"]; moved <= 0 || lost != moved {
+					t.Errorf("%s: %s %g moved IDs, %g lost their state: the peer has no handoff", who, pfx, moved, lost)
+				}
+			}
+		}
 	case "R2":
 		for _, k := range []string{"kill_all_ok_s", "leave_all_ok_s"} {
 			if v, ok := r.Values[k]; !ok || v < 0 {
@@ -170,24 +177,27 @@ func checkHandoff(t *testing.T, who string, r *result) {
 	}
 }
 
-// TestR1Handoff runs R1 on mesh alone at the smoke size: every moved
-// counter answers on its new owner with its count.
+// TestR1Handoff runs R1 at the smoke size: on mesh every moved counter
+// answers on its new owner with its count, on the peer every one
+// restarts.
 func TestR1Handoff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for membership changes")
 	}
-	s, err := runSuite(os.Args[0], smokeParams(), t.TempDir(), selection{workloads: []string{"R1"}, contenders: []string{meshC}}, false, logWriter{t})
+	s, err := runSuite(os.Args[0], smokeParams(), t.TempDir(), selection{workloads: []string{"R1"}, contenders: []string{meshC, peer}}, false, logWriter{t})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Results) != 1 {
+	if len(s.Results) != 2 {
 		t.Fatalf("%d results", len(s.Results))
 	}
-	checkResult(t, s.Results[0])
-	for _, k := range []string{"join_", "leave_"} {
-		v := s.Results[0].Values
-		t.Logf("%s%g moved, %g handed off in %.3fs (%.0f/s), all answered with state after %.3fs, %g lost, %g calls failed",
-			k, v[k+"moved"], v[k+"handed_off"], v[k+"handoff_s"], v[k+"handoffs_per_s"], v[k+"state_s"], v[k+"state_lost"], v[k+"failed"])
+	for _, r := range s.Results {
+		checkResult(t, r)
+		for _, k := range []string{"join_", "leave_"} {
+			v := r.Values
+			t.Logf("%s %s%g moved, %g handed off in %.3fs (%.0f/s), all answered after %.3fs, %g lost their state, %g calls failed",
+				r.Contender, k, v[k+"moved"], v[k+"handed_off"], v[k+"handoff_s"], v[k+"handoffs_per_s"], v[k+"state_s"], v[k+"state_lost"], v[k+"failed"])
+		}
 	}
 }
 

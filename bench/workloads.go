@@ -417,7 +417,8 @@ func (cl *group) change(prefix string, v map[string]float64, notes *[]string, ki
 	if err != nil {
 		return nil, err
 	}
-	if stateful {
+	handing := stateful && cl.contender == meshC
+	if handing {
 		if _, err := cl.handoffs(cl.live()); err != nil { // forget earlier ones
 			return nil, err
 		}
@@ -450,7 +451,7 @@ func (cl *group) change(prefix string, v map[string]float64, notes *[]string, ki
 	if rep.Load.FirstErr != "" {
 		*notes = append(*notes, fmt.Sprintf("%s: first failed call: %s", strings.TrimSuffix(prefix, "_"), rep.Load.FirstErr))
 	}
-	if stateful {
+	if handing {
 		// The old owners log their handoff once every new owner acknowledged
 		// it, which may trail the moved IDs' answers a little.
 		want := int64(v[prefix+"moved"] - v[prefix+"state_lost"] - v[prefix+"unanswered"])
@@ -514,30 +515,39 @@ func (cl *group) handoffs(idx []int) (handoffStats, error) {
 	return sum, nil
 }
 
-// handoffCheck asks, from node 0, every ID that moved for its count until
-// each answers from its new owner, and counts those that came back
+// handoffCheck asks, from node 0, the IDs that moved for their count
+// until each answers from its new owner, and counts those that came back
 // without their state: every ID was bumped once before the change, and
 // the background load's where queries do not count, so an ID whose state
-// was handed off answers 1 and one that restarted answers 0. It records
-// the IDs that moved, the seconds from t0 until the last answered, those
-// lost and those that never answered from their new owner within limit.
+// was handed off answers 1 and one that restarted answers 0. On mesh the
+// IDs that moved are those its ring now places elsewhere; the peer has no
+// placement to ask, so every ID is asked until it answers, and those
+// answering from another node than before moved. It records the IDs that
+// moved, the seconds from t0 until the last answered, those lost and
+// those that never answered from their new owner within limit.
 func (cl *group) handoffCheck(prefix string, v map[string]float64, notes *[]string, idList, owners []string, t0 time.Time, limit time.Duration) error {
-	rep, err := cl.nodes[0].do(command{Op: "locate", Kind: counterKind, IDs: idList}, time.Minute)
-	if err != nil {
-		return err
-	}
-	placed := rep.Owners
-	if len(placed) != len(idList) {
-		return fmt.Errorf("located %d of %d IDs", len(placed), len(idList))
-	}
+	var placed []string // mesh's new placement; nil on the peer
 	var pending []int
-	for i := range idList {
-		if placed[i] != owners[i] {
-			pending = append(pending, i)
+	if cl.contender == meshC {
+		rep, err := cl.nodes[0].do(command{Op: "locate", Kind: counterKind, IDs: idList}, time.Minute)
+		if err != nil {
+			return err
+		}
+		if placed = rep.Owners; len(placed) != len(idList) {
+			return fmt.Errorf("located %d of %d IDs", len(placed), len(idList))
+		}
+		for i := range idList {
+			if placed[i] != owners[i] {
+				pending = append(pending, i)
+			}
+		}
+	} else {
+		pending = make([]int, len(idList))
+		for i := range pending {
+			pending[i] = i
 		}
 	}
-	v[prefix+"moved"] = float64(len(pending))
-	lost := 0
+	moved, lost := 0, 0
 	deadline := t0.Add(limit)
 	for len(pending) > 0 && time.Now().Before(deadline) {
 		q := make([]string, len(pending))
@@ -551,10 +561,14 @@ func (cl *group) handoffCheck(prefix string, v map[string]float64, notes *[]stri
 		var left []int
 		for k, i := range pending {
 			node, count, err := parseState(rep.Owners[k])
-			if err != nil || node != placed[i] {
+			if err != nil || (placed != nil && node != placed[i]) {
 				left = append(left, i)
 				continue
 			}
+			if node == owners[i] {
+				continue // the peer's, not moved
+			}
+			moved++
 			if count < 1 {
 				lost++
 			}
@@ -565,22 +579,20 @@ func (cl *group) handoffCheck(prefix string, v map[string]float64, notes *[]stri
 		}
 	}
 	v[prefix+"state_s"] = time.Since(t0).Seconds()
+	v[prefix+"moved"] = float64(moved + len(pending))
 	v[prefix+"state_lost"] = float64(lost)
 	v[prefix+"unanswered"] = float64(len(pending))
 	if len(pending) > 0 {
-		*notes = append(*notes, fmt.Sprintf("%s: %d moved IDs did not answer from their new owner within %v", strings.TrimSuffix(prefix, "_"), len(pending), limit))
+		*notes = append(*notes, fmt.Sprintf("%s: %d IDs did not answer from their new owner within %v", strings.TrimSuffix(prefix, "_"), len(pending), limit))
 	}
 	return nil
 }
 
-// runR1: on mesh, the IDs are counters that hold a count and hand it off
-// live; the peer has no handoff, so its IDs are stateless echoes.
+// runR1 runs R1 over counters: mesh hands their counts off live when
+// their shards move; the peer has no handoff.
 func runR1(r *runner, contender, _ string) (*result, error) {
 	p := r.p
-	kind, query := "echo", ""
-	if contender == meshC {
-		kind, query = counterKind, bumpQuery
-	}
+	kind, query := counterKind, bumpQuery
 	kinds := []string{kind}
 	cl, err := r.startCluster(contender, [][]string{kinds, kinds, kinds}, 1)
 	if err != nil {
