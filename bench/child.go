@@ -168,7 +168,22 @@ func (s *server) handle(cmd command) (rep reply) {
 	case "cpu":
 		rep.CPU = int64(cpuTime())
 	case "where":
-		rep.Owners = where(n, cmd.Kind, cmd.IDs)
+		ask := n.where
+		if cmd.Query != "" {
+			m, ok := n.(asker)
+			if !ok {
+				return fail(errors.New("queries other than where are mesh's and the peer's"))
+			}
+			ask = func(ctx context.Context, kind, id string) (string, error) { return m.ask(ctx, kind, id, cmd.Query) }
+		}
+		rep.Owners = where(ask, cmd.Kind, cmd.IDs)
+	case "handoffs":
+		m, ok := n.(*meshNode)
+		if !ok || m.handoffs == nil {
+			return fail(errors.New("no handoffs counted"))
+		}
+		h := m.handoffs.take()
+		rep.Handoffs = &h
 	case "locate":
 		m, ok := n.(*meshNode)
 		if !ok {
@@ -235,16 +250,26 @@ func (s *server) handle(cmd command) (rep reply) {
 		s.prof = f
 	case "close":
 		n.close(cmd.Graceful)
+		if m, ok := n.(*meshNode); ok && m.handoffs != nil {
+			h := m.handoffs.take()
+			rep.Handoffs = &h
+		}
 	default:
 		return fail(fmt.Errorf("unknown op %q", cmd.Op))
 	}
 	return rep
 }
 
+// asker is a node whose processes take queries besides whereQuery.
+type asker interface {
+	ask(ctx context.Context, kind, id, query string) (string, error)
+}
+
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// where asks every ID which node serves it, 64 at a time.
-func where(n node, kind string, ids []string) []string {
+// where asks every ID, 64 at a time, through ask (a node's where, or a
+// query of mesh's), and returns each answer, "" where the call failed.
+func where(ask func(ctx context.Context, kind, id string) (string, error), kind string, ids []string) []string {
 	owners := make([]string, len(ids))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
@@ -256,7 +281,7 @@ func where(n node, kind string, ids []string) []string {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if who, err := n.where(ctx, kind, id); err == nil {
+			if who, err := ask(ctx, kind, id); err == nil {
 				owners[i] = who
 			}
 		}()

@@ -117,6 +117,9 @@ type meshNode struct {
 	n     *mesh.Node
 	st    store.Store // the save contenders' store; nil otherwise
 	probe []string    // one ID per shard, for shards
+	// handoffs gathers the states the node handed off, where it offers
+	// counterKind; nil otherwise.
+	handoffs *handoffSink
 }
 
 func (m *meshNode) start(a startArgs) (nodeInfo, error) {
@@ -136,6 +139,14 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	}
 	if os.Getenv("MESHBENCH_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if slices.Contains(a.Kinds, counterKind) {
+		m.handoffs = &handoffSink{}
+		var next slog.Handler
+		if cfg.Logger != nil {
+			next = cfg.Logger.Handler()
+		}
+		cfg.Logger = slog.New(&handoffLog{sink: m.handoffs, next: next})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -158,6 +169,11 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	var caps []mesh.Capability
 	for _, k := range a.Kinds {
 		c := mesh.Capability{Name: k, New: func(string) mesh.Process { return echo }}
+		if k == counterKind {
+			// Never passivated: a counter has no store, so one passivated
+			// between its bump and the check would read as a lost state.
+			c.New, c.IdleTimeout = func(string) mesh.Process { return &counter{node: name} }, -1
+		}
 		if m.st != nil {
 			c.Save = mesh.SaveOnChange
 			c.New = func(string) mesh.Process { return &countingEcho{node: name} }
@@ -240,7 +256,12 @@ func (m *meshNode) locate(kind string, ids []string) ([]string, error) {
 }
 
 func (m *meshNode) where(ctx context.Context, kind, id string) (string, error) {
-	r, err := mesh.Call(ctx, mesh.Request{Capability: kind, ID: id, Payload: wrapperspb.String(whereQuery)})
+	return m.ask(ctx, kind, id, whereQuery)
+}
+
+// ask sends query to a process and returns its answer.
+func (m *meshNode) ask(ctx context.Context, kind, id, query string) (string, error) {
+	r, err := mesh.Call(ctx, mesh.Request{Capability: kind, ID: id, Payload: wrapperspb.String(query)})
 	if err != nil {
 		return "", err
 	}
@@ -358,6 +379,13 @@ func (p *peerNode) start(a startArgs) (nodeInfo, error) {
 	props := actor.PropsFromFunc(echoActor(a.Name, &p.live))
 	var kinds []*cluster.Kind
 	for _, k := range a.Kinds {
+		if k == counterKind {
+			name := a.Name
+			kinds = append(kinds, cluster.NewKind(k, actor.PropsFromProducer(func() actor.Actor {
+				return &peerCounter{counter: counter{node: name}, live: &p.live}
+			})))
+			continue
+		}
 		kinds = append(kinds, cluster.NewKind(k, props))
 	}
 	var provider cluster.ClusterProvider
@@ -445,11 +473,16 @@ func (p *peerNode) call(kind, id string, _ int, payload proto.Message) error {
 }
 
 func (p *peerNode) where(ctx context.Context, kind, id string) (string, error) {
+	return p.ask(ctx, kind, id, whereQuery)
+}
+
+// ask sends query to a grain and returns its answer.
+func (p *peerNode) ask(ctx context.Context, kind, id, query string) (string, error) {
 	timeout := callTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	r, err := p.c.Request(id, kind, wrapperspb.String(whereQuery), cluster.WithTimeout(timeout))
+	r, err := p.c.Request(id, kind, wrapperspb.String(query), cluster.WithTimeout(timeout))
 	if err != nil {
 		return "", err
 	}

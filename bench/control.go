@@ -57,6 +57,9 @@ type command struct {
 	// IDs and Kind name the processes of "where".
 	IDs  []string `json:"ids,omitempty"`
 	Kind string   `json:"kind,omitempty"`
+	// Query, if set, is the payload "where" sends instead of whereQuery
+	// (mesh only); the answers come back in Owners.
+	Query string `json:"query,omitempty"`
 	// Path is the file of "profile".
 	Path string `json:"path,omitempty"`
 	// Graceful selects a graceful "close".
@@ -81,6 +84,9 @@ type reply struct {
 	// CPU answers "cpu": the node process's CPU time so far, user and
 	// system (getrusage RUSAGE_SELF), in nanoseconds.
 	CPU int64 `json:"cpu_ns,omitempty"`
+	// Handoffs answers "handoffs" and a graceful "close" of a mesh node
+	// offering counterKind: the states it handed off since last asked.
+	Handoffs *handoffStats `json:"handoffs,omitempty"`
 }
 
 // startArgs configures a node.

@@ -182,7 +182,7 @@ func (s *session) remoteIDs(first, n int) ([]int, error) {
 				names = append(names, s.ids[i])
 			}
 		}
-		for k, who := range where(s.n, kind, names) {
+		for k, who := range where(s.n.where, kind, names) {
 			if who == "" {
 				return nil, fmt.Errorf("%s did not say where it runs", names[k])
 			}

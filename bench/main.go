@@ -9,7 +9,9 @@
 // database). Every node is its own OS process: this binary started again in the
 // node role. It writes RESULTS.md, charts and CPU profiles of mesh into
 // the output directory, and the raw results as results.json (not
-// committed), from which -report rewrites RESULTS.md.
+// committed), from which -report rewrites RESULTS.md. With -merge it runs
+// only the -only workloads and merges their results into results.json,
+// keeping the others.
 //
 // Usage:
 //
@@ -17,7 +19,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,21 +42,17 @@ func main() {
 	rounds := flag.Int("rounds", 0, "override the rounds of every workload")
 	profile := flag.Bool("profile", true, "profile mesh on B1, B5 and C1")
 	reportOnly := flag.Bool("report", false, "only rewrite RESULTS.md and charts from results.json")
+	mergeRun := flag.Bool("merge", false, "run the selected workloads (-only) and merge their results into the -out directory's results.json, replacing theirs and keeping the others")
 	readme := flag.String("readme", "", "a `file` (the repository's README.md) whose targets table, between its markers, is rewritten from the run")
 	flag.Parse()
 
 	if *reportOnly {
-		var s suite
-		b, err := os.ReadFile(filepath.Join(*out, "results.json"))
+		s, err := readSuite(*out)
 		if err == nil {
-			err = json.Unmarshal(b, &s)
-		}
-		if err == nil {
-			upgrade(&s)
-			err = writeReport(*out, &s)
+			err = writeReport(*out, s)
 		}
 		if err == nil && *readme != "" {
-			err = writeReadme(*readme, &s)
+			err = writeReadme(*readme, s)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -88,18 +85,51 @@ func main() {
 	for _, c := range splitList(*cont) {
 		sel.contenders = append(sel.contenders, strings.ToLower(c))
 	}
-	s, err := runSuite(exe, p, *out, sel, *profile, os.Stderr)
-	if err == nil {
-		err = writeReport(*out, s)
+	if *mergeRun && len(sel.workloads) == 0 {
+		fmt.Fprintln(os.Stderr, "bench: -merge needs -only")
+		os.Exit(2)
 	}
-	if err == nil && *readme != "" {
-		err = writeReadme(*readme, s)
-	}
-	if err != nil {
+	start := time.Now()
+	if _, err := runAndSave(exe, p, *out, sel, *profile, *mergeRun, *readme, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "bench: wrote %s in %v\n", filepath.Join(*out, "RESULTS.md"), time.Since(s.Started).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "bench: wrote %s in %v\n", filepath.Join(*out, "RESULTS.md"), time.Since(start).Round(time.Second))
+}
+
+// runAndSave runs the selected workloads, merges their results into
+// out's results.json if merging (else replaces it), and writes the report
+// from the result, and the readme's targets table if readme is set.
+func runAndSave(exe string, p params, out string, sel selection, profile, merging bool, readme string, progress io.Writer) (*suite, error) {
+	var base *suite
+	if merging {
+		var err error
+		if base, err = readSuite(out); err != nil {
+			return nil, err
+		}
+		if err := checkMerge(base, p.Mode); err != nil {
+			return nil, err
+		}
+	}
+	s, err := runSuite(exe, p, out, sel, profile, progress)
+	if err != nil {
+		return nil, err
+	}
+	if base != nil {
+		s = merge(base, s)
+	}
+	if err := saveSuite(out, s); err != nil {
+		return nil, err
+	}
+	if err := writeReport(out, s); err != nil {
+		return nil, err
+	}
+	if readme != "" {
+		if err := writeReadme(readme, s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func splitList(s string) []string {
@@ -144,6 +174,8 @@ type suite struct {
 	// Profiles maps a workload to its CPU profile files, relative to the
 	// output directory.
 	Profiles map[string][]string `json:"profiles,omitempty"`
+	// Reruns are later runs of some workloads merged in (-merge).
+	Reruns []rerun `json:"reruns,omitempty"`
 }
 
 // selection restricts a run to some workloads and contenders; empty
@@ -152,8 +184,8 @@ type selection struct {
 	workloads, contenders []string
 }
 
-// runSuite runs the selected workloads and saves the results as
-// results.json in outDir.
+// runSuite runs the selected workloads, writing profiles into outDir;
+// saveSuite saves what it returns.
 func runSuite(exe string, p params, outDir string, sel selection, profile bool, progress io.Writer) (*suite, error) {
 	tmp, err := tempDir()
 	if err != nil {
@@ -229,13 +261,6 @@ func runSuite(exe string, p params, outDir string, sel selection, profile bool, 
 		}
 	}
 	s.Duration = time.Since(r.start).Seconds()
-	b, err := json.MarshalIndent(s, "", " ")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(outDir, "results.json"), b, 0o644); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -283,6 +308,10 @@ func headline(w string, res *result) string {
 	case "R1":
 		parts = append(parts, fmt.Sprintf("join: %.1f%% IDs moved, %g failed calls; leave: %g failed",
 			100*res.Values["join_ids_moved"], res.Values["join_failed"], res.Values["leave_failed"]))
+		if _, ok := res.Values["join_handoffs_per_s"]; ok {
+			parts = append(parts, fmt.Sprintf("handoffs: join %s/s, leave %s/s; state lost: %g, %g",
+				commas(res.Values["join_handoffs_per_s"]), commas(res.Values["leave_handoffs_per_s"]), res.Values["join_state_lost"], res.Values["leave_state_lost"]))
+		}
 	case "R2":
 		parts = append(parts, fmt.Sprintf("kill: first success %.2fs, all %.2fs, %g failed; leave: %.2fs, %g failed",
 			res.Values["kill_first_ok_s"], res.Values["kill_all_ok_s"], res.Values["kill_failed"],

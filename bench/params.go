@@ -39,7 +39,7 @@ type params struct {
 	SSaves int `json:"s_saves,omitempty"`
 	SLoads int `json:"s_loads,omitempty"`
 
-	R1IDs int `json:"r1_ids"` // IDs activated before the join
+	R1IDs int `json:"r1_ids"` // IDs activated (on mesh: states held) before the join
 	R2IDs int `json:"r2_ids"` // IDs activated before the failure
 
 	// Window ends a timed phase after this many seconds even if its
@@ -91,12 +91,13 @@ func payloadLabel(size int) string {
 	return strconv.Itoa(size) + " B"
 }
 
-// fullParams are quickParams over more rounds, and M at a million
-// activations.
+// fullParams are quickParams over more rounds, M at a million
+// activations and R1 at 100,000 states.
 func fullParams() params {
 	p := quickParams()
 	p.Mode, p.Rounds, p.ClusterRounds, p.RRounds = "full", 7, 4, 3
 	p.M = 1_000_000
+	p.R1IDs = 100_000
 	return p
 }
 
@@ -104,8 +105,9 @@ func fullParams() params {
 // or 100,000 operations, whichever ends first, so that a window means
 // something and p99 has 10,000 samples behind it wherever it is quoted.
 // B1 therefore activates 100,000 IDs, not the eigr/mesh suite's 50,000.
-// R1 and R2 activate fewer IDs than the suite's 10,000 only to keep the
-// survey before and after each change short.
+// R2 activates fewer IDs than the suite's 10,000 only to keep the survey
+// before and after each failure short; R1 holds 20,000 states here and
+// 100,000 in full mode.
 func quickParams() params {
 	return params{
 		Mode: "quick", Rounds: 3, ClusterRounds: 2, RRounds: 1,
@@ -114,7 +116,7 @@ func quickParams() params {
 		C1IDs: 10_000, C1Calls: 100_000, C2Acts: 100_000, C2Calls: 100_000,
 		C3IDs: 1_000, C3Calls: 100_000, ScaleNodes: []int{2, 4, 8},
 		Payloads: payloadSizes,
-		CurveN:   100_000, R1IDs: 5_000, R2IDs: 3_000,
+		CurveN:   100_000, R1IDs: 20_000, R2IDs: 3_000,
 		SSaves: 100_000, SLoads: 20_000,
 		Window: 2, Limit: 120, FailoverLimit: 30,
 	}

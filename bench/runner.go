@@ -426,11 +426,17 @@ func (cl *group) kill(i int) {
 
 // leave closes node i gracefully and waits for its process to end.
 func (cl *group) leave(i int) error {
+	_, err := cl.leaveReply(i)
+	return err
+}
+
+// leaveReply is leave, returning the node's answer to its close.
+func (cl *group) leaveReply(i int) (reply, error) {
 	c := cl.nodes[i]
-	_, err := c.do(command{Op: "close", Graceful: true}, 60*time.Second)
+	rep, err := c.do(command{Op: "close", Graceful: true}, 60*time.Second)
 	c.stop(5 * time.Second)
 	cl.nodes[i] = nil
-	return err
+	return rep, err
 }
 
 func (cl *group) close() {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,6 +135,14 @@ func checkResult(t *testing.T, r *result) {
 			if v := r.Values["join_shards_moved"]; v < 0.1 || v > 0.5 {
 				t.Errorf("%s: %.3f of the shards moved on a join of a 4th node", who, v)
 			}
+			checkHandoff(t, who, r)
+		}
+		if r.Contender == peer {
+			for _, pfx := range []string{"join_", "leave_"} {
+				if moved, lost := r.Values[pfx+"moved"], r.Values[pfx+"state_lost"]; moved <= 0 || lost != moved {
+					t.Errorf("%s: %s %g moved IDs, %g lost their state: the peer has no handoff", who, pfx, moved, lost)
+				}
+			}
 		}
 	case "R2":
 		for _, k := range []string{"kill_all_ok_s", "leave_all_ok_s"} {
@@ -148,6 +158,49 @@ func checkResult(t *testing.T, r *result) {
 
 // checkStore checks one store's run of S: every save and restore done,
 // each timed.
+// checkHandoff checks that every moved state of R1 on mesh was handed off
+// and came back on its new owner.
+func checkHandoff(t *testing.T, who string, r *result) {
+	t.Helper()
+	for _, pfx := range []string{"join_", "leave_"} {
+		v := func(k string) float64 { return r.Values[pfx+k] }
+		if v("moved") <= 0 {
+			t.Errorf("%s: %s no ID moved", who, pfx)
+		}
+		if v("state_lost") != 0 || v("unanswered") != 0 {
+			t.Errorf("%s: %s %g of %g moved IDs lost their state, %g never answered", who, pfx, v("state_lost"), v("moved"), v("unanswered"))
+		}
+		if v("handed_off") < v("moved") || v("handoffs_per_s") <= 0 || v("state_s") < v("converge_s") {
+			t.Errorf("%s: %s %g states handed off of %g moved, %g/s, answered after %gs (converged %gs)",
+				who, pfx, v("handed_off"), v("moved"), v("handoffs_per_s"), v("state_s"), v("converge_s"))
+		}
+	}
+}
+
+// TestR1Handoff runs R1 at the smoke size: on mesh every moved counter
+// answers on its new owner with its count, on the peer every one
+// restarts.
+func TestR1Handoff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for membership changes")
+	}
+	s, err := runSuite(os.Args[0], smokeParams(), t.TempDir(), selection{workloads: []string{"R1"}, contenders: []string{meshC, peer}}, false, logWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Results) != 2 {
+		t.Fatalf("%d results", len(s.Results))
+	}
+	for _, r := range s.Results {
+		checkResult(t, r)
+		for _, k := range []string{"join_", "leave_"} {
+			v := r.Values
+			t.Logf("%s %s%g moved, %g handed off in %.3fs (%.0f/s), all answered after %.3fs, %g lost their state, %g calls failed",
+				r.Contender, k, v[k+"moved"], v[k+"handed_off"], v[k+"handoff_s"], v[k+"handoffs_per_s"], v[k+"state_s"], v[k+"state_lost"], v[k+"failed"])
+		}
+	}
+}
+
 func checkStore(t *testing.T, r *result) {
 	t.Helper()
 	who := r.Workload + "/" + r.Contender
@@ -345,5 +398,59 @@ func TestReportOlderResults(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "protoactor (RequestFuture)") || strings.Contains(string(b), "| fair ceiling |") {
 		t.Error("the report does not show an older file's ceiling as protoactor (RequestFuture)")
+	}
+}
+
+// TestMerge runs two workloads, then one of them again with -merge: the
+// results on disk and the report keep the first run's other workload and
+// metadata, and take the rerun's results and parameters.
+func TestMerge(t *testing.T) {
+	dir := t.TempDir()
+	p := smokeParams()
+	both := selection{workloads: []string{"B2", "B6"}, contenders: []string{meshC}}
+	first, err := runAndSave(os.Args[0], p, dir, both, false, false, "", logWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.B6Calls = 60
+	b6 := selection{workloads: []string{"B6"}, contenders: []string{meshC}}
+	if _, err := runAndSave(os.Args[0], p, dir, b6, false, true, "", logWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := readSuite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Started.Equal(first.Started) || s.Duration != first.Duration || s.Params.B6Calls != 60 {
+		t.Errorf("merged suite started %v for %gs with %d B6 calls, want the first run's start %v and duration %gs, the rerun's 60 calls",
+			s.Started, s.Duration, s.Params.B6Calls, first.Started, first.Duration)
+	}
+	if len(s.Results) != 2 || s.Results[0].Workload != "B2" || s.Results[1].Workload != "B6" {
+		t.Fatalf("merged results %v, want B2 then B6", s.Results)
+	}
+	if got, want := s.Results[0].Phases[phCall].Rate, first.Results[0].Phases[phCall].Rate; got != want {
+		t.Errorf("B2 rate %g after the merge, was %g", got, want)
+	}
+	if n := s.Results[1].Phases[phCall].N; n != 60 {
+		t.Errorf("B6 ran %d calls after the merge, want the rerun's 60", n)
+	}
+	if len(s.Reruns) != 1 || !slices.Equal(s.Reruns[0].Workloads, []string{"B6"}) || !slices.Equal(s.Reruns[0].Changed, []string{"b6_calls: 100 → 60"}) {
+		t.Errorf("reruns %+v, want B6 with b6_calls changed", s.Reruns)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## B2 — ", "## B6 — ", "merged into this run's results: B6 (mesh)", "b6_calls: 100 → 60"} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("RESULTS.md lacks %q", want)
+		}
+	}
+	p.Mode = "quick"
+	if _, err := runAndSave(os.Args[0], p, dir, b6, false, true, "", logWriter{t}); !errors.Is(err, errMergeMode) {
+		t.Errorf("merging a quick run into a smoke one: %v, want errMergeMode", err)
+	}
+	if _, err := runAndSave(os.Args[0], p, t.TempDir(), b6, false, true, "", logWriter{t}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("merging into a directory without results.json: %v, want not exist", err)
 	}
 }

@@ -352,7 +352,13 @@ func ids(n int) []string {
 
 // survey activates ids from node 0 and returns the node serving each.
 func (cl *group) survey(ids []string) ([]string, error) {
-	rep, err := cl.nodes[0].do(command{Op: "where", Kind: "echo", IDs: ids}, 3*time.Minute)
+	return cl.ask("echo", "", ids)
+}
+
+// ask sends query (whereQuery if "") from node 0 to each of ids of kind,
+// activating it, and returns the node serving each.
+func (cl *group) ask(kind, query string, ids []string) ([]string, error) {
+	rep, err := cl.nodes[0].do(command{Op: "where", Kind: kind, Query: query, IDs: ids}, 3*time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -394,11 +400,14 @@ func movedShare(before, after []string) float64 {
 // and measures what moved: the share of IDs (and, for mesh, of shards)
 // served elsewhere afterwards, the activations the nodes in keep lost, and
 // the calls that failed from the start of fn until the cluster in settled
-// was seen by every node in it.
-func (cl *group) change(prefix string, v map[string]float64, notes *[]string, idList, owners []string, keep, settled []int, fn func() error) ([]string, error) {
+// was seen by every node in it. On kind counterKind it measures the
+// handoff too (handoffCheck); fn adds to handed the states of a node that
+// leaves.
+func (cl *group) change(prefix string, v map[string]float64, notes *[]string, kind string, idList, owners []string, keep, settled []int, handed *handoffStats, fn func() error) ([]string, error) {
+	stateful := kind == counterKind
 	var shardsBefore []string
 	if cl.contender == meshC {
-		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: "echo"}, 30*time.Second)
+		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: kind}, 30*time.Second)
 		if err != nil {
 			return nil, err
 		}
@@ -408,7 +417,13 @@ func (cl *group) change(prefix string, v map[string]float64, notes *[]string, id
 	if err != nil {
 		return nil, err
 	}
-	load := &loadArgs{IDs: idList, Kind: "echo", Callers: rCallers, Timeout: rTimeout, Pause: rPause, Limit: 120}
+	handing := stateful && cl.contender == meshC
+	if handing {
+		if _, err := cl.handoffs(cl.live()); err != nil { // forget earlier ones
+			return nil, err
+		}
+	}
+	load := &loadArgs{IDs: idList, Kind: kind, Callers: rCallers, Timeout: rTimeout, Pause: rPause, Limit: 120}
 	if _, err := cl.nodes[0].do(command{Op: "loadStart", Load: load}, 10*time.Second); err != nil {
 		return nil, err
 	}
@@ -419,6 +434,9 @@ func (cl *group) change(prefix string, v map[string]float64, notes *[]string, id
 		ferr = cl.await(settled, 60*time.Second)
 	}
 	v[prefix+"converge_s"] = time.Since(t0).Seconds()
+	if ferr == nil && stateful {
+		ferr = cl.handoffCheck(prefix, v, notes, idList, owners, t0, seconds(cl.r.p.Limit))
+	}
 	time.Sleep(500 * time.Millisecond)
 	rep, err := cl.nodes[0].do(command{Op: "loadStop", Load: load}, 30*time.Second)
 	if ferr != nil {
@@ -433,13 +451,36 @@ func (cl *group) change(prefix string, v map[string]float64, notes *[]string, id
 	if rep.Load.FirstErr != "" {
 		*notes = append(*notes, fmt.Sprintf("%s: first failed call: %s", strings.TrimSuffix(prefix, "_"), rep.Load.FirstErr))
 	}
-	after, err := cl.survey(idList)
+	if handing {
+		// The old owners log their handoff once every new owner acknowledged
+		// it, which may trail the moved IDs' answers a little.
+		want := int64(v[prefix+"moved"] - v[prefix+"state_lost"] - v[prefix+"unanswered"])
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			h, err := cl.handoffs(settled)
+			if err != nil {
+				return nil, err
+			}
+			handed.States += h.States
+			handed.Took = max(handed.Took, h.Took)
+			if handed.States >= want || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		v[prefix+"handed_off"] = float64(handed.States)
+		v[prefix+"handoff_s"] = handed.Took
+		if handed.Took > 0 {
+			v[prefix+"handoffs_per_s"] = float64(handed.States) / handed.Took
+		}
+	}
+	after, err := cl.ask(kind, "", idList)
 	if err != nil {
 		return nil, err
 	}
 	v[prefix+"ids_moved"] = movedShare(owners, after)
 	if shardsBefore != nil {
-		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: "echo"}, 30*time.Second)
+		rep, err := cl.nodes[0].do(command{Op: "shards", Kind: kind}, 30*time.Second)
 		if err != nil {
 			return nil, err
 		}
@@ -457,29 +498,128 @@ func (cl *group) change(prefix string, v map[string]float64, notes *[]string, id
 	return after, nil
 }
 
+// handoffs takes, from the nodes in idx, the states each handed off since
+// last asked, and returns their sum and the longest handoff.
+func (cl *group) handoffs(idx []int) (handoffStats, error) {
+	var sum handoffStats
+	for _, i := range idx {
+		rep, err := cl.nodes[i].do(command{Op: "handoffs"}, 10*time.Second)
+		if err != nil {
+			return sum, err
+		}
+		if rep.Handoffs != nil {
+			sum.States += rep.Handoffs.States
+			sum.Took = max(sum.Took, rep.Handoffs.Took)
+		}
+	}
+	return sum, nil
+}
+
+// handoffCheck asks, from node 0, the IDs that moved for their count
+// until each answers from its new owner, and counts those that came back
+// without their state: every ID was bumped once before the change, and
+// the background load's where queries do not count, so an ID whose state
+// was handed off answers 1 and one that restarted answers 0. On mesh the
+// IDs that moved are those its ring now places elsewhere; the peer has no
+// placement to ask, so every ID is asked until it answers, and those
+// answering from another node than before moved. It records the IDs that
+// moved, the seconds from t0 until the last answered, those lost and
+// those that never answered from their new owner within limit.
+func (cl *group) handoffCheck(prefix string, v map[string]float64, notes *[]string, idList, owners []string, t0 time.Time, limit time.Duration) error {
+	var placed []string // mesh's new placement; nil on the peer
+	var pending []int
+	if cl.contender == meshC {
+		rep, err := cl.nodes[0].do(command{Op: "locate", Kind: counterKind, IDs: idList}, time.Minute)
+		if err != nil {
+			return err
+		}
+		if placed = rep.Owners; len(placed) != len(idList) {
+			return fmt.Errorf("located %d of %d IDs", len(placed), len(idList))
+		}
+		for i := range idList {
+			if placed[i] != owners[i] {
+				pending = append(pending, i)
+			}
+		}
+	} else {
+		pending = make([]int, len(idList))
+		for i := range pending {
+			pending[i] = i
+		}
+	}
+	moved, lost := 0, 0
+	deadline := t0.Add(limit)
+	for len(pending) > 0 && time.Now().Before(deadline) {
+		q := make([]string, len(pending))
+		for k, i := range pending {
+			q[k] = idList[i]
+		}
+		rep, err := cl.nodes[0].do(command{Op: "where", Kind: counterKind, Query: stateQuery, IDs: q}, 3*time.Minute)
+		if err != nil {
+			return err
+		}
+		var left []int
+		for k, i := range pending {
+			node, count, err := parseState(rep.Owners[k])
+			if err != nil || (placed != nil && node != placed[i]) {
+				left = append(left, i)
+				continue
+			}
+			if node == owners[i] {
+				continue // the peer's, not moved
+			}
+			moved++
+			if count < 1 {
+				lost++
+			}
+		}
+		pending = left
+		if len(pending) > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	v[prefix+"state_s"] = time.Since(t0).Seconds()
+	v[prefix+"moved"] = float64(moved + len(pending))
+	v[prefix+"state_lost"] = float64(lost)
+	v[prefix+"unanswered"] = float64(len(pending))
+	if len(pending) > 0 {
+		*notes = append(*notes, fmt.Sprintf("%s: %d IDs did not answer from their new owner within %v", strings.TrimSuffix(prefix, "_"), len(pending), limit))
+	}
+	return nil
+}
+
+// runR1 runs R1 over counters: mesh hands their counts off live when
+// their shards move; the peer has no handoff.
 func runR1(r *runner, contender, _ string) (*result, error) {
 	p := r.p
-	echo := []string{"echo"}
-	cl, err := r.startCluster(contender, [][]string{echo, echo, echo}, 1)
+	kind, query := counterKind, bumpQuery
+	kinds := []string{kind}
+	cl, err := r.startCluster(contender, [][]string{kinds, kinds, kinds}, 1)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.close()
 	idList := ids(p.R1IDs)
-	owners, err := cl.survey(idList)
+	owners, err := cl.ask(kind, query, idList)
 	if err != nil {
 		return nil, err
 	}
 	v := map[string]float64{"ids": float64(len(idList))}
 	var notes []string
-	owners, err = cl.change("join_", v, &notes, idList, owners, []int{0, 1, 2}, []int{0, 1, 2, 3}, func() error {
-		return cl.add(echo)
+	var joined, left handoffStats
+	owners, err = cl.change("join_", v, &notes, kind, idList, owners, []int{0, 1, 2}, []int{0, 1, 2, 3}, &joined, func() error {
+		return cl.add(kinds)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
 	}
-	if _, err := cl.change("leave_", v, &notes, idList, owners, []int{0, 1, 2}, []int{0, 1, 2}, func() error {
-		return cl.leave(3)
+	if _, err := cl.change("leave_", v, &notes, kind, idList, owners, []int{0, 1, 2}, []int{0, 1, 2}, &left, func() error {
+		rep, err := cl.leaveReply(3)
+		if rep.Handoffs != nil {
+			left.States += rep.Handoffs.States
+			left.Took = max(left.Took, rep.Handoffs.Took)
+		}
+		return err
 	}); err != nil {
 		return nil, fmt.Errorf("leave: %w", err)
 	}

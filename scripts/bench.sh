@@ -7,7 +7,8 @@
 #
 # Further arguments go to the benchmark program, e.g. -only B1,C1 or
 # -rounds 5; -report rewrites RESULTS.md from bench/results.json alone
-# (written by every run, not committed).
+# (written by every run, not committed); -only R1 -merge reruns R1 alone
+# and merges its results into bench/results.json, keeping the others.
 # Every node is an OS process on 127.0.0.1; progress goes to stderr.
 # Workload S and the mesh+save-pg contender use PostgreSQL: the database
 # of MESH_BENCH_POSTGRES_URL if set, else a throwaway local server when
