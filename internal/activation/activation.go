@@ -340,7 +340,7 @@ func (a *activation) handle(parent context.Context, remote bool, msg proto.Messa
 	}
 	if !a.served {
 		a.served = true
-		a.e.served.Store(true)
+		a.e.flags.Or(entryServed)
 	}
 	reply, err = a.proc.Handle(&a.ctx, msg)
 	if a.ctx.changed && a.t.cfg.SaveOnChange != nil && a.t.cfg.SaveOnChange(a.ctx.capability) {

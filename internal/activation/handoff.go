@@ -286,7 +286,7 @@ func (a *activation) hold(c pa.Context, msg any) bool {
 // resume ends the wait for the state and handles what was held, in order.
 func (a *activation) resume(c pa.Context) {
 	a.awaiting = false
-	a.e.waiting.Store(false)
+	a.e.flags.And(^entryWaiting)
 	if a.timer != nil {
 		a.timer.Stop()
 		a.timer = nil

@@ -99,7 +99,7 @@ func (t *Table) evict(capability string, m *striped[*entry], n int, except *entr
 	for range n {
 		var oldest victim
 		m.sample(evictSample, func(id string, e *entry) {
-			spared := e == except || e.waiting.Load() || !e.served.Load() && e.since > young
+			spared := e == except || e.waiting() || !e.served() && e.since > young
 			if !spared && (oldest.e == nil || e.lastUsed.Load() < oldest.e.lastUsed.Load()) &&
 				!slices.ContainsFunc(victims, func(v victim) bool { return v.e == e }) {
 				oldest = victim{id, e}
@@ -128,7 +128,7 @@ func (t *Table) passivate(now time.Time) time.Duration {
 		var idle []victim
 		cutoff := now.Add(-p.Idle).UnixNano()
 		m.each(func(id string, e *entry) {
-			if e.lastUsed.Load() < cutoff && !e.waiting.Load() {
+			if e.lastUsed.Load() < cutoff && !e.waiting() {
 				idle = append(idle, victim{id, e})
 			}
 		})

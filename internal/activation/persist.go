@@ -147,7 +147,14 @@ func (a *activation) storeResult(result string) {
 	}
 }
 
-// saving marks (capability, id) as being saved by an activation that
+// saveMark marks a save under way: done is closed when it ends; by is
+// the activation that saves.
+type saveMark struct {
+	done chan struct{}
+	by   *entry
+}
+
+// saving marks (capability, id) as being saved by the activation e, which
 // passivates, and returns the channel its stop closes when done. Saves of
 // one ID by successive activations may overlap (one passivates while
 // the next, made meanwhile, is evicted before its first message): each
@@ -156,8 +163,7 @@ func (t *Table) saving(capability, id string, e *entry) chan struct{} {
 	ch := make(chan struct{})
 	k := store.Key{Capability: capability, ID: id}
 	t.savingMu.Lock()
-	t.saves[k] = append(t.saves[k], ch)
-	e.mark = ch
+	t.saves[k] = append(t.saves[k], saveMark{ch, e})
 	t.savingMu.Unlock()
 	return ch
 }
@@ -168,8 +174,13 @@ func (t *Table) saving(capability, id string, e *entry) chan struct{} {
 func (t *Table) savingOf(capability, id string, self *entry) []chan struct{} {
 	t.savingMu.Lock()
 	defer t.savingMu.Unlock()
-	chs := t.saves[store.Key{Capability: capability, ID: id}]
-	return slices.DeleteFunc(slices.Clone(chs), func(c chan struct{}) bool { return c == self.mark })
+	var chs []chan struct{}
+	for _, m := range t.saves[store.Key{Capability: capability, ID: id}] {
+		if m.by != self {
+			chs = append(chs, m.done)
+		}
+	}
+	return chs
 }
 
 // saveDone ends the save that ch marks.
@@ -183,8 +194,8 @@ func (t *Table) saveDone(capability, id string, ch chan struct{}) {
 func (t *Table) saveAbandoned(ch chan struct{}) {
 	t.savingMu.Lock()
 	var key store.Key
-	for k, chs := range t.saves {
-		if slices.Contains(chs, ch) {
+	for k, ms := range t.saves {
+		if slices.ContainsFunc(ms, func(m saveMark) bool { return m.done == ch }) {
 			key = k
 		}
 	}
@@ -197,10 +208,10 @@ func (t *Table) saveAbandoned(ch chan struct{}) {
 func (t *Table) unmark(k store.Key, ch chan struct{}) {
 	t.savingMu.Lock()
 	defer t.savingMu.Unlock()
-	chs := slices.DeleteFunc(t.saves[k], func(c chan struct{}) bool { return c == ch })
-	if len(chs) == 0 {
+	ms := slices.DeleteFunc(t.saves[k], func(m saveMark) bool { return m.done == ch })
+	if len(ms) == 0 {
 		delete(t.saves, k)
 	} else {
-		t.saves[k] = chs
+		t.saves[k] = ms
 	}
 }

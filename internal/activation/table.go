@@ -98,7 +98,7 @@ type Table struct {
 
 	savingMu sync.Mutex // guards saves
 	// saves are the saves of passivating activations under way.
-	saves map[store.Key][]chan struct{}
+	saves map[store.Key][]saveMark
 
 	// crowded wakes the sweeper; quit ends it.
 	crowded chan struct{}
@@ -108,23 +108,32 @@ type Table struct {
 	closeMu    sync.Once
 }
 
-// entry is one activation as the table knows it.
+// entry is one activation as the table knows it. There is one per
+// activation, so its fields are laid out to fit 40 bytes.
 type entry struct {
-	pid      *pa.PID
-	shard    uint32
+	pid   *pa.PID
+	shard uint32
+	// origin says where the process's state came from: an Origin.
+	origin   atomic.Int32
 	since    int64 // Unix nanoseconds
 	lastUsed atomic.Int64
-	// origin says where the process's state came from: an Origin.
-	origin atomic.Int32
-	// waiting is set while the activation holds its messages for the
-	// state its previous owner hands off; served once it has handled a
-	// message. Passivation leaves a waiting activation alone (stopped,
-	// it would drop the state on its way), and a new one for a moment.
-	waiting, served atomic.Bool
-	// mark is the mark of this activation's own save, once it is told to
-	// passivate (guarded by the table's savingMu).
-	mark chan struct{}
+	// flags holds waiting and served (see entryWaiting).
+	flags atomic.Uint32
 }
+
+// Flags of an entry. Waiting is set while the activation holds its
+// messages for the state its previous owner hands off; served once it has
+// handled a message. Passivation leaves a waiting activation alone
+// (stopped, it would drop the state on its way), and a new one for a
+// moment.
+const (
+	entryWaiting uint32 = 1 << iota
+	entryServed
+)
+
+func (e *entry) waiting() bool { return e.flags.Load()&entryWaiting != 0 }
+
+func (e *entry) served() bool { return e.flags.Load()&entryServed != 0 }
 
 // Origin says where a process's state came from.
 type Origin int32
@@ -175,7 +184,7 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{},
-		saves: map[store.Key][]chan struct{}{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
+		saves: map[store.Key][]saveMark{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
 	if cfg.Passivation != nil {
 		t.sweepEvery.Store(int64(maxSweep))
 		go t.sweeper()
@@ -237,7 +246,9 @@ func (t *Table) ensure(capability, id string, shard uint32, st *wire.State) (pid
 		if st == nil {
 			init.await = t.awaits(capability, shard)
 		}
-		e.waiting.Store(!init.await.IsZero())
+		if !init.await.IsZero() {
+			e.flags.Or(entryWaiting)
+		}
 		// The first user message of the mailbox, ahead of anything a
 		// caller can send, since the PID is not published yet.
 		t.system.Root.Send(pid, init)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/actor"
@@ -214,5 +215,14 @@ func TestCache(t *testing.T) {
 		if _, ok := c.Get("cap", fmt.Sprint("id-", i), 5); ok {
 			t.Fatal("DropNode kept an entry of the node")
 		}
+	}
+}
+
+// TestEntryFitsItsSizeClass: there is one entry per activation, and at a
+// million of them every 16 bytes past Go's 48-byte size class cost 16 MB;
+// the per-activation heap target (bench M) has no room for it.
+func TestEntryFitsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(entry{}); size > 48 {
+		t.Fatalf("an entry takes %d bytes, past the 48-byte size class", size)
 	}
 }
