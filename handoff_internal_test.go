@@ -94,11 +94,10 @@ func TestHandoffFromANonOwnerIsRefused(t *testing.T) {
 	}
 }
 
-// TestHandoffToANodeNotServingIsSentAgain: a new owner that does not
-// serve (it sees no majority yet, as at a heal whose gossip reaches it a
-// moment after the sender) refuses a handoff saying so; the sender sends
-// it again until the node serves, or gives up when its bound ends.
-func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
+// convergedPair starts node-1 and node-2, offering a capability "c" that
+// answers Empty, and returns once they route by the same placement.
+func convergedPair(t *testing.T) (a, b *Node) {
+	t.Helper()
 	start := func(name string, seeds []string) *Node {
 		cfg := DefaultLocalConfig()
 		cfg.NodeName, cfg.Seeds = name, seeds
@@ -114,8 +113,8 @@ func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
 		}
 		return n
 	}
-	a := start("node-1", nil)
-	b := start("node-2", []string{a.GossipAddr()})
+	a = start("node-1", nil)
+	b = start("node-2", []string{a.GossipAddr()})
 	deadline := time.Now().Add(15 * time.Second)
 	for len(a.Members()) != 2 || len(b.Members()) != 2 || a.RoutingVersion() != b.RoutingVersion() {
 		if time.Now().After(deadline) {
@@ -123,6 +122,15 @@ func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return a, b
+}
+
+// TestHandoffToANodeNotServingIsSentAgain: a new owner that does not
+// serve (it sees no majority yet, as at a heal whose gossip reaches it a
+// moment after the sender) refuses a handoff saying so; the sender sends
+// it again until the node serves, or gives up when its bound ends.
+func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
+	a, b := convergedPair(t)
 	var id string
 	for i := range 1000 {
 		if p, _ := b.Locate("c", fmt.Sprint("x-", i)); p.Owner == b.Name() {
@@ -163,30 +171,7 @@ func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
 // now: another node, or the sender itself, which takes them back. Those
 // whose owner is still the node tried stay undelivered.
 func TestRefusedStatesGoToTheOwnerOfNow(t *testing.T) {
-	start := func(name string, seeds []string) *Node {
-		cfg := DefaultLocalConfig()
-		cfg.NodeName, cfg.Seeds = name, seeds
-		n, err := Start(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = n.Close(context.Background()) })
-		if err := n.RegisterCapabilities(Capability{Name: "c", New: func(string) Process {
-			return ProcessFunc(func(Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil })
-		}}); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	a := start("node-1", nil)
-	b := start("node-2", []string{a.GossipAddr()})
-	deadline := time.Now().Add(15 * time.Second)
-	for len(a.Members()) != 2 || len(b.Members()) != 2 || a.RoutingVersion() != b.RoutingVersion() {
-		if time.Now().After(deadline) {
-			t.Fatal("the nodes did not converge")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	a, b := convergedPair(t)
 	typ, data, _ := wire.Pack(&emptypb.Empty{})
 	owned := map[string]string{} // owner → an ID it owns
 	for i := 0; len(owned) < 2 && i < 1000; i++ {

@@ -83,6 +83,21 @@ func (m mergingCounter) Merge(state proto.Message, format uint32) error {
 	return nil
 }
 
+// cutOff partitions far from the other nodes of c, waits until both
+// sides see it, and returns a context bounding the rest of the test.
+func cutOff(t *testing.T, c *meshtest.Cluster, far *mesh.Node) context.Context {
+	t.Helper()
+	c.Partition([]string{far.Name()})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	t.Cleanup(cancel)
+	split := time.Now()
+	if err := c.WaitPartitioned(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("both sides saw the split after %v", time.Since(split).Round(time.Millisecond))
+	return ctx
+}
+
 // increment increments counter id from n once; it reports whether the
 // call was acknowledged.
 func increment(n *mesh.Node, id string) error {
@@ -174,14 +189,7 @@ func TestAvailabilityMergesAtTheHeal(t *testing.T) {
 			}
 			incrementAll(near)
 
-			c.Partition([]string{far.Name()})
-			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-			defer cancel()
-			split := time.Now()
-			if err := c.WaitPartitioned(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("both sides saw the split after %v", time.Since(split).Round(time.Millisecond))
+			ctx := cutOff(t, c, far)
 			// Each side serves every ID.
 			for range rounds {
 				incrementAll(near)
@@ -240,14 +248,7 @@ func TestMajorityHasOneActivationAfterTheHeal(t *testing.T) {
 	nodes := c.Nodes()
 	near, far := nodes[0], nodes[2]
 
-	c.Partition([]string{far.Name()})
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	split := time.Now()
-	if err := c.WaitPartitioned(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("both sides saw the split after %v", time.Since(split).Round(time.Millisecond))
+	ctx := cutOff(t, c, far)
 	// The minority serves on for the grace of a lost majority.
 	waitFor(t, 5*time.Second, "the minority to stop serving", func() bool {
 		return errors.Is(increment(far, "g-0"), mesh.ErrNoQuorum)

@@ -176,7 +176,7 @@ func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 		}
 		if m.st != nil {
 			c.Save = mesh.SaveOnChange
-			c.New = func(string) mesh.Process { return &countingEcho{node: name} }
+			c.New = func(string) mesh.Process { return &counter{node: name, saves: true} }
 		}
 		caps = append(caps, c)
 	}
@@ -311,38 +311,6 @@ func (m *meshNode) close(graceful bool) {
 	if m.st != nil {
 		_ = m.st.Close()
 	}
-}
-
-// countingEcho is the echo process of the contenders that save on
-// change: it counts the messages it echoes, says each changed its state,
-// and keeps the count through saves and restores, so that every echoed
-// message costs one write of its state to the store before the reply
-// leaves.
-type countingEcho struct {
-	node  string
-	count uint64
-}
-
-func (e *countingEcho) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
-	if s, ok := msg.(*wrapperspb.StringValue); ok && s.Value == whereQuery {
-		return wrapperspb.String(e.node), nil
-	}
-	e.count++
-	ctx.Changed()
-	return msg, nil
-}
-
-func (e *countingEcho) Snapshot() (proto.Message, uint32, error) {
-	return wrapperspb.UInt64(e.count), 1, nil
-}
-
-func (e *countingEcho) Restore(state proto.Message, format uint32) error {
-	c, ok := state.(*wrapperspb.UInt64Value)
-	if !ok || format != 1 {
-		return fmt.Errorf("countingEcho: state %T, format %d", state, format)
-	}
-	e.count = c.GetValue()
-	return nil
 }
 
 // The peer: protoactor-go's own cluster, disthash identity lookup; the

@@ -28,14 +28,18 @@ const (
 	stateQuery = "?state"
 )
 
-// counter counts the messages it is sent, whereQuery excepted, and gives
-// its count to mesh's handoff when its shard moves.
+// counter counts the messages it is sent, whereQuery excepted, echoing
+// payloads, and gives its count to mesh's handoff when its shard moves.
+// With saves, it says every counted message changed its state: the echo
+// process of the contenders that save on change, where every echoed
+// message costs one write of its state to the store before the reply.
 type counter struct {
 	node  string
 	count uint64
+	saves bool
 }
 
-func (c *counter) Handle(_ mesh.Context, msg proto.Message) (proto.Message, error) {
+func (c *counter) Handle(ctx mesh.Context, msg proto.Message) (proto.Message, error) {
 	if s, ok := msg.(*wrapperspb.StringValue); ok {
 		switch s.Value {
 		case whereQuery:
@@ -43,12 +47,20 @@ func (c *counter) Handle(_ mesh.Context, msg proto.Message) (proto.Message, erro
 		case stateQuery:
 			return wrapperspb.String(c.node + " " + strconv.FormatUint(c.count, 10)), nil
 		case bumpQuery:
-			c.count++
+			c.bump(ctx)
 			return wrapperspb.String(c.node), nil
 		}
 	}
-	c.count++
+	c.bump(ctx)
 	return msg, nil
+}
+
+// bump counts one message, saying so when the counter saves.
+func (c *counter) bump(ctx mesh.Context) {
+	c.count++
+	if c.saves {
+		ctx.Changed()
+	}
 }
 
 func (c *counter) Snapshot() (proto.Message, uint32, error) {
