@@ -153,11 +153,11 @@ func (v adminView) Events(ctx context.Context, buf int) (admin.EventStream, erro
 		return nil, admin.Mark(ErrClosed, admin.ErrUnavailable)
 	}
 	s, err := cluster.Subscribe(ctx, n.members, buf, func(e cluster.Event) admin.EventInfo {
-		m := e.Member
+		m := n.memberOf(e.Member)
 		return admin.EventInfo{
-			Kind: e.Kind.String(), Member: m.Name, Self: m.Name != "" && m.Name == n.name, GossipAddr: m.GossipAddr,
-			RemoteAddr: m.Meta.RemoteAddr, Capabilities: m.Meta.Capabilities, Labels: m.Meta.Labels,
-			Draining: m.Meta.Draining, Incarnation: m.Meta.Incarnation, At: e.At, Missed: e.Missed,
+			Kind: e.Kind.String(), Member: m.Name, Self: m.Self, GossipAddr: m.GossipAddr,
+			RemoteAddr: m.RemoteAddr, Capabilities: m.Capabilities, Labels: m.Labels,
+			Draining: m.Draining, Incarnation: m.Incarnation, At: e.At, Missed: e.Missed,
 		}
 	})
 	if err != nil {
