@@ -57,3 +57,21 @@ func TestDispatcherReusesWorkers(t *testing.T) {
 	d.Schedule(func() { ran <- struct{}{} })
 	<-ran
 }
+
+// TestDispatcherCloseEndsBusyWorkers: a worker busy when the dispatcher
+// closes ends once its mailbox is done, and so does one that was idle.
+func TestDispatcherCloseEndsBusyWorkers(t *testing.T) {
+	d := newDispatcher()
+	release := make(chan struct{})
+	busy, idle := make(chan struct{}), make(chan struct{})
+	d.Schedule(func() { close(busy); <-release })
+	d.Schedule(func() { close(idle) })
+	<-busy
+	<-idle
+	if got := d.workers.Load(); got != 2 {
+		t.Fatalf("%d workers, want 2", got)
+	}
+	d.close()
+	close(release)
+	waitFor(t, func() bool { return d.workers.Load() == 0 })
+}
