@@ -70,13 +70,16 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 	if n.closing.Load() {
 		return nil, ErrClosed
 	}
+	// The call's one clock read before its end: its start, which also
+	// dates its deadline.
+	start := time.Now()
 	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
 	if dl, ok := ctx.Deadline(); ok {
 		c.deadline = dl
 	} else {
 		// A timer of our own rather than context.WithTimeout, which costs
 		// a context, a cancel function and a timer per call.
-		c.deadline = time.Now().Add(n.cfg.CallTimeout)
+		c.deadline = start.Add(n.cfg.CallTimeout)
 		c.timer = timers.Get().(*time.Timer)
 		c.timer.Reset(n.cfg.CallTimeout)
 		defer func() {
@@ -84,7 +87,7 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 			timers.Put(c.timer)
 		}()
 	}
-	return n.runCall(ctx, &c)
+	return n.runCall(ctx, &c, start)
 }
 
 // timers holds stopped timers for calls whose context has no deadline.

@@ -74,11 +74,10 @@ func (n *Node) hooks() activation.Hooks {
 	return h
 }
 
-// runCall runs a call, recording its span, its metrics and, at Debug, its
-// failure.
-func (n *Node) runCall(ctx context.Context, c *call) (proto.Message, error) {
+// runCall runs a call that began at start, recording its span, its metrics
+// and, at Debug, its failure.
+func (n *Node) runCall(ctx context.Context, c *call, start time.Time) (proto.Message, error) {
 	ctx, span := n.tracing.Start(ctx, "mesh.call", c.req.Capability, c.req.ID)
-	start := time.Now()
 	reply, err := c.run(ctx, start)
 	n.metrics.Called(c.req.Capability, time.Since(start), outcomeOf(err))
 	if err != nil {

@@ -146,7 +146,10 @@ func (a *activation) Receive(c pa.Context) {
 }
 
 func (a *activation) onRequest(c pa.Context, r *Request) {
-	if !r.Deadline.IsZero() && time.Now().After(r.Deadline) {
+	// The message's one clock read, for its deadline and the process's
+	// last use.
+	now := time.Now()
+	if !r.Deadline.IsZero() && now.After(r.Deadline) {
 		return
 	}
 	if owner, _ := a.t.cfg.Owner(a.ctx.capability, a.e.shard); a.gone || owner != a.t.cfg.Self {
@@ -164,7 +167,7 @@ func (a *activation) onRequest(c pa.Context, r *Request) {
 		}
 		return
 	}
-	reply, err := a.handle(r.Ctx, false, r.Payload, r.Deadline, r.Cast)
+	reply, err := a.handle(r.Ctx, false, r.Payload, r.Deadline, r.Cast, now)
 	if r.Cast {
 		return
 	}
@@ -212,10 +215,11 @@ func (r *Request) Answer(resp Response) {
 }
 
 func (a *activation) onEnvelopeFrom(c pa.Context, env *wire.Envelope, sender *pa.PID) {
+	now := time.Now()
 	var deadline time.Time
 	if env.Deadline != 0 {
 		deadline = time.Unix(0, env.Deadline)
-		if time.Now().After(deadline) {
+		if now.After(deadline) {
 			return
 		}
 	}
@@ -244,7 +248,7 @@ func (a *activation) onEnvelopeFrom(c pa.Context, env *wire.Envelope, sender *pa
 	if len(env.Trace) > 0 && a.t.cfg.Hooks.Extract != nil {
 		parent = a.t.cfg.Hooks.Extract(env.Trace)
 	}
-	reply, err := a.handle(parent, true, payload, deadline, env.Cast)
+	reply, err := a.handle(parent, true, payload, deadline, env.Cast, now)
 	if env.Cast {
 		return
 	}
@@ -316,11 +320,11 @@ func failureOf(err error) *wire.Failure {
 	return f
 }
 
-// handle runs the process on one message, making the process first if
-// needed, and turns a panic into actor.ErrProcessFailed. parent is the caller's
-// context, or one carrying a remote caller's trace context.
-func (a *activation) handle(parent context.Context, remote bool, msg proto.Message, deadline time.Time, cast bool) (reply proto.Message, err error) {
-	a.e.lastUsed.Store(time.Now().UnixNano())
+// handle runs the process on one message taken at now, making the process
+// first if needed, and turns a panic into actor.ErrProcessFailed. parent is
+// the caller's context, or one carrying a remote caller's trace context.
+func (a *activation) handle(parent context.Context, remote bool, msg proto.Message, deadline time.Time, cast bool, now time.Time) (reply proto.Message, err error) {
+	a.e.lastUsed.Store(now.UnixNano())
 	a.ctx.deadline, a.ctx.cast = deadline, cast
 	a.ctx.begin(parent, a.t.cfg.Hooks.Tracer, remote)
 	defer func() { a.ctx.end(err) }()
