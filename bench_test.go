@@ -74,6 +74,30 @@ func BenchmarkCallLocalCrowd(b *testing.B) {
 	benchCalls(b, n, benchIDs(5000), 300/runtime.GOMAXPROCS(0))
 }
 
+// BenchmarkActivate: calls to new IDs on the calling node, each the
+// activation of a process, as the benchmark program's B1.
+func BenchmarkActivate(b *testing.B) {
+	n := startNode(b, "solo", nil, echoPlain)
+	waitFor(b, 5*time.Second, "echo to be placed", func() bool { _, err := n.Locate("echo", "a"); return err == nil })
+	payload := wrapperspb.String("ping")
+	ids := benchIDs(b.N)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(250)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[int(next.Add(1)-1)%len(ids)]
+			if _, err := n.Call(context.Background(), mesh.Request{Capability: "echo", ID: id, Payload: payload}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkCallRemote: warm calls from a node that hosts nothing to
 // processes on another node of the same process, over loopback gRPC.
 func BenchmarkCallRemote(b *testing.B) { benchCallRemote(b, nil) }

@@ -73,18 +73,21 @@ func (n *Node) Call(ctx context.Context, req Request) (proto.Message, error) {
 	// The call's one clock read before its end: its start, which also
 	// dates its deadline.
 	start := time.Now()
-	c := call{n: n, req: &req, shard: shard.Of(req.ID, n.cfg.Shards)}
+	c := call{n: n, req: req, shard: shard.Of(req.ID, n.cfg.Shards)}
 	if dl, ok := ctx.Deadline(); ok {
 		c.deadline = dl
 	} else {
 		// A timer of our own rather than context.WithTimeout, which costs
 		// a context, a cancel function and a timer per call.
 		c.deadline = start.Add(n.cfg.CallTimeout)
-		c.timer = timers.Get().(*time.Timer)
-		c.timer.Reset(n.cfg.CallTimeout)
+		// The timer in a variable of its own: handed to Reset through c,
+		// it took c, and the request c points to, to the heap.
+		t := timers.Get().(*time.Timer)
+		t.Reset(n.cfg.CallTimeout)
+		c.timer = t
 		defer func() {
-			c.timer.Stop()
-			timers.Put(c.timer)
+			t.Stop()
+			timers.Put(t)
 		}()
 	}
 	return n.runCall(ctx, &c, start)
@@ -104,8 +107,10 @@ var localReplies = sync.Pool{New: func() any { return make(chan activation.Respo
 
 // call is one Call in progress.
 type call struct {
-	n     *Node
-	req   *Request
+	n *Node
+	// req is held by value: the error paths format its fields, and a
+	// pointer to Call's argument took it to the heap on every call.
+	req   Request
 	shard uint32
 	// deadline ends the call: ctx's, or CallTimeout from the start. timer
 	// fires at it when ctx has no deadline of its own; nil otherwise.
@@ -234,7 +239,7 @@ func (c *call) try(ctx context.Context) (proto.Message, outcome, error) {
 
 func (c *call) local(ctx context.Context) (proto.Message, outcome, error) {
 	n := c.n
-	if err := n.bounded(c.req, proto.Size(c.req.Payload)); err != nil {
+	if err := n.bounded(&c.req, proto.Size(c.req.Payload)); err != nil {
 		return nil, done, err
 	}
 	pid, err := n.table.Ensure(c.req.Capability, c.req.ID, c.shard)
@@ -299,7 +304,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		if err != nil {
 			return nil, done, fmt.Errorf("%w: %w", ErrBadPayload, err)
 		}
-		if err := n.bounded(c.req, len(b)); err != nil {
+		if err := n.bounded(&c.req, len(b)); err != nil {
 			return nil, done, err
 		}
 		c.packed, c.packedType = b, typ
@@ -326,7 +331,7 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 	p, sender := n.replies.expect()
 	if err := n.transport.Send(pid, env, sender); err != nil {
 		p.release(false)
-		return nil, sendOutcome(err), sendError(c.req, owner, err)
+		return nil, sendOutcome(err), sendError(&c.req, owner, err)
 	}
 	var m any
 	select {
@@ -368,9 +373,9 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 			return nil, later, fmt.Errorf("redirected by %s to %q", owner, m.Redirect.Owner)
 		case m.Failure != nil:
 			if m.Failure.Code == wire.Code_CODE_CLOSED {
-				return nil, later, failureError(c.req, owner, m.Failure)
+				return nil, later, failureError(&c.req, owner, m.Failure)
 			}
-			return nil, done, failureError(c.req, owner, m.Failure)
+			return nil, done, failureError(&c.req, owner, m.Failure)
 		}
 		reply, err := wire.Unpack(m.PayloadType, m.Payload)
 		if err != nil {

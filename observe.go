@@ -13,10 +13,18 @@ import (
 
 // outcomeOf classifies the error of a call or cast for the metrics.
 func outcomeOf(err error) obs.Outcome {
+	if err == nil {
+		return obs.OK
+	}
+	return failedOutcome(err)
+}
+
+// failedOutcome is outcomeOf a failure: apart, because the target of
+// errors.As goes to the heap, and a call that succeeds should not pay for
+// it.
+func failedOutcome(err error) obs.Outcome {
 	var pe *ProcessError
 	switch {
-	case err == nil:
-		return obs.OK
 	case errors.As(err, &pe):
 		return obs.ProcessError
 	case errors.Is(err, ErrProcessFailed):

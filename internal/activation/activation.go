@@ -200,7 +200,9 @@ func (r *Request) respond(c pa.Context, resp Response) {
 	if r.Reply != nil {
 		r.Answer(resp)
 	} else if c.Sender() != nil {
-		c.Respond(&resp)
+		// A copy, so that only this path puts resp on the heap.
+		sent := resp
+		c.Respond(&sent)
 	}
 }
 
