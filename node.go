@@ -155,9 +155,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.system.EventStream.Subscribe(n.deadLetter)
 	n.replies = newReplies(n.remoteAddr, n.incarnation)
 	// A fresh actor system has neither name yet.
+	router := &router{n: n}
 	n.system.ProcessRegistry.Add(n.replies, repliesName)
-	n.system.ProcessRegistry.Add(&router{n: n}, routerName)
-	n.transport.Start(n.system, n.remoteAddr)
+	n.system.ProcessRegistry.Add(router, routerName)
+	n.transport.Start(n.system, n.remoteAddr, map[string]pa.Process{repliesName: n.replies, routerName: router})
 	n.routes.Store(&routes{table: shard.Build(cfg.Shards, nil, nil), since: time.Now()})
 
 	gossipHost, gossipPort, _ := splitHostPort(cfg.GossipAddr)

@@ -34,7 +34,7 @@
 //	t, err := transport.Listen("127.0.0.1:0", transport.Options{MaxPayload: 4 << 20, TLS: cfg, Name: "node-1"})
 //	addr := t.BoundAddr() // or the address other nodes dial
 //	system.ProcessRegistry.Address = addr
-//	t.Start(system, addr)
+//	t.Start(system, addr, nil)
 //	t.SetMembers([]transport.Member{{Name: "node-2", Addr: "127.0.0.1:7001"}})
 //	err = t.Send(pid, envelope, sender) // ErrQueueFull, ErrNotMember, ErrTooLarge
 //	defer t.Close(ctx)

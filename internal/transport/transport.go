@@ -136,6 +136,9 @@ type Transport struct {
 	// addr is this node's address as others dial it: the address of its
 	// PIDs.
 	addr string
+	// resident are the processes Start named, by protoactor ID; read-only
+	// once started.
+	resident map[string]pa.Process
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -251,9 +254,13 @@ func (t *Transport) BoundAddr() string { return t.lis.Addr().String() }
 
 // Start serves the streams of other nodes and resolves non-local PIDs of
 // system through the transport. addr is the address other nodes dial to
-// reach this one; system's PIDs must carry it.
-func (t *Transport) Start(system *pa.ActorSystem, addr string) {
-	t.system, t.addr = system, addr
+// reach this one; system's PIDs must carry it. resident names, by
+// protoactor ID, processes that live as long as the transport: a message
+// for one goes straight to it, without the registry lookup (and the
+// allocation) protoactor makes for every PID it has not resolved before,
+// which every PID of a received message is.
+func (t *Transport) Start(system *pa.ActorSystem, addr string, resident map[string]pa.Process) {
+	t.system, t.addr, t.resident = system, addr, resident
 	creds := insecure.NewCredentials()
 	if t.serverTLS != nil {
 		creds = loggedCreds{credentials.NewTLS(t.serverTLS), t}
@@ -622,10 +629,14 @@ func (t *Transport) deliver(m *Message) {
 		return
 	}
 	target := &pa.PID{Address: t.addr, Id: m.GetTarget(), RequestId: m.GetTargetRequest()}
-	if m.GetSenderId() == "" {
-		t.system.Root.Send(target, msg)
+	if m.GetSenderId() != "" {
+		// As protoactor's RequestWithCustomSender wraps it.
+		msg = &pa.MessageEnvelope{Message: msg, Sender: &pa.PID{
+			Address: m.GetSenderAddress(), Id: m.GetSenderId(), RequestId: m.GetSenderRequest()}}
+	}
+	if p := t.resident[target.Id]; p != nil {
+		p.SendUserMessage(target, msg)
 		return
 	}
-	sender := &pa.PID{Address: m.GetSenderAddress(), Id: m.GetSenderId(), RequestId: m.GetSenderRequest()}
-	t.system.Root.RequestWithCustomSender(target, msg, sender)
+	t.system.Root.Send(target, msg)
 }

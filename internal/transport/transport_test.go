@@ -59,13 +59,19 @@ func (inbox) Stop(*pa.PID)                   {}
 
 func newNode(t *testing.T, addr string, opts Options) *node {
 	t.Helper()
+	return newNodeWith(t, addr, opts, nil)
+}
+
+// newNodeWith is newNode whose transport starts with resident processes.
+func newNodeWith(t *testing.T, addr string, opts Options, resident map[string]pa.Process) *node {
+	t.Helper()
 	tr, err := Listen(addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	system := newSystem()
 	system.ProcessRegistry.Address = tr.BoundAddr()
-	tr.Start(system, tr.BoundAddr())
+	tr.Start(system, tr.BoundAddr(), resident)
 	n := &node{system: system, t: tr, inbox: make(chan received, 100_000)}
 	system.ProcessRegistry.Add(inbox(n.inbox), "inbox")
 	t.Cleanup(func() {
@@ -95,6 +101,37 @@ func (n *node) next(t *testing.T) received {
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing received")
 		return received{}
+	}
+}
+
+// TestResidentProcessesAreReachedDirectly: a message for a process Start
+// named resident reaches it, with its target's request number and its
+// sender, though the actor system's registry does not hold it; other
+// targets still go through the registry.
+func TestResidentProcessesAreReachedDirectly(t *testing.T) {
+	resident := make(inbox, 10)
+	a := newNode(t, "127.0.0.1:0", Options{})
+	b := newNodeWith(t, "127.0.0.1:0", Options{}, map[string]pa.Process{"resident": resident})
+	a.t.SetMembers(at(b.t.Addr()))
+	b.t.SetMembers(at(a.t.Addr()))
+	sender := &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 7}
+	target := &pa.PID{Address: b.t.Addr(), Id: "resident", RequestId: 42}
+	a.system.Root.RequestWithCustomSender(target, &wire.Reply{Payload: []byte("to resident")}, sender)
+	a.system.Root.Send(b.pid("inbox"), &wire.Reply{Payload: []byte("to inbox")})
+	var got received
+	select {
+	case got = <-resident:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resident process received nothing")
+	}
+	if got.pid.RequestId != 42 || string(got.msg.(*wire.Reply).GetPayload()) != "to resident" {
+		t.Fatalf("resident got %v for %v; want the payload for request 42", got.msg, got.pid)
+	}
+	if !got.sender.Equal(sender) || got.sender.RequestId != 7 {
+		t.Fatalf("sender %v, want %v with request 7", got.sender, sender)
+	}
+	if r := b.next(t); string(r.msg.(*wire.Reply).GetPayload()) != "to inbox" || r.sender != nil {
+		t.Fatalf("inbox got %v from %v; want the payload without sender", r.msg, r.sender)
 	}
 }
 
