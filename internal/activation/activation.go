@@ -148,7 +148,7 @@ func (a *activation) Receive(c pa.Context) {
 func (a *activation) onRequest(c pa.Context, r *Request) {
 	// The message's one clock read, for its deadline and the process's
 	// last use.
-	now := time.Now()
+	now := monoNow()
 	if !r.Deadline.IsZero() && now.After(r.Deadline) {
 		return
 	}
