@@ -87,7 +87,7 @@ func (n *Node) hooks() activation.Hooks {
 func (n *Node) runCall(ctx context.Context, c *call, start time.Time) (proto.Message, error) {
 	ctx, span := n.tracing.Start(ctx, "mesh.call", c.req.Capability, c.req.ID)
 	reply, err := c.run(ctx, start)
-	n.metrics.Called(c.req.Capability, time.Since(start), outcomeOf(err))
+	n.metrics.Called(c.req.Capability, c.shard, time.Since(start), outcomeOf(err))
 	if err != nil {
 		n.logger.Debug("call failed", "capability", c.req.Capability, "id", c.req.ID, "err", err)
 	}

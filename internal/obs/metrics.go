@@ -63,9 +63,7 @@ var callBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01
 type Metrics struct {
 	reg *prometheus.Registry
 
-	calls      *prometheus.CounterVec
 	casts      *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
 	started    *prometheus.CounterVec
 	stopped    *prometheus.CounterVec
 	rebalances prometheus.Counter
@@ -96,11 +94,9 @@ type Metrics struct {
 // capMetrics are the children of one capability.
 type capMetrics struct {
 	label   string
-	calls   map[Outcome]prometheus.Counter
-	callsOK prometheus.Counter
+	calls   *callSeries
 	casts   map[Outcome]prometheus.Counter
 	castsOK prometheus.Counter
-	latency prometheus.Observer
 	started prometheus.Counter
 }
 
@@ -108,16 +104,9 @@ type capMetrics struct {
 func NewMetrics(state State) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mesh_calls_total", Help: "Calls made through this node, by capability and outcome.",
-		}, []string{"capability", "outcome"}),
 		casts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_casts_total", Help: "Casts made through this node, by capability and outcome (ok: handed on).",
 		}, []string{"capability", "outcome"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "mesh_call_duration_seconds", Help: "Duration of calls made through this node, retries included, by capability.",
-			Buckets: callBuckets,
-		}, []string{"capability"}),
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_activations_started_total", Help: "Activations made on this node, by capability.",
 		}, []string{"capability"}),
@@ -152,7 +141,7 @@ func NewMetrics(state State) *Metrics {
 		Name: "mesh_broadcast_deliveries_total",
 		Help: "Processes that broadcasts made through this node were handed to, on every node, by capability.",
 	}, []string{"capability"})
-	m.reg.MustRegister(m.handoffs, m.stored, m.broadcasts, m.broadcastDelivered, m.calls, m.casts, m.latency, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
+	m.reg.MustRegister(m.handoffs, m.stored, m.broadcasts, m.broadcastDelivered, callCollector{m}, m.casts, m.started, m.stopped, m.rebalances, m.moved, m.misaddressed,
 		&nodeCollector{state: state},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -209,26 +198,20 @@ func (m *Metrics) capability(c string) *capMetrics {
 func (m *Metrics) newCapMetrics(label string) *capMetrics {
 	cm := &capMetrics{
 		label:   label,
-		calls:   make(map[Outcome]prometheus.Counter, len(callOutcomes)),
+		calls:   newCallSeries(),
 		casts:   make(map[Outcome]prometheus.Counter, len(castOutcomes)),
-		latency: m.latency.WithLabelValues(label),
 		started: m.started.WithLabelValues(label),
-	}
-	for _, o := range callOutcomes {
-		cm.calls[o] = m.calls.WithLabelValues(label, string(o))
 	}
 	for _, o := range castOutcomes {
 		cm.casts[o] = m.casts.WithLabelValues(label, string(o))
 	}
-	cm.callsOK, cm.castsOK = cm.calls[OK], cm.casts[OK]
+	cm.castsOK = cm.casts[OK]
 	return cm
 }
 
-// Called records one call that took d and ended with o.
-func (m *Metrics) Called(capability string, d time.Duration, o Outcome) {
-	cm := m.capability(capability)
-	cm.latency.Observe(d.Seconds())
-	count(cm.callsOK, cm.calls, o)
+// Called records one call to an ID of shard that took d and ended with o.
+func (m *Metrics) Called(capability string, shard uint32, d time.Duration, o Outcome) {
+	m.capability(capability).calls.record(shard, d, o)
 }
 
 // Cast records one cast that ended with o.

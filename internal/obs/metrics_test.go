@@ -11,7 +11,7 @@ import (
 func TestCapabilityLabelsBounded(t *testing.T) {
 	m := NewMetrics(State{})
 	for i := range maxCapabilityLabels + 10 {
-		m.Called(fmt.Sprint("cap-", i), 0, OK)
+		m.Called(fmt.Sprint("cap-", i), 0, 0, OK)
 	}
 	if got := len(*m.caps.Load()); got != maxCapabilityLabels {
 		t.Fatalf("%d capabilities with series, want %d", got, maxCapabilityLabels)
@@ -39,7 +39,7 @@ func TestCapabilityNamedOtherHasItsOwnSeries(t *testing.T) {
 func TestUnknownCapabilityTakesNoLock(t *testing.T) {
 	m := NewMetrics(State{})
 	for i := range maxCapabilityLabels + 1 {
-		m.Called(fmt.Sprint("cap-", i), 0, OK)
+		m.Called(fmt.Sprint("cap-", i), 0, 0, OK)
 	}
 	m.capMu.Lock()
 	defer m.capMu.Unlock()
@@ -47,7 +47,7 @@ func TestUnknownCapabilityTakesNoLock(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 1000 {
-			m.Called(fmt.Sprint("made-up-", i), 0, NoNode)
+			m.Called(fmt.Sprint("made-up-", i), 0, 0, NoNode)
 		}
 	}()
 	select {
