@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -40,6 +41,9 @@ type stashed struct {
 // states for, each until a deadline, and the activations made meanwhile
 // that wait.
 type pending struct {
+	// open is len(until), kept under mu, so that making an activation
+	// needs no lock while no shard of the capability is awaited.
+	open    atomic.Int32
 	mu      sync.Mutex
 	until   map[uint32]time.Time
 	waiting map[uint32][]*pa.PID
@@ -67,26 +71,49 @@ func (t *Table) Expect(capability string, shards []uint32, until time.Time) {
 		}
 		p.until[s] = until
 	}
+	p.open.Store(int32(len(p.until)))
 }
 
+// pendingOf returns the pending shards of capability, making them if
+// there are none.
 func (t *Table) pendingOf(capability string) *pending {
+	if p := t.pendingIf(capability); p != nil {
+		return p
+	}
 	t.pendMu.Lock()
 	defer t.pendMu.Unlock()
-	p := t.pend[capability]
-	if p == nil {
-		p = &pending{until: map[uint32]time.Time{}, waiting: map[uint32][]*pa.PID{}, done: map[uint32]time.Time{}}
-		t.pend[capability] = p
+	old := map[string]*pending{}
+	if m := t.pend.Load(); m != nil {
+		old = *m
 	}
+	if p := old[capability]; p != nil {
+		return p
+	}
+	p := &pending{until: map[uint32]time.Time{}, waiting: map[uint32][]*pa.PID{}, done: map[uint32]time.Time{}}
+	next := make(map[string]*pending, len(old)+1)
+	for c, q := range old {
+		next[c] = q
+	}
+	next[capability] = p
+	t.pend.Store(&next)
 	return p
 }
 
+// pendingIf returns the pending shards of capability, or nil; it takes no
+// lock.
+func (t *Table) pendingIf(capability string) *pending {
+	if m := t.pend.Load(); m != nil {
+		return (*m)[capability]
+	}
+	return nil
+}
+
 // awaits returns the deadline until which a new activation of shard must
-// wait for its state, or zero.
+// wait for its state, or zero. While no shard of capability is awaited,
+// the common case, it takes no lock.
 func (t *Table) awaits(capability string, shard uint32) time.Time {
-	t.pendMu.Lock()
-	p := t.pend[capability]
-	t.pendMu.Unlock()
-	if p == nil {
+	p := t.pendingIf(capability)
+	if p == nil || p.open.Load() == 0 {
 		return time.Time{}
 	}
 	p.mu.Lock()
@@ -98,6 +125,7 @@ func (t *Table) awaits(capability string, shard uint32) time.Time {
 	if !time.Now().Before(until) {
 		delete(p.until, shard)
 		delete(p.waiting, shard)
+		p.open.Store(int32(len(p.until)))
 		return time.Time{}
 	}
 	return until
@@ -160,6 +188,7 @@ func (t *Table) Restore(capability string, states []*wire.State, done []uint32) 
 			p.done[s] = moot
 		}
 	}
+	p.open.Store(int32(len(p.until)))
 	p.mu.Unlock()
 	for _, pid := range release {
 		t.system.Root.Send(pid, &releaseMsg{})

@@ -91,10 +91,11 @@ type Table struct {
 	acts     byCapability[*entry]
 	count    atomic.Int64
 
-	pendMu sync.Mutex // guards pend
+	pendMu sync.Mutex // serialises additions to pend
 	// pend are the shards whose handed-off states this node waits for,
-	// by capability.
-	pend map[string]*pending
+	// by capability: copied on write, so that making an activation reads
+	// it without a lock.
+	pend atomic.Pointer[map[string]*pending]
 
 	savingMu sync.Mutex // guards saves
 	// saves are the saves of passivating activations under way.
@@ -183,7 +184,7 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(), pend: map[string]*pending{},
+	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(),
 		saves: map[store.Key][]saveMark{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
 	if cfg.Passivation != nil {
 		t.sweepEvery.Store(int64(maxSweep))
