@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -143,4 +144,30 @@ func FuzzUnpack(f *testing.F) {
 			t.Fatalf("Pack of an unpacked message: %v", err)
 		}
 	})
+}
+
+// TestUnpackRemembersOnlyLinkedTypes: a type Unpack found is remembered,
+// and a name no linked type has is not, however many arrive.
+func TestUnpackRemembersOnlyLinkedTypes(t *testing.T) {
+	typ, b, err := Pack(wrapperspb.Int32(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if m, err := Unpack(typ, b); err != nil || m.(*wrapperspb.Int32Value).GetValue() != 7 {
+			t.Fatalf("Unpack = %v, %v", m, err)
+		}
+	}
+	if _, ok := (*found.Load())[protoreflect.FullName(typ)]; !ok {
+		t.Fatalf("%s is not remembered", typ)
+	}
+	before := len(*found.Load())
+	for i := range 100 {
+		if _, err := Unpack(fmt.Sprint("no.such.Type", i), b); !errors.Is(err, ErrBadPayload) {
+			t.Fatalf("an unknown type gave %v, want ErrBadPayload", err)
+		}
+	}
+	if after := len(*found.Load()); after != before {
+		t.Fatalf("unknown names grew the remembered types from %d to %d", before, after)
+	}
 }
