@@ -139,6 +139,8 @@ type Transport struct {
 	// resident are the processes Start named, by protoactor ID; read-only
 	// once started.
 	resident map[string]pa.Process
+	// targets are the PIDs received messages went to.
+	targets *targets
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -235,7 +237,7 @@ func Listen(addr string, opts Options) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen on %s: %w", addr, err)
 	}
-	t := &Transport{opts: opts, peers: map[string]*peer{}, held: map[string]*peer{}, limit: newLogLimit()}
+	t := &Transport{opts: opts, peers: map[string]*peer{}, held: map[string]*peer{}, limit: newLogLimit(), targets: newTargets()}
 	t.lis = limitConns(lis, opts.MaxConnsPerHost, opts.MaxConns, func(host string, open int) {
 		t.warnLimited("conns "+host, "refused a connection past the transport's bound",
 			"host", host, "open_from_host", open, "max_per_host", opts.MaxConnsPerHost, "max", opts.MaxConns)
@@ -628,7 +630,13 @@ func (t *Transport) deliver(m *Message) {
 		t.opts.Logger.Debug("dropped a message without target or body", "target", m.GetTarget())
 		return
 	}
-	target := &pa.PID{Address: t.addr, Id: m.GetTarget(), RequestId: m.GetTargetRequest()}
+	var target *pa.PID
+	if m.GetTargetRequest() == 0 {
+		target = t.targets.pid(t.addr, m.GetTarget())
+	} else {
+		// A request number is the reply process's, one per call.
+		target = &pa.PID{Address: t.addr, Id: m.GetTarget(), RequestId: m.GetTargetRequest()}
+	}
 	if m.GetSenderId() != "" {
 		// As protoactor's RequestWithCustomSender wraps it.
 		msg = &pa.MessageEnvelope{Message: msg, Sender: &pa.PID{

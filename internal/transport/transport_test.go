@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"strings"
@@ -189,6 +190,67 @@ func TestDeadLetterForAProcessThatDoesNotExist(t *testing.T) {
 	got := a.next(t)
 	if _, ok := got.msg.(*pa.DeadLetterResponse); !ok || got.pid.RequestId != 7 {
 		t.Fatalf("got %T to %v; want a dead letter to request 7", got.msg, got.pid)
+	}
+}
+
+// TestARememberedPIDOfAStoppedProcessDeadLetters: messages for a process
+// reuse the PID the first one resolved, and once the process has stopped
+// they are answered with dead letters, as for one that never existed.
+func TestARememberedPIDOfAStoppedProcessDeadLetters(t *testing.T) {
+	a, b := pair(t, Options{})
+	got := make(chan any, 10)
+	pid := b.system.Root.Spawn(pa.PropsFromFunc(func(c pa.Context) {
+		if m, ok := c.Message().(*wire.Ping); ok {
+			got <- m
+		}
+	}))
+	sender := &pa.PID{Address: a.t.Addr(), Id: "inbox", RequestId: 9}
+	remote := pa.NewPID(b.t.Addr(), pid.Id)
+	for range 2 {
+		a.system.Root.RequestWithCustomSender(remote, &wire.Ping{}, sender)
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the process received nothing")
+		}
+	}
+	if p := b.t.targets.pid(b.t.Addr(), pid.Id); p != b.t.targets.pid(b.t.Addr(), pid.Id) {
+		t.Fatal("the PID of a process is not remembered")
+	}
+	if err := b.system.Root.StopFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	a.system.Root.RequestWithCustomSender(remote, &wire.Ping{}, sender)
+	dead := a.next(t)
+	if _, ok := dead.msg.(*pa.DeadLetterResponse); !ok || dead.pid.RequestId != 9 {
+		t.Fatalf("got %T to %v; want a dead letter to request 9", dead.msg, dead.pid)
+	}
+}
+
+// TestTargetsKeepTheLastIDOfASlot: a PID is remembered per slot; another
+// ID of the same slot takes it, and an ID never shares another's PID.
+func TestTargetsKeepTheLastIDOfASlot(t *testing.T) {
+	c := newTargets()
+	first := c.pid("a:1", "$1")
+	if c.pid("a:1", "$1") != first {
+		t.Fatal("the same ID got a new PID")
+	}
+	if p := c.pid("b:1", "$1"); p == first || p.Address != "b:1" {
+		t.Fatalf("another address got %v", p)
+	}
+	first = c.pid("a:1", "$1")
+	slot := func(id string) uint64 { return maphash.String(c.seed, id) % targetSlots }
+	var rival string
+	for i := 2; rival == ""; i++ {
+		if id := fmt.Sprint("$", i); slot(id) == slot("$1") {
+			rival = id
+		}
+	}
+	if p := c.pid("a:1", rival); p == first || p.Id != rival {
+		t.Fatalf("%s, of the slot of $1, got %v", rival, p)
+	}
+	if p := c.pid("a:1", "$1"); p == first || p.Id != "$1" {
+		t.Fatalf("$1 got %v after %s took its slot; want a new PID of its own", p, rival)
 	}
 }
 
