@@ -328,8 +328,9 @@ func (c *call) remote(ctx context.Context, r *routes, owner string, version uint
 		Incarnation:       incarnation,
 		CallerIncarnation: n.incarnation,
 	}
-	p, sender := n.replies.expect()
-	if err := n.transport.Send(pid, env, sender); err != nil {
+	var sender pa.PID
+	p := n.replies.expectAs(&sender)
+	if err := n.transport.Send(pid, env, &sender); err != nil {
 		p.release(false)
 		return nil, sendOutcome(err), sendError(&c.req, owner, err)
 	}

@@ -58,6 +58,14 @@ type pending struct {
 
 // expect registers a call and returns the sender to put on its request.
 func (r *replies) expect() (pending, *pa.PID) {
+	sender := &pa.PID{}
+	return r.expectAs(sender), sender
+}
+
+// expectAs is expect writing the sender into the caller's sender, which
+// may then live on the caller's stack: the transport copies a sender's
+// fields and keeps no pointer to it, where protoactor's own sends do.
+func (r *replies) expectAs(sender *pa.PID) pending {
 	id := r.next.Add(1)
 	if id == 0 { // 0 means "no request id" to protoactor
 		id = r.next.Add(1)
@@ -70,7 +78,8 @@ func (r *replies) expect() (pending, *pa.PID) {
 	}
 	s.pending[id] = p.ch
 	s.mu.Unlock()
-	return p, &pa.PID{Address: r.address, Id: repliesName, RequestId: id}
+	sender.Address, sender.Id, sender.RequestId = r.address, repliesName, id
+	return p
 }
 
 // release forgets the call; answered reports whether its answer was
