@@ -164,6 +164,13 @@ func TestAdminEndpoints(t *testing.T) {
 		if active != 20 {
 			t.Errorf("%v activations across the nodes, want 20", active)
 		}
+		// Some of the 20 calls went to the other nodes, each a message at
+		// least, carried by at least one frame.
+		frames := counterValue(t, nodes[0], "mesh_transport_frames_total", nil)
+		messages := counterValue(t, nodes[0], "mesh_transport_messages_total", nil)
+		if frames < 1 || messages < frames {
+			t.Errorf("node-1 sent %v messages in %v frames; want at least one frame, and no fewer messages", messages, frames)
+		}
 		resp, err := adminClient.Get("http://" + endpoint + "/metrics")
 		if err != nil {
 			t.Fatal(err)

@@ -128,7 +128,9 @@
 // mesh_broadcast_deliveries_total, mesh_rebalances_total,
 // mesh_shards_moved_total, mesh_misaddressed_total (messages refused for
 // naming another incarnation of the node or another process: PIDs cached
-// before a restart), mesh_members by state, and Go and process metrics.
+// before a restart), mesh_members by state, mesh_transport_frames_total and
+// mesh_transport_messages_total (what this node sent to others: their
+// ratio is how many messages a frame carried), and Go and process metrics.
 //
 // On Kubernetes, Config.SeedsDNS takes seeds from a headless service's DNS
 // records, looked up again at every re-join round, and Node.CloseOnSignal

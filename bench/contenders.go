@@ -122,6 +122,27 @@ type meshNode struct {
 	handoffs *handoffSink
 }
 
+// sent implements frameCounter from the node's transport metrics: the
+// frames it sent to other nodes and the messages they carried (on a
+// calling node, its remote calls).
+func (m *meshNode) sent() (frames, calls int64) {
+	families, err := m.n.Metrics().Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, f := range families {
+		for _, mt := range f.GetMetric() {
+			switch f.GetName() {
+			case "mesh_transport_frames_total":
+				frames = int64(mt.GetCounter().GetValue())
+			case "mesh_transport_messages_total":
+				calls = int64(mt.GetCounter().GetValue())
+			}
+		}
+	}
+	return frames, calls
+}
+
 func (m *meshNode) start(a startArgs) (nodeInfo, error) {
 	m.name = a.Name
 	cfg := mesh.DefaultLocalConfig()

@@ -120,7 +120,7 @@ type phaseResult struct {
 	// it: it holds Wall and the bracketing slack.
 	CPUWindow float64 `json:"cpu_window_s,omitempty"`
 	// CallsPerFrame is, for a contender that counts its frames (the wire
-	// limit), the calls its caller's streams carried per frame.
+	// limit, mesh), the calls its caller's streams carried per frame.
 	CallsPerFrame float64 `json:"calls_per_frame,omitempty"`
 	// Memory, when measured: live heap, RSS and goroutines added per
 	// successful operation.

@@ -140,7 +140,7 @@ func payloadRows(p params, eigr string) []row {
 			e = eigr
 		}
 		rows = append(rows, throughputRows(payloadPhase(size), "calls", e, ", "+payloadLabel(size))...)
-		rows = append(rows, row{label: "calls per frame, " + payloadLabel(size), format: fmtF1, get: callsPerFrame(payloadPhase(size)), noRatio: true, only: []string{wireC}})
+		rows = append(rows, row{label: "calls per frame, " + payloadLabel(size), format: fmtF1, get: callsPerFrame(payloadPhase(size)), noRatio: true, only: []string{meshC, meshTLS, wireC}})
 	}
 	return rows
 }
@@ -244,7 +244,7 @@ func tableOf(id string, p params) []row {
 				row{label: fmt.Sprintf("%d nodes, C1's mix: CPU per call, all processes", n), format: fmtUS, get: cpuPer(scalePhase(n))},
 				row{label: fmt.Sprintf("%d nodes, remote calls only: calls per second", n), higher: true, format: fmtRate, get: rate(remotePhase(n))},
 				row{label: fmt.Sprintf("%d nodes, remote calls only: CPU per call, all processes", n), format: fmtUS, get: cpuPer(remotePhase(n))},
-				row{label: fmt.Sprintf("%d nodes, remote calls only: calls per frame", n), format: fmtF1, get: callsPerFrame(remotePhase(n)), noRatio: true, only: []string{wireC}})
+				row{label: fmt.Sprintf("%d nodes, remote calls only: calls per frame", n), format: fmtF1, get: callsPerFrame(remotePhase(n)), noRatio: true, only: []string{meshC, wireC}})
 		}
 		if len(p.ScaleNodes) >= 2 {
 			lo, hi := p.ScaleNodes[0], p.ScaleNodes[len(p.ScaleNodes)-1]

@@ -286,6 +286,9 @@ type State struct {
 	// Members returns the number of members in each state (alive,
 	// suspect, draining); every state is present, with 0 if none.
 	Members func() map[string]int
+	// Sent returns the frames the node's transport has sent and the
+	// messages they carried.
+	Sent func() (frames, messages int64)
 }
 
 // nodeCollector reports, at scrape time, what the node holds now: its
@@ -296,12 +299,17 @@ var (
 	activationsDesc = prometheus.NewDesc("mesh_activations", "Processes active on this node, by capability.", []string{"capability"}, nil)
 	membersDesc     = prometheus.NewDesc("mesh_members", "Members of the cluster as this node sees them, by state (alive, suspect, draining).", []string{"state"}, nil)
 	nodeInfoDesc    = prometheus.NewDesc("mesh_node_info", "Always 1; names the node.", []string{"node"}, nil)
+	framesDesc      = prometheus.NewDesc("mesh_transport_frames_total",
+		"Frames this node has sent to other nodes; mesh_transport_messages_total over it is how many messages a frame carries.", nil, nil)
+	messagesDesc = prometheus.NewDesc("mesh_transport_messages_total", "Messages this node has sent to other nodes.", nil, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- activationsDesc
 	ch <- membersDesc
 	ch <- nodeInfoDesc
+	ch <- framesDesc
+	ch <- messagesDesc
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -315,6 +323,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		for state, count := range c.state.Members() {
 			ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(count), state)
 		}
+	}
+	if c.state.Sent != nil {
+		frames, messages := c.state.Sent()
+		ch <- prometheus.MustNewConstMetric(framesDesc, prometheus.CounterValue, float64(frames))
+		ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.CounterValue, float64(messages))
 	}
 }
 
