@@ -11,6 +11,11 @@ import (
 // activations a node serves most, at 8 bytes a slot.
 const targetSlots = 1 << 15
 
+// maxTargetID bounds the IDs targets remembers. protoactor's are a few
+// bytes ("$123"); a target of a message is the sender's text, and without
+// the bound a peer could pin a large one in every slot.
+const maxTargetID = 64
+
 // targets remembers the PIDs received messages were delivered to, one per
 // slot chosen by a hash of the protoactor ID, so that a message for a
 // process that received one before reuses the PID protoactor has already
@@ -29,8 +34,12 @@ func newTargets() *targets {
 	return &targets{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[pa.PID], targetSlots)}
 }
 
-// pid returns the PID of the process id at addr, remembered or new.
+// pid returns the PID of the process id at addr, remembered or new. An ID
+// longer than maxTargetID is never remembered.
 func (c *targets) pid(addr, id string) *pa.PID {
+	if len(id) > maxTargetID {
+		return &pa.PID{Address: addr, Id: id}
+	}
 	s := &c.slots[maphash.String(c.seed, id)%targetSlots]
 	if p := s.Load(); p != nil && p.Id == id && p.Address == addr {
 		return p

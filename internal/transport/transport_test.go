@@ -252,6 +252,17 @@ func TestTargetsKeepTheLastIDOfASlot(t *testing.T) {
 	if p := c.pid("a:1", "$1"); p == first || p.Id != "$1" {
 		t.Fatalf("$1 got %v after %s took its slot; want a new PID of its own", p, rival)
 	}
+	// A long ID, which a hostile peer could send to pin memory in every
+	// slot, is never remembered.
+	long := strings.Repeat("x", maxTargetID+1)
+	if p := c.pid("a:1", long); p.Id != long || c.pid("a:1", long) == p {
+		t.Fatal("a long ID was remembered")
+	}
+	for i := range c.slots {
+		if p := c.slots[i].Load(); p != nil && len(p.Id) > maxTargetID {
+			t.Fatalf("slot %d holds an ID of %d bytes", i, len(p.Id))
+		}
+	}
 }
 
 func TestOnlyMembersAreDialed(t *testing.T) {
