@@ -2,11 +2,13 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 	"unicode/utf8"
 
+	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/capability"
 	"github.com/meshrun/mesh/internal/activation"
 	"github.com/meshrun/mesh/internal/wire"
@@ -237,18 +239,26 @@ func (n *Node) redeliver(ctx context.Context, capability, tried string, states [
 	return states, delivered
 }
 
+// errUndelivered marks a handoff that came back as a dead letter: it
+// reached no router, and may be sent again.
+var errUndelivered = errors.New("mesh: handoff undelivered")
+
 // notServingRetry is how long a handoff waits before it sends a chunk
 // again that its new owner refused for not serving.
 const notServingRetry = 50 * time.Millisecond
 
 // askHandoffServed is askHandoff, sent again every notServingRetry while
-// the new owner answers that it does not serve, until ctx ends: at a heal
-// the node that regains its majority may see the heal a moment after
-// the sender. The last answer stands when ctx ends.
+// the new owner answers that it does not serve, or the handoff comes back
+// undelivered, until ctx ends: at a heal the node that regains its
+// majority may see the heal a moment after the sender, and the sender's
+// connection to it may still be failing (its transport then answers what
+// it queued with dead letters: nothing was delivered, so sending again is
+// safe). The last answer stands when ctx ends.
 func (n *Node) askHandoffServed(ctx context.Context, to string, h *wire.Handoff) (*wire.HandoffAck, error) {
 	for {
 		ack, err := n.askHandoff(ctx, to, h)
-		if err != nil || !ack.GetNotServing() {
+		again := errors.Is(err, errUndelivered) || err == nil && ack.GetNotServing()
+		if !again || ctx.Err() != nil {
 			return ack, err
 		}
 		t := time.NewTimer(notServingRetry)
@@ -256,7 +266,7 @@ func (n *Node) askHandoffServed(ctx context.Context, to string, h *wire.Handoff)
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ack, nil
+			return ack, err
 		}
 	}
 }
@@ -270,6 +280,9 @@ func (n *Node) askHandoff(ctx context.Context, to string, h *wire.Handoff) (*wir
 	ans, err := n.ask(ctx, pid, h)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := ans.(*pa.DeadLetterResponse); ok {
+		return nil, fmt.Errorf("%w: %w: the handoff did not reach %s", errUndelivered, ErrUnreachable, to)
 	}
 	ack, ok := ans.(*wire.HandoffAck)
 	if !ok {

@@ -2,10 +2,13 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
+	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/meshrun/mesh/internal/wire"
 	"github.com/meshrun/mesh/shard"
 	"google.golang.org/protobuf/proto"
@@ -211,4 +214,57 @@ func hostsID(n *Node, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestUndeliveredHandoffIsSentAgain: a handoff that comes back as a dead
+// letter (the sender's transport could not deliver it, as while its
+// connection to a node that has just healed still fails) is sent again
+// within its bound, and the state arrives once it can.
+func TestUndeliveredHandoffIsSentAgain(t *testing.T) {
+	a, b := convergedPair(t)
+	var id string
+	for i := range 1000 {
+		if p, _ := b.Locate("c", fmt.Sprint("x-", i)); p.Owner == b.Name() {
+			id = p.ID
+			break
+		}
+	}
+	typ, data, _ := wire.Pack(&emptypb.Empty{})
+	h := &wire.Handoff{From: a.Name(), Capability: "c", Done: true,
+		States: []*wire.State{{Id: id, Shard: shard.Of(id, b.cfg.Shards), Type: typ, Data: data}}}
+
+	// For a while a's view sends b's router messages to a process b does
+	// not have: each comes back as a dead letter.
+	a.routesMu.Lock()
+	good := a.routes.Load()
+	bad := *good
+	bad.routers = maps.Clone(good.routers)
+	bad.routers[b.Name()] = pa.NewPID(b.remoteAddr, "no-such-process")
+	a.routes.Store(&bad)
+	a.routesMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err := a.askHandoffServed(ctx, b.Name(), h)
+	cancel()
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("a handoff that never arrives: %v, want ErrUnreachable", err)
+	}
+
+	const pause = 300 * time.Millisecond
+	time.AfterFunc(pause, func() {
+		a.routesMu.Lock()
+		defer a.routesMu.Unlock()
+		if a.routes.Load() == &bad {
+			a.routes.Store(good)
+		}
+	})
+	began := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := a.askHandoffServed(ctx, b.Name(), h)
+	if err != nil || ack.GetRestored() != 1 {
+		t.Fatalf("once it can arrive: %v, %v; want the state restored", ack, err)
+	}
+	if took := time.Since(began); took < pause {
+		t.Errorf("restored after %v, before it could arrive", took)
+	}
 }
