@@ -128,12 +128,9 @@ func convergedPair(t *testing.T) (a, b *Node) {
 	return a, b
 }
 
-// TestHandoffToANodeNotServingIsSentAgain: a new owner that does not
-// serve (it sees no majority yet, as at a heal whose gossip reaches it a
-// moment after the sender) refuses a handoff saying so; the sender sends
-// it again until the node serves, or gives up when its bound ends.
-func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
-	a, b := convergedPair(t)
+// handoffToOwner is a handoff from a to b, done, of one state of an ID of
+// capability c that b owns.
+func handoffToOwner(a, b *Node) *wire.Handoff {
 	var id string
 	for i := range 1000 {
 		if p, _ := b.Locate("c", fmt.Sprint("x-", i)); p.Owner == b.Name() {
@@ -142,10 +139,17 @@ func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
 		}
 	}
 	typ, data, _ := wire.Pack(&emptypb.Empty{})
-	handoff := func() *wire.Handoff {
-		st := &wire.State{Id: id, Shard: shard.Of(id, b.cfg.Shards), Type: typ, Data: data}
-		return &wire.Handoff{From: a.Name(), Capability: "c", States: []*wire.State{st}, Done: true}
-	}
+	st := &wire.State{Id: id, Shard: shard.Of(id, b.cfg.Shards), Type: typ, Data: data}
+	return &wire.Handoff{From: a.Name(), Capability: "c", States: []*wire.State{st}, Done: true}
+}
+
+// TestHandoffToANodeNotServingIsSentAgain: a new owner that does not
+// serve (it sees no majority yet, as at a heal whose gossip reaches it a
+// moment after the sender) refuses a handoff saying so; the sender sends
+// it again until the node serves, or gives up when its bound ends.
+func TestHandoffToANodeNotServingIsSentAgain(t *testing.T) {
+	a, b := convergedPair(t)
+	handoff := func() *wire.Handoff { return handoffToOwner(a, b) }
 
 	b.noQuorum.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -222,16 +226,7 @@ func hostsID(n *Node, id string) bool {
 // within its bound, and the state arrives once it can.
 func TestUndeliveredHandoffIsSentAgain(t *testing.T) {
 	a, b := convergedPair(t)
-	var id string
-	for i := range 1000 {
-		if p, _ := b.Locate("c", fmt.Sprint("x-", i)); p.Owner == b.Name() {
-			id = p.ID
-			break
-		}
-	}
-	typ, data, _ := wire.Pack(&emptypb.Empty{})
-	h := &wire.Handoff{From: a.Name(), Capability: "c", Done: true,
-		States: []*wire.State{{Id: id, Shard: shard.Of(id, b.cfg.Shards), Type: typ, Data: data}}}
+	h := handoffToOwner(a, b)
 
 	// For a while a's view sends b's router messages to a process b does
 	// not have: each comes back as a dead letter.

@@ -66,12 +66,7 @@ func newMetrics(n *Node) *obs.Metrics {
 			}
 			return states
 		},
-		Sent: func() (int64, int64) {
-			if n.transport == nil {
-				return 0, 0
-			}
-			return n.transport.Sent()
-		},
+		Sent: n.transport.Sent, // listen made the transport first
 	})
 }
 

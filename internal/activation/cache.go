@@ -22,7 +22,7 @@ type Cached struct {
 // router. It is bounded: past its size, arbitrary entries are evicted.
 type Cache struct {
 	perStripe int
-	m         byCapability[Cached]
+	m         byCapability[striped[Cached]]
 }
 
 // NewCache returns a cache holding about size entries per capability. If

@@ -58,7 +58,7 @@ type pending struct {
 // of them before its state arrives holds its messages until Restore names
 // its shard, or until the deadline.
 func (t *Table) Expect(capability string, shards []uint32, until time.Time) {
-	p := t.pendingOf(capability)
+	p := t.pend.of(capability, true)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -74,45 +74,15 @@ func (t *Table) Expect(capability string, shards []uint32, until time.Time) {
 	p.open.Store(int32(len(p.until)))
 }
 
-// pendingOf returns the pending shards of capability, making them if
-// there are none.
-func (t *Table) pendingOf(capability string) *pending {
-	if p := t.pendingIf(capability); p != nil {
-		return p
-	}
-	t.pendMu.Lock()
-	defer t.pendMu.Unlock()
-	old := map[string]*pending{}
-	if m := t.pend.Load(); m != nil {
-		old = *m
-	}
-	if p := old[capability]; p != nil {
-		return p
-	}
-	p := &pending{until: map[uint32]time.Time{}, waiting: map[uint32][]*pa.PID{}, done: map[uint32]time.Time{}}
-	next := make(map[string]*pending, len(old)+1)
-	for c, q := range old {
-		next[c] = q
-	}
-	next[capability] = p
-	t.pend.Store(&next)
-	return p
-}
-
-// pendingIf returns the pending shards of capability, or nil; it takes no
-// lock.
-func (t *Table) pendingIf(capability string) *pending {
-	if m := t.pend.Load(); m != nil {
-		return (*m)[capability]
-	}
-	return nil
+func newPending() *pending {
+	return &pending{until: map[uint32]time.Time{}, waiting: map[uint32][]*pa.PID{}, done: map[uint32]time.Time{}}
 }
 
 // awaits returns the deadline until which a new activation of shard must
 // wait for its state, or zero. While no shard of capability is awaited,
 // the common case, it takes no lock.
 func (t *Table) awaits(capability string, shard uint32) time.Time {
-	p := t.pendingIf(capability)
+	p := t.pend.of(capability, false)
 	if p == nil || p.open.Load() == 0 {
 		return time.Time{}
 	}
@@ -135,7 +105,7 @@ func (t *Table) awaits(capability string, shard uint32) time.Time {
 // be released when the state of shard comes; when the wait ended already,
 // it releases pid at once.
 func (t *Table) wait(capability string, shard uint32, pid *pa.PID) {
-	p := t.pendingOf(capability)
+	p := t.pend.of(capability, true)
 	p.mu.Lock()
 	_, pending := p.until[shard]
 	if pending {
@@ -175,7 +145,7 @@ func (t *Table) Restore(capability string, states []*wire.State, done []uint32) 
 	if len(done) == 0 {
 		return restored, refused
 	}
-	p := t.pendingOf(capability)
+	p := t.pend.of(capability, true)
 	p.mu.Lock()
 	var release []*pa.PID
 	moot := time.Now().Add(t.cfg.HandoffTimeout)

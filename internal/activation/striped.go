@@ -143,46 +143,52 @@ func (m *striped[V]) sample(n int, f func(id string, v V)) {
 	}
 }
 
-// byCapability holds one striped map per capability. Looking a capability
-// up takes no lock.
-type byCapability[V any] struct {
-	mu   sync.Mutex // serialises additions to maps
-	maps atomic.Pointer[map[string]*striped[V]]
+// byCapability holds one value per capability: a striped map of
+// activations or cached PIDs, the shards awaiting handoffs. Looking a
+// capability up takes no lock: the map is copied on write.
+type byCapability[T any] struct {
+	// fresh makes the value of a capability added; nil: new(T).
+	fresh func() *T
+	mu    sync.Mutex // serialises additions to maps
+	maps  atomic.Pointer[map[string]*T]
 }
 
-// of returns the map of capability, creating it if create is set.
-func (b *byCapability[V]) of(capability string, create bool) *striped[V] {
+// of returns the value of capability, making it if create is set, or nil.
+func (b *byCapability[T]) of(capability string, create bool) *T {
 	if p := b.maps.Load(); p != nil {
-		if m := (*p)[capability]; m != nil || !create {
-			return m
+		if v := (*p)[capability]; v != nil || !create {
+			return v
 		}
 	} else if !create {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	old := map[string]*striped[V]{}
+	old := map[string]*T{}
 	if p := b.maps.Load(); p != nil {
 		old = *p
 	}
-	if m := old[capability]; m != nil {
-		return m
+	if v := old[capability]; v != nil {
+		return v
 	}
-	next := make(map[string]*striped[V], len(old)+1)
+	next := make(map[string]*T, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
-	m := new(striped[V])
-	next[capability] = m
+	v := new(T)
+	if b.fresh != nil {
+		v = b.fresh()
+	}
+	next[capability] = v
 	b.maps.Store(&next)
-	return m
+	return v
 }
 
-// all calls f for every capability's map.
-func (b *byCapability[V]) all(f func(capability string, m *striped[V])) {
+// all calls f for every capability's value.
+func (b *byCapability[T]) all(f func(capability string, v *T)) {
 	if p := b.maps.Load(); p != nil {
-		for c, m := range *p {
-			f(c, m)
+		for c, v := range *p {
+			f(c, v)
 		}
 	}
 }

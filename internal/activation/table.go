@@ -88,14 +88,12 @@ type Table struct {
 	props  *pa.Props
 	// dispatch runs the activations' mailboxes.
 	dispatch *dispatcher
-	acts     byCapability[*entry]
+	acts     byCapability[striped[*entry]]
 	count    atomic.Int64
 
-	pendMu sync.Mutex // serialises additions to pend
 	// pend are the shards whose handed-off states this node waits for,
-	// by capability: copied on write, so that making an activation reads
-	// it without a lock.
-	pend atomic.Pointer[map[string]*pending]
+	// by capability.
+	pend byCapability[pending]
 
 	savingMu sync.Mutex // guards saves
 	// saves are the saves of passivating activations under way.
@@ -186,6 +184,7 @@ func NewTable(system *pa.ActorSystem, cfg TableConfig) *Table {
 	}
 	t := &Table{system: system, cfg: cfg, dispatch: newDispatcher(),
 		saves: map[store.Key][]saveMark{}, crowded: make(chan struct{}, 1), quit: make(chan struct{})}
+	t.pend.fresh = newPending
 	if cfg.Passivation != nil {
 		t.sweepEvery.Store(int64(maxSweep))
 		go t.sweeper()

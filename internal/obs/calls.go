@@ -52,15 +52,7 @@ func newCallSeries() *callSeries {
 func (s *callSeries) record(shard uint32, d time.Duration, o Outcome) {
 	st := &s.stripes[shard%callStripes]
 	st.latency.Observe(d.Seconds())
-	if o == OK {
-		st.ok.Inc()
-		return
-	}
-	c, found := s.failed[o]
-	if !found {
-		c = s.failed[Other]
-	}
-	c.Inc()
+	count(st.ok, s.failed, o)
 }
 
 // collect reports the series under the capability label.

@@ -630,21 +630,20 @@ func (t *Transport) deliver(m *Message) {
 		t.opts.Logger.Debug("dropped a message without target or body", "target", m.GetTarget())
 		return
 	}
-	var target *pa.PID
-	if m.GetTargetRequest() == 0 {
-		target = t.targets.pid(t.addr, m.GetTarget())
-	} else {
-		// A request number is the reply process's, one per call.
-		target = &pa.PID{Address: t.addr, Id: m.GetTarget(), RequestId: m.GetTargetRequest()}
-	}
 	if m.GetSenderId() != "" {
 		// As protoactor's RequestWithCustomSender wraps it.
 		msg = &pa.MessageEnvelope{Message: msg, Sender: &pa.PID{
 			Address: m.GetSenderAddress(), Id: m.GetSenderId(), RequestId: m.GetSenderRequest()}}
 	}
-	if p := t.resident[target.Id]; p != nil {
-		p.SendUserMessage(target, msg)
+	id, request := m.GetTarget(), m.GetTargetRequest()
+	if p := t.resident[id]; p != nil {
+		p.SendUserMessage(&pa.PID{Address: t.addr, Id: id, RequestId: request}, msg)
 		return
 	}
-	t.system.Root.Send(target, msg)
+	if request != 0 {
+		// A request number names one call: its PID is not worth keeping.
+		t.system.Root.Send(&pa.PID{Address: t.addr, Id: id, RequestId: request}, msg)
+		return
+	}
+	t.system.Root.Send(t.targets.pid(t.addr, id), msg)
 }
